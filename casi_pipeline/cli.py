@@ -1,0 +1,114 @@
+"""`casi-pipeline`: run every release month found in the raw root, or backfill a range, through the Dagster instance."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+import dagster as dg
+
+from casi_pipeline import months
+from casi_pipeline.definitions import PUBLISH_JOB, RELEASE_JOB, build_definitions
+from casi_pipeline.raw import drops
+from casi_pipeline.settings import DAGSTER_HOME_ENV, Settings, prepare_dagster_home
+
+PARTITION_RANGE_START = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END = "dagster/asset_partition_range_end"
+# Step-by-step events go to the instance (and the UI); the terminal shows warnings and the failure lines.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def failure_lines(result: dg.ExecuteInProcessResult, what: str) -> list[str]:
+    """One line per failure: the stage's own lines when it failed a check, else the step and the error."""
+    lines = []
+    for event in result.get_step_failure_events():
+        data = event.step_failure_data
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            lines.extend(data.user_failure_data.description.splitlines())
+        elif data.error is not None:
+            lines.append(f"{what} {event.step_key}: {data.error.cls_name}: {data.error.message.strip().splitlines()[0]}")
+    if not lines and not result.success:
+        lines.append(f"{what}: run {result.run_id} failed")
+    return lines
+
+
+class Runner:
+    def __init__(self, settings: Settings):
+        os.environ[DAGSTER_HOME_ENV] = str(prepare_dagster_home(settings.dagster_home))
+        self.settings = settings
+        self.defs = build_definitions(settings)
+        self.instance = dg.DagsterInstance.get()
+
+    def _execute(self, job_name: str, what: str, **options) -> list[str]:
+        job = self.defs.resolve_job_def(job_name)
+        result = job.execute_in_process(instance=self.instance, raise_on_error=False, run_config=QUIET, **options)
+        return failure_lines(result, what)
+
+    def release_month(self, month: str) -> list[str]:
+        return self._execute(RELEASE_JOB, month, partition_key=month)
+
+    def release_range(self, first: str, last: str) -> list[str]:
+        return self._execute(RELEASE_JOB, f"{first}..{last}",
+                             tags={PARTITION_RANGE_START: first, PARTITION_RANGE_END: last})
+
+    def publish(self) -> list[str]:
+        return self._execute(PUBLISH_JOB, "publish")
+
+
+def _report(failures: list[str], done: str) -> int:
+    for line in failures:
+        print(line, file=sys.stderr)
+    if failures:
+        print(f"casi-pipeline: {len(failures)} failure(s)", file=sys.stderr)
+        return 1
+    print(done)
+    return 0
+
+
+def run(settings: Settings) -> int:
+    """Each release month in its own run, oldest first: a bad drop stops only the months it feeds."""
+    release_months = drops.release_months(settings.data_raw)
+    if not release_months:
+        print(f"casi-pipeline: no release drops under {settings.data_raw}", file=sys.stderr)
+        return 1
+    runner = Runner(settings)
+    failures = [line for month in release_months for line in runner.release_month(month)]
+    failures += runner.publish()
+    return _report(failures, f"release months {release_months[0]}..{release_months[-1]} "
+                             f"({len(release_months)}) -> {settings.warehouse}")
+
+
+def backfill(settings: Settings, first: str, last: str) -> int:
+    """One run over the whole range (single-run backfill, as from the UI), then the cross-release tables."""
+    for value in (first, last):
+        if not months.is_month_key(value):
+            print(f"casi-pipeline: {value!r} is not a release month (YYYY-MM)", file=sys.stderr)
+            return 2
+    newest = months.current_month()
+    if first > last or first < months.FIRST_RELEASE_MONTH or last > newest:
+        print(f"casi-pipeline: range {first}..{last} must lie within {months.FIRST_RELEASE_MONTH}..{newest}",
+              file=sys.stderr)
+        return 2
+    runner = Runner(settings)
+    failures = runner.release_range(first, last) or runner.publish()
+    return _report(failures, f"backfilled {first}..{last} -> {settings.warehouse}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="casi-pipeline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="materialise every release month found in the raw root, then the history")
+    backfill_parser = commands.add_parser("backfill", help="re-run a range of release months as one run")
+    backfill_parser.add_argument("--from", dest="first", required=True, metavar="YYYY-MM")
+    backfill_parser.add_argument("--to", dest="last", required=True, metavar="YYYY-MM")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    if args.command == "run":
+        return run(settings)
+    return backfill(settings, args.first, args.last)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Run a Great Expectations 1.x suite on a DataFrame and turn the result into a Dagster check and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import dagster as dg
+import great_expectations as gx
+import pandas as pd
+from great_expectations.data_context.types.base import ProgressBarsConfig
+
+# GX turns on logging.captureWarnings at import, which sends every Python warning in the process to a silent
+# logger. Undo it so warnings stay visible.
+logging.captureWarnings(False)
+
+SAMPLE_SIZE = 5
+
+
+@lru_cache(maxsize=1)
+def _context():
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    expectation: str
+    description: str
+    success: bool
+    unexpected_count: int | None
+    sample_values: list[Any]
+    sample_locations: list[dict[str, Any]]
+    observed_value: Any
+    error: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "expectation": self.expectation, "description": self.description, "success": self.success,
+            "unexpected_count": self.unexpected_count, "sample_values": self.sample_values,
+            "sample_locations": self.sample_locations, "observed_value": self.observed_value, "error": self.error,
+        }
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN becomes None, numpy scalars become Python ones."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _where(location: dict[str, Any], locate: tuple[str, ...]) -> str:
+    parts = []
+    for column in locate:
+        value = location.get(column)
+        if value is None or column == "release_month":
+            continue
+        parts.append(str(value) if column == "source_file" else f"{column.removeprefix('source_')} {value}")
+    return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class SuiteReport:
+    suite: str
+    success: bool
+    outcomes: list[ExpectationOutcome]
+    locate: tuple[str, ...]
+
+    @property
+    def failed(self) -> list[ExpectationOutcome]:
+        return [outcome for outcome in self.outcomes if not outcome.success]
+
+    def failure_lines(self, stage: str) -> list[str]:
+        """One line per failed expectation and release month: `<month> <stage>: <file row column>: <what> (found X)`."""
+        lines = []
+        for outcome in self.failed:
+            if outcome.error:
+                lines.append(f"{stage}: {outcome.description}: expectation raised {outcome.error}")
+                continue
+            if not outcome.sample_locations:
+                lines.append(f"{stage}: {outcome.description} (observed {outcome.observed_value!r})")
+                continue
+            seen_months = set()
+            for location, value in zip(outcome.sample_locations, outcome.sample_values):
+                month = location.get("release_month")
+                if month in seen_months:
+                    continue
+                seen_months.add(month)
+                prefix = f"{month} {stage}" if month else stage
+                where = _where(location, self.locate)
+                more = f"; {outcome.unexpected_count} row(s) in all" if (outcome.unexpected_count or 0) > 1 else ""
+                lines.append(f"{prefix}: {where}: {outcome.description} (found {value!r}{more})")
+        return lines
+
+    def check_result(self, check_name: str, asset_key: dg.AssetKey) -> dg.AssetCheckResult:
+        rows = "\n".join(
+            f"| {'✅' if o.success else '❌'} | {o.description} | {o.unexpected_count if o.unexpected_count is not None else ''}"
+            f" | {', '.join(map(repr, o.sample_values)) if not o.success else ''} |"
+            for o in self.outcomes
+        )
+        summary = "| | expectation | unexpected | sample |\n|---|---|---|---|\n" + rows
+        return dg.AssetCheckResult(
+            check_name=check_name,
+            asset_key=asset_key,
+            passed=self.success,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "suite": self.suite,
+                "expectations_total": len(self.outcomes),
+                "expectations_failed": len(self.failed),
+                "failed": dg.MetadataValue.json([o.as_json() for o in self.failed]),
+                "summary": dg.MetadataValue.md(summary),
+            },
+        )
+
+
+def _exception_message(info: Any) -> str | None:
+    """GX reports an expectation that crashed either flat or keyed by metric; find the message in both shapes."""
+    if not isinstance(info, dict):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))
+    for nested in info.values():
+        message = _exception_message(nested)
+        if message:
+            return message
+    return None
+
+
+def run_suite(frame: pd.DataFrame, suite: gx.ExpectationSuite, locate: tuple[str, ...]) -> SuiteReport:
+    """Validate every row of `frame`; samples of bad values carry the `locate` columns so errors can name a place."""
+    result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
+    present = [column for column in locate if column in frame.columns]
+    if present:
+        result_format.update(unexpected_index_column_names=present, return_unexpected_index_query=False)
+    result = _context().data_sources.pandas_default.read_dataframe(frame).validate(suite, result_format=result_format)
+    outcomes = []
+    for item in result.results:
+        details = _clean(item.to_json_dict().get("result") or {})
+        config = item.expectation_config
+        error = _exception_message(item.exception_info)
+        outcomes.append(ExpectationOutcome(
+            expectation=config.type,
+            description=config.description or config.type,
+            success=bool(item.success),
+            unexpected_count=details.get("unexpected_count"),
+            sample_values=details.get("partial_unexpected_list", [])[:SAMPLE_SIZE],
+            sample_locations=details.get("partial_unexpected_index_list", [])[:SAMPLE_SIZE],
+            observed_value=details.get("observed_value"),
+            error=error,
+        ))
+    return SuiteReport(suite.name, bool(result.success), outcomes, tuple(locate))
+
+
+def metadata_json(value: Any) -> dg.MetadataValue:
+    return dg.MetadataValue.json(json.loads(json.dumps(_clean(value), default=str)))

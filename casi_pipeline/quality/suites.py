@@ -1,0 +1,119 @@
+"""One expectation suite per stage, built in Python so that bounds come from the metric catalogue, not copies of it.
+
+Each expectation's `description` is the sentence a person reads when it fails.
+"""
+
+from __future__ import annotations
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+
+from casi_pipeline.reference import MODEL_ID, Catalogue, Methodology
+
+MONTH_REGEX = r"^\d{4}-(?:0[1-9]|1[0-2])$"
+NUMBER_REGEX = r"^\s*-?(?:\d+(?:\.\d*)?|\.\d+)\s*$"
+SHA256_REGEX = r"^[0-9a-f]{64}$"
+LABEL_REGEX = r"^\s*\S+\s+\S"  # `<Provider> <Model>`
+
+# Columns that locate a bad value, per stage, in the order a message names them.
+RAW_LOCATION = ("release_month", "source_file", "source_row", "source_column")
+MODEL_LOCATION = ("release_month", "model_id")
+BOARD_LOCATION = ("release_month", "board", "model_id")
+
+
+def _suite(name: str, expectations: list) -> gx.ExpectationSuite:
+    return gx.ExpectationSuite(name=name, expectations=expectations)
+
+
+def _months(*columns: str) -> list:
+    return [expectation for column in columns for expectation in (
+        gxe.ExpectColumnValuesToNotBeNull(column=column, description=f"{column} is missing"),
+        gxe.ExpectColumnValuesToMatchRegex(column=column, regex=MONTH_REGEX, description=f"{column} is not YYYY-MM"),
+    )]
+
+
+def _within_catalogue(catalogue: Catalogue, columns: list[str]) -> list:
+    expectations = []
+    for name in columns:
+        metric = catalogue.metrics[name]
+        if metric.min is None and metric.max is None:
+            continue
+        span = f"{metric.min}..{metric.max}" if metric.max is not None else f">= {metric.min}"
+        expectations.append(gxe.ExpectColumnValuesToBeBetween(
+            column=name, min_value=metric.min, max_value=metric.max,
+            description=f"{name} must be {'within ' if metric.max is not None else ''}{span}"))
+    return expectations
+
+
+def ingest_suite(columns: list[str], catalogue: Catalogue) -> gx.ExpectationSuite:
+    """Readable as written: the expected columns, a file hash, a label, and cells that are numbers."""
+    return _suite("ingest", [
+        gxe.ExpectTableColumnsToMatchOrderedList(column_list=columns, description="ingest columns changed"),
+        *_months("release_month", "drop_month"),
+        gxe.ExpectColumnValuesToMatchRegex(column="source_sha256", regex=SHA256_REGEX,
+                                           description="source_sha256 is not a sha256"),
+        gxe.ExpectColumnValuesToNotBeNull(column="label", description="model label is empty"),
+        gxe.ExpectColumnValuesToMatchRegex(column="label", regex=LABEL_REGEX,
+                                           description="model label is not `<Provider> <Model>`"),
+        *(gxe.ExpectColumnValuesToMatchRegex(column=name, regex=NUMBER_REGEX, description=f"{name} is not a number")
+          for name in catalogue.raw_metrics),
+    ])
+
+
+def validate_suite(catalogue: Catalogue) -> gx.ExpectationSuite:
+    """Plausible values: every metric inside the catalogue's range, each label once per file and column."""
+    return _suite("validate", [
+        *_within_catalogue(catalogue, list(catalogue.raw_metrics)),
+        gxe.ExpectCompoundColumnsToBeUnique(
+            column_list=["release_month", "source_file", "source_column", "label"],
+            description="the same model label appears twice in one file"),
+    ])
+
+
+def normalise_suite(catalogue: Catalogue) -> gx.ExpectationSuite:
+    return _suite("normalise", [
+        gxe.ExpectColumnValuesToNotBeNull(column="model_id", description="model has no id"),
+        gxe.ExpectColumnValuesToMatchRegex(column="model_id", regex=MODEL_ID.pattern,
+                                           description="model id is not `provider/model`"),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["release_month", "model_id"],
+                                            description="a model appears twice in one release month"),
+        gxe.ExpectColumnValuesToBeNull(column="in_drop_conflict",
+                                       description="one drop gives two different values for one model"),
+        *_within_catalogue(catalogue, list(catalogue.raw_metrics)),
+    ])
+
+
+def leaderboard_suite(catalogue: Catalogue, methodology: Methodology) -> gx.ExpectationSuite:
+    return _suite("leaderboard", [
+        gxe.ExpectColumnValuesToBeInSet(column="board", value_set=sorted(methodology.boards),
+                                        description="unknown board"),
+        gxe.ExpectColumnValuesToNotBeNull(column="security", description="a ranked model has no security score"),
+        gxe.ExpectColumnValuesToBeBetween(column="security", min_value=0, max_value=100,
+                                          description="security must be within 0..100"),
+        gxe.ExpectColumnValuesToBeBetween(column="rank", min_value=1, description="rank must be 1 or more"),
+        *_within_catalogue(catalogue, ["rtp", "cos_usd"]),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["release_month", "board", "model_id"],
+                                            description="a model is ranked twice on one board"),
+        gxe.ExpectColumnValuesToNotBeNull(column="methodology_version", description="no methodology version"),
+    ])
+
+
+def models_suite() -> gx.ExpectationSuite:
+    return _suite("models", [
+        gxe.ExpectColumnValuesToNotBeNull(column="model_id", description="model has no id"),
+        gxe.ExpectColumnValuesToBeUnique(column="model_id", description="a model id appears twice"),
+        *_months("first_release_month", "last_release_month"),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="last_release_month", column_B="first_release_month", or_equal=True,
+            description="last release month is before the first"),
+    ])
+
+
+def history_suite(methodology: Methodology) -> gx.ExpectationSuite:
+    return _suite("leaderboard_history", [
+        *_months("release_month"),
+        gxe.ExpectColumnValuesToBeInSet(column="board", value_set=sorted(methodology.boards),
+                                        description="unknown board"),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["release_month", "board", "model_id"],
+                                            description="a model is ranked twice on one board"),
+    ])

@@ -1,0 +1,179 @@
+"""Read release drops from the raw root, exactly as written, and work out which release months each one feeds."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from casi_pipeline import months
+from casi_pipeline.errors import RawInputError
+from casi_pipeline.reference import catalogue
+
+ROLLING_FILE = "casi_rolling_12_months.csv"
+METRICS_FILE = "metrics.csv"
+LABEL_COLUMN = "Model"
+MAX_ROLLING_MONTHS = 12  # more columns would repeat a month abbreviation
+
+# Columns of the ingest table. Values stay the strings written in the file (None = empty cell).
+KEY_COLUMNS = ("release_month", "drop_month", "source_file", "source_sha256", "source_row", "source_column", "label")
+
+
+@dataclass(frozen=True)
+class RawFile:
+    path: Path
+    name: str  # as shown in tables and messages: `<raw root name>/<drop>/<file>`
+    sha256: str
+    rows: list[tuple[int, list[str]]]  # (line number, cells), header first
+
+
+@dataclass(frozen=True)
+class Drop:
+    month: str
+    path: Path
+
+    def file(self, name: str) -> Path | None:
+        candidate = self.path / name
+        return candidate if candidate.is_file() else None
+
+
+def list_drops(root: Path) -> list[Drop]:
+    """Every `YYYY-MM` folder under the raw root, oldest first. Other names are never read."""
+    if not root.is_dir():
+        return []
+    return sorted(
+        (Drop(child.name, child) for child in root.iterdir() if child.is_dir() and months.is_month_key(child.name)),
+        key=lambda drop: drop.month,
+    )
+
+
+def read_csv_file(path: Path, root: Path) -> RawFile:
+    name = f"{root.name}/{path.relative_to(root).as_posix()}"
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RawInputError(name, f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from exc
+    if "\x00" in text:
+        raise RawInputError(name, "contains NUL bytes: not a CSV text file")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows = []
+    try:
+        for cells in reader:
+            if cells and any(cell.strip() for cell in cells):  # blank lines (e.g. trailing ones) carry nothing
+                rows.append((reader.line_num, cells))
+    except csv.Error as exc:
+        raise RawInputError(name, f"not valid CSV: {exc}", where=f"row {reader.line_num}") from exc
+    if not rows:
+        raise RawInputError(name, "empty file: no header and no rows")
+    if len(rows) == 1:
+        raise RawInputError(name, "header only: no data rows")
+    width = len(rows[0][1])
+    for line, cells in rows[1:]:
+        if len(cells) != width:
+            raise RawInputError(name, f"expected {width} cells as in the header, found {len(cells)}", where=f"row {line}")
+    return RawFile(path, name, hashlib.sha256(data).hexdigest(), rows)
+
+
+def rolling_months(raw: RawFile, drop_month: str) -> list[str]:
+    """The release month of each month column; the last column must be the drop's own month."""
+    header = [cell.strip() for cell in raw.rows[0][1]]
+    if header[0] != LABEL_COLUMN:
+        raise RawInputError(raw.name, f"first column must be {LABEL_COLUMN!r}, found {header[0]!r}", where="column 1")
+    month_columns = header[1:]
+    if not month_columns:
+        raise RawInputError(raw.name, "no month columns after 'Model'")
+    if len(month_columns) > MAX_ROLLING_MONTHS:
+        raise RawInputError(raw.name, f"{len(month_columns)} month columns; a rolling snapshot holds at most 12")
+    for position, name in enumerate(month_columns, start=2):
+        if name not in months.ABBREVIATIONS:
+            raise RawInputError(raw.name, f"{name!r} is not a month abbreviation (Jan..Dec)", where=f"column {position}")
+    if month_columns[-1] != months.abbreviation(drop_month):
+        raise RawInputError(
+            raw.name, f"last column is {month_columns[-1]!r} but the drop is {drop_month} "
+            f"({months.abbreviation(drop_month)!r})", where=f"column {len(header)}")
+    release = [months.shift(drop_month, offset - len(month_columns) + 1) for offset in range(len(month_columns))]
+    for position, (name, month) in enumerate(zip(month_columns, release), start=2):
+        if name != months.abbreviation(month):
+            raise RawInputError(
+                raw.name, f"months are not consecutive: {name!r} where {months.abbreviation(month)!r} was expected",
+                where=f"column {position}")
+    return release
+
+
+def metrics_columns(raw: RawFile) -> list[str]:
+    header = [cell.strip() for cell in raw.rows[0][1]]
+    allowed = set(catalogue().raw_metrics)
+    for required in ("provider", "model"):
+        if required not in header:
+            raise RawInputError(raw.name, f"missing column {required!r}")
+    for position, name in enumerate(header, start=1):
+        if name not in allowed | {"provider", "model"}:
+            raise RawInputError(raw.name, f"unknown column {name!r} (allowed: provider, model, "
+                                f"{', '.join(catalogue().raw_metrics)})", where=f"column {position}")
+        if header.count(name) > 1:
+            raise RawInputError(raw.name, f"column {name!r} appears twice", where=f"column {position}")
+    return header
+
+
+def months_fed(drop: Drop, root: Path) -> list[str]:
+    """The release months a drop carries values for (its own month at least, so its errors get reported)."""
+    fed = {drop.month}
+    rolling = drop.file(ROLLING_FILE)
+    if rolling is not None:
+        try:
+            fed.update(rolling_months(read_csv_file(rolling, root), drop.month))
+        except RawInputError:
+            pass  # reported when the drop's own month is ingested
+    return sorted(fed)
+
+
+def release_months(root: Path) -> list[str]:
+    """Every release month that some drop in the raw root feeds, oldest first."""
+    fed: set[str] = set()
+    for drop in list_drops(root):
+        if drop.file(ROLLING_FILE) or drop.file(METRICS_FILE):
+            fed.update(months_fed(drop, root))
+    return sorted(fed)
+
+
+def _empty(value: str) -> str | None:
+    return value if value.strip() else None
+
+
+def ingest_release(root: Path, release_month: str) -> pd.DataFrame:
+    """Every value that any drop carries for one release month, as written, with its file, row and sha256."""
+    records = []
+    metric_names = catalogue().raw_metrics
+    for drop in list_drops(root):
+        if drop.month < release_month:
+            continue
+        rolling = drop.file(ROLLING_FILE)
+        if rolling is not None:
+            raw = read_csv_file(rolling, root)
+            columns = rolling_months(raw, drop.month)
+            if release_month in columns:
+                position = columns.index(release_month) + 1
+                column_name = raw.rows[0][1][position].strip()
+                for line, cells in raw.rows[1:]:
+                    if _empty(cells[position]) is not None:
+                        records.append({"release_month": release_month, "drop_month": drop.month,
+                                        "source_file": raw.name, "source_sha256": raw.sha256, "source_row": line,
+                                        "source_column": column_name, "label": cells[0], "casi": cells[position]})
+        metrics_path = drop.file(METRICS_FILE)
+        if metrics_path is not None and drop.month == release_month:
+            raw = read_csv_file(metrics_path, root)
+            header = metrics_columns(raw)
+            for line, cells in raw.rows[1:]:
+                cell = dict(zip(header, cells))
+                record = {"release_month": release_month, "drop_month": drop.month, "source_file": raw.name,
+                          "source_sha256": raw.sha256, "source_row": line, "source_column": None,
+                          "label": f"{cell['provider']} {cell['model']}"}
+                record.update({name: _empty(cell[name]) for name in metric_names if name in cell})
+                records.append(record)
+    frame = pd.DataFrame.from_records(records, columns=[*KEY_COLUMNS, *metric_names])
+    return frame

@@ -1,0 +1,39 @@
+"""Where the pipeline reads and writes: the one place that looks at the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_RAW_ENV = "CASI_DATA_RAW"
+WAREHOUSE_ENV = "CASI_WAREHOUSE"
+DAGSTER_HOME_ENV = "DAGSTER_HOME"
+
+# Telemetry off: this machine has no network, and the instance must not try to reach one.
+_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_raw: Path
+    warehouse: Path
+    dagster_home: Path
+
+    @classmethod
+    def from_env(cls, cwd: Path | None = None) -> "Settings":
+        base = cwd or Path.cwd()
+        return cls(
+            data_raw=Path(os.environ.get(DATA_RAW_ENV) or base / "data_raw").resolve(),
+            warehouse=Path(os.environ.get(WAREHOUSE_ENV) or base / "warehouse").resolve(),
+            dagster_home=Path(os.environ.get(DAGSTER_HOME_ENV) or base / ".dagster_home").resolve(),
+        )
+
+
+def prepare_dagster_home(home: Path) -> Path:
+    """Create DAGSTER_HOME with a dagster.yaml so the CLI, the tests and `dagster dev` share one instance."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(_DAGSTER_YAML)
+    return home
