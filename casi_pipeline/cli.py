@@ -16,8 +16,8 @@ from casi_pipeline.settings import DAGSTER_HOME_ENV, Settings, prepare_dagster_h
 
 PARTITION_RANGE_START = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END = "dagster/asset_partition_range_end"
-# Step-by-step events go to the instance (and the UI); the terminal shows warnings and the failure lines.
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Step events and errors go to the instance (and the UI); the terminal shows one line per failure (below).
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def failure_lines(result: dg.ExecuteInProcessResult, what: str) -> list[str]:

@@ -22,7 +22,7 @@ publish_job = dg.define_asset_job(PUBLISH_JOB, selection=dg.AssetSelection.group
 
 def resources(settings: Settings) -> dict:
     return {
-        "warehouse": HiveParquetIOManager(root=str(settings.warehouse)),
+        "io_manager": HiveParquetIOManager(root=str(settings.warehouse)),
         "raw": RawDrops(root=str(settings.data_raw)),
     }
 

@@ -1,7 +1,12 @@
-"""One factory for every table the pipeline publishes: build, gate with its expectation suite, then store.
+"""Factories for every table the pipeline publishes: build, gate with its expectation suite, then store.
 
-A stage is declared as data (its table, suite, inputs and build function); the factory adds what every stage shares:
+A stage is declared as data (its table, suite and build function); the factories add what every stage shares:
 WARN checks for drift, the blocking ERROR check that fails before anything is written, lineage and row counts.
+
+- `build_stage_chain` makes one multi-asset of consecutive stages (ingest -> validate -> normalise -> leaderboard):
+  each stage is its own asset with its own checks in the lineage graph, and a release month lands whole or not
+  at all: outputs are handed to the IO manager only after every stage's suite has passed.
+- `build_stage_asset` makes one gated asset from upstream assets (the cross-release tables).
 """
 
 from __future__ import annotations
@@ -20,14 +25,13 @@ from casi_pipeline.quality.gx import metadata_json, run_suite
 from casi_pipeline.storage.tables import Table
 
 OWNERS = ["team:leaderboard"]
-WAREHOUSE_IO = "warehouse"
 PREVIEW_ROWS = 10
 
 
 @contextmanager
 def beta_api() -> Iterator[None]:
-    """Use a Dagster API that 1.13 marks beta, knowingly: single-run backfills, month-offset partition mappings
-    and code references. Only its BetaWarning is silenced, only here."""
+    """Use a Dagster API that 1.13 marks beta, knowingly: single-run backfills and code references.
+    Only its BetaWarning is silenced, only here."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)
         yield
@@ -44,90 +48,129 @@ class StageResult:
     check_frame: pd.DataFrame | None = None  # what the suite validates, when it needs more columns than are stored
 
 
-@dataclass(frozen=True)
-class StageInput:
-    table: Table
-    partition_mapping: dg.PartitionMapping | None = None
+# (release months, tables built so far or loaded, execution context) -> StageResult; raises StageError.
+BuildFn = Callable[[list[str], dict[str, pd.DataFrame], dg.AssetExecutionContext], StageResult]
 
 
 @dataclass(frozen=True)
 class Stage:
     table: Table
     description: str
-    group: str
     suite: gx.ExpectationSuite
     locate: tuple[str, ...]
-    # (release months, conformed inputs by name, resources) -> StageResult; raises StageError for unreadable input
-    build: Callable[[list[str], dict[str, pd.DataFrame], dg.AssetExecutionContext], StageResult]
-    inputs: Mapping[str, StageInput] = field(default_factory=dict)
-    deps: tuple[dg.AssetKey, ...] = ()
+    build: BuildFn
     warn_checks: Mapping[str, str] = field(default_factory=dict)  # name -> description
-    partitions_def: dg.PartitionsDefinition | None = None
-    backfill_policy: dg.BackfillPolicy | None = None
     kinds: frozenset[str] = frozenset({"pandas", "parquet"})
-    required_resources: frozenset[str] = frozenset()
 
+    @property
+    def key(self) -> dg.AssetKey:
+        return dg.AssetKey(self.table.name)
 
-def _warn_result(check: str, rows: list[dict]) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        check_name=check, passed=not rows, severity=dg.AssetCheckSeverity.WARN,
-        metadata={"count": len(rows), "found": metadata_json(rows[:50])},
-    )
+    def check_specs(self) -> list[dg.AssetCheckSpec]:
+        specs = [dg.AssetCheckSpec(suite_check_name(self.table.name), asset=self.key, blocking=True,
+                                   description=f"the {self.suite.name} expectation suite (Great Expectations)")]
+        return specs + [dg.AssetCheckSpec(name, asset=self.key, description=text)
+                        for name, text in self.warn_checks.items()]
+
+    def definition_metadata(self) -> dict:
+        return {"dagster/column_schema": self.table.schema(), "dagster/table_name": self.table.name}
 
 
 def _preview(frame: pd.DataFrame) -> str:
     return frame.head(PREVIEW_ROWS).to_markdown(index=False) if not frame.empty else "_(no rows)_"
 
 
-def build_stage_asset(stage: Stage) -> dg.AssetsDefinition:
-    name = stage.table.name
-    key = dg.AssetKey(name)
-    check_specs = [dg.AssetCheckSpec(suite_check_name(name), asset=key, blocking=True,
-                                     description=f"the {stage.suite.name} expectation suite (Great Expectations)")]
-    check_specs += [dg.AssetCheckSpec(check, asset=key, description=text) for check, text in stage.warn_checks.items()]
+def _refuse(check: str, lines: list[str]) -> dg.Failure:
+    return dg.Failure(description="\n".join(lines), metadata={"check": check, "errors": metadata_json(lines)})
 
+
+def gated(stage: Stage, months: list[str], tables: dict[str, pd.DataFrame], context
+          ) -> Iterator[dg.AssetCheckResult | pd.DataFrame]:
+    """Build one stage and yield its check results, then its conformed table; raise dg.Failure if it must not land."""
+    check = suite_check_name(stage.table.name)
+    try:
+        result = stage.build(months, tables, context)
+    except StageError as error:
+        yield dg.AssetCheckResult(check_name=check, asset_key=stage.key, passed=False,
+                                  severity=dg.AssetCheckSeverity.ERROR, metadata={"errors": metadata_json(error.lines)})
+        raise _refuse(check, error.lines) from None
+    for name in stage.warn_checks:
+        rows = result.findings.get(name, [])
+        yield dg.AssetCheckResult(check_name=name, asset_key=stage.key, passed=not rows,
+                                  severity=dg.AssetCheckSeverity.WARN,
+                                  metadata={"count": len(rows), "found": metadata_json(rows[:50])})
+    report = run_suite(result.check_frame if result.check_frame is not None else result.frame, stage.suite,
+                       stage.locate)
+    yield report.check_result(check, stage.key)
+    if not report.success:
+        raise _refuse(check, report.failure_lines(stage.table.name))
+    yield stage.table.conform(result.frame)
+
+
+def _output(stage: Stage, frame: pd.DataFrame, **options) -> dg.Output:
+    return dg.Output(frame, metadata={
+        "dagster/row_count": len(frame),
+        "dagster/column_lineage": stage.table.column_lineage(),
+        "preview": dg.MetadataValue.md(_preview(frame)),
+    }, **options)
+
+
+def build_stage_chain(
+    name: str,
+    stages: list[Stage],
+    *,
+    group: str,
+    description: str,
+    upstream: list[dg.AssetKey],
+    partitions_def: dg.PartitionsDefinition,
+    backfill_policy: dg.BackfillPolicy,
+    required_resources: set[str],
+) -> dg.AssetsDefinition:
+    outs = {stage.table.name: dg.AssetOut(key=stage.key, description=stage.description, group_name=group,
+                                          owners=OWNERS, kinds=set(stage.kinds), metadata=stage.definition_metadata(),
+                                          dagster_type=pd.DataFrame)
+            for stage in stages}
     with beta_api():
-        decorate = dg.asset(
-            name=name,
-            description=stage.description,
-            group_name=stage.group,
-            owners=OWNERS,
-            kinds=set(stage.kinds),
-            partitions_def=stage.partitions_def,
-            backfill_policy=stage.backfill_policy,
-            ins={input_name: dg.AssetIn(key=dg.AssetKey(spec.table.name), partition_mapping=spec.partition_mapping)
-                 for input_name, spec in stage.inputs.items()},
-            deps=list(stage.deps),
-            check_specs=check_specs,
-            io_manager_key=WAREHOUSE_IO,
-            required_resource_keys=set(stage.required_resources),
-            metadata={"dagster/column_schema": stage.table.schema(), "dagster/table_name": name},
+        decorate = dg.multi_asset(
+            name=name, description=description, outs=outs, deps=upstream,
+            # each stage reads the one before it (the first reads the raw drops)
+            internal_asset_deps={stage.table.name: {previous.key} if previous else set(upstream)
+                                 for previous, stage in zip([None, *stages[:-1]], stages)},
+            check_specs=[spec for stage in stages for spec in stage.check_specs()],
+            partitions_def=partitions_def, backfill_policy=backfill_policy, can_subset=False,
+            required_resource_keys=required_resources,
         )
 
     @decorate
-    def _stage_asset(context, **inputs):
-        release_months = list(context.partition_keys) if stage.partitions_def else []
-        conformed = {input_name: stage.inputs[input_name].table.conform(frame) for input_name, frame in inputs.items()}
-        try:
-            result = stage.build(release_months, conformed, context)
-        except StageError as error:
-            yield dg.AssetCheckResult(check_name=suite_check_name(name), passed=False,
-                                      severity=dg.AssetCheckSeverity.ERROR, metadata={"errors": metadata_json(error.lines)})
-            raise dg.Failure(description=str(error), metadata={"errors": metadata_json(error.lines)}) from None
-        for check in stage.warn_checks:
-            yield _warn_result(check, result.findings.get(check, []))
-        report = run_suite(result.check_frame if result.check_frame is not None else result.frame, stage.suite,
-                           stage.locate)
-        yield report.check_result(suite_check_name(name), key)
-        if not report.success:
-            lines = report.failure_lines(name)
-            # Gate before the write: the stored table stays what it was.
-            raise dg.Failure(description="\n".join(lines), metadata={"errors": metadata_json(lines)})
-        frame = stage.table.conform(result.frame)
-        yield dg.Output(frame, metadata={
-            "dagster/row_count": len(frame),
-            "dagster/column_lineage": stage.table.column_lineage(),
-            "preview": dg.MetadataValue.md(_preview(frame)),
-        })
+    def _chain(context):
+        months = list(context.partition_keys)
+        tables: dict[str, pd.DataFrame] = {}
+        for stage in stages:
+            for item in gated(stage, months, tables, context):
+                if isinstance(item, pd.DataFrame):
+                    tables[stage.table.name] = item
+                else:
+                    yield item
+        # Every suite passed: only now does anything reach the warehouse.
+        for stage in stages:
+            yield _output(stage, tables[stage.table.name], output_name=stage.table.name)
 
-    return _stage_asset
+    return _chain
+
+
+def build_stage_asset(stage: Stage, *, group: str, inputs: Mapping[str, tuple[Table, dg.PartitionMapping | None]]
+                      ) -> dg.AssetsDefinition:
+    """One gated, unpartitioned asset whose inputs are loaded by the IO manager (conformed to their tables)."""
+
+    @dg.asset(
+        name=stage.table.name, description=stage.description, group_name=group, owners=OWNERS,
+        kinds=set(stage.kinds), metadata=stage.definition_metadata(), check_specs=stage.check_specs(),
+        ins={name: dg.AssetIn(key=dg.AssetKey(table.name), partition_mapping=mapping)
+             for name, (table, mapping) in inputs.items()},
+    )
+    def _asset(context, **loaded):
+        tables = {name: inputs[name][0].conform(frame) for name, frame in loaded.items()}
+        for item in gated(stage, [], tables, context):
+            yield _output(stage, item) if isinstance(item, pd.DataFrame) else item
+
+    return _asset

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from casi_pipeline.factory import Stage, StageInput, StageResult, build_stage_asset
+from casi_pipeline.factory import Stage, StageResult, build_stage_asset
 from casi_pipeline.quality import suites
 from casi_pipeline.reference import methodology, registry
 from casi_pipeline.release.tables import LEADERBOARD, NORMALISE
@@ -51,18 +51,16 @@ def _history(_months, inputs, _context) -> StageResult:
 
 every_month = dg.AllPartitionMapping()
 
-models = build_stage_asset(Stage(
-    table=MODELS, group=GROUP,
-    description="The model dimension: one row per canonical model ever seen, with aliases and first/last month.",
-    suite=suites.models_suite(), locate=("model_id",), build=_models,
-    inputs={"normalise": StageInput(NORMALISE, every_month)},
-))
+models = build_stage_asset(
+    Stage(MODELS, "The model dimension: one row per canonical model ever seen, with aliases and first/last month.",
+          suites.models_suite(), ("model_id",), _models),
+    group=GROUP, inputs={"normalise": (NORMALISE, every_month)},
+)
 
-leaderboard_history = build_stage_asset(Stage(
-    table=HISTORY, group=GROUP,
-    description="Every board of every release month: the history the leaderboards are published from.",
-    suite=suites.history_suite(methodology()), locate=suites.BOARD_LOCATION, build=_history,
-    inputs={"leaderboard": StageInput(LEADERBOARD, every_month)},
-))
+leaderboard_history = build_stage_asset(
+    Stage(HISTORY, "Every board of every release month: the history the leaderboards are published from.",
+          suites.history_suite(methodology()), suites.BOARD_LOCATION, _history),
+    group=GROUP, inputs={"leaderboard": (LEADERBOARD, every_month)},
+)
 
 assets = [models, leaderboard_history]

@@ -49,7 +49,7 @@ def ingest_suite(columns: list[str], catalogue: Catalogue) -> gx.ExpectationSuit
     """Readable as written: the expected columns, a file hash, a label, and cells that are numbers."""
     return _suite("ingest", [
         gxe.ExpectTableColumnsToMatchOrderedList(column_list=columns, description="ingest columns changed"),
-        *_months("release_month", "drop_month"),
+        *_months("release_month", "value_month", "drop_month"),
         gxe.ExpectColumnValuesToMatchRegex(column="source_sha256", regex=SHA256_REGEX,
                                            description="source_sha256 is not a sha256"),
         gxe.ExpectColumnValuesToNotBeNull(column="label", description="model label is empty"),

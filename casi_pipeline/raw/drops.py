@@ -20,7 +20,8 @@ LABEL_COLUMN = "Model"
 MAX_ROLLING_MONTHS = 12  # more columns would repeat a month abbreviation
 
 # Columns of the ingest table. Values stay the strings written in the file (None = empty cell).
-KEY_COLUMNS = ("release_month", "drop_month", "source_file", "source_sha256", "source_row", "source_column", "label")
+KEY_COLUMNS = ("release_month", "value_month", "drop_month", "source_file", "source_sha256", "source_row",
+               "source_column", "label")
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ def list_drops(root: Path) -> list[Drop]:
     )
 
 
-def read_csv_file(path: Path, root: Path) -> RawFile:
+def read_csv_file(path: Path, root: Path, check_shape: bool = True) -> RawFile:
+    """A drop's CSV as rows of cells. `check_shape` refuses empty files and rows whose width differs from the header."""
     name = f"{root.name}/{path.relative_to(root).as_posix()}"
     data = path.read_bytes()
     try:
@@ -68,6 +70,14 @@ def read_csv_file(path: Path, root: Path) -> RawFile:
                 rows.append((reader.line_num, cells))
     except csv.Error as exc:
         raise RawInputError(name, f"not valid CSV: {exc}", where=f"row {reader.line_num}") from exc
+    raw = RawFile(path, name, hashlib.sha256(data).hexdigest(), rows)
+    if check_shape:
+        _check_shape(raw)
+    return raw
+
+
+def _check_shape(raw: RawFile) -> None:
+    name, rows = raw.name, raw.rows
     if not rows:
         raise RawInputError(name, "empty file: no header and no rows")
     if len(rows) == 1:
@@ -76,7 +86,6 @@ def read_csv_file(path: Path, root: Path) -> RawFile:
     for line, cells in rows[1:]:
         if len(cells) != width:
             raise RawInputError(name, f"expected {width} cells as in the header, found {len(cells)}", where=f"row {line}")
-    return RawFile(path, name, hashlib.sha256(data).hexdigest(), rows)
 
 
 def rolling_months(raw: RawFile, drop_month: str) -> list[str]:
@@ -121,14 +130,17 @@ def metrics_columns(raw: RawFile) -> list[str]:
 
 
 def months_fed(drop: Drop, root: Path) -> list[str]:
-    """The release months a drop carries values for (its own month at least, so its errors get reported)."""
+    """The release months a drop carries values for, from its header alone, so that a fault in a row is reported
+    by every month the file feeds. With no readable header, the drop's own month reports it."""
     fed = {drop.month}
     rolling = drop.file(ROLLING_FILE)
     if rolling is not None:
         try:
-            fed.update(rolling_months(read_csv_file(rolling, root), drop.month))
+            raw = read_csv_file(rolling, root, check_shape=False)
+            if raw.rows:
+                fed.update(rolling_months(raw, drop.month))
         except RawInputError:
-            pass  # reported when the drop's own month is ingested
+            pass
     return sorted(fed)
 
 
@@ -146,7 +158,11 @@ def _empty(value: str) -> str | None:
 
 
 def ingest_release(root: Path, release_month: str) -> pd.DataFrame:
-    """Every value that any drop carries for one release month, as written, with its file, row and sha256."""
+    """Every file that feeds a release month, whole and as written, with file, row and sha256 for each value.
+
+    A file is accepted or refused whole, so the rows of its other months come along (`value_month` tells them
+    apart): a bad cell anywhere in a rolling snapshot stops every month that snapshot feeds.
+    """
     records = []
     metric_names = catalogue().raw_metrics
     for drop in list_drops(root):
@@ -157,23 +173,24 @@ def ingest_release(root: Path, release_month: str) -> pd.DataFrame:
             raw = read_csv_file(rolling, root)
             columns = rolling_months(raw, drop.month)
             if release_month in columns:
-                position = columns.index(release_month) + 1
-                column_name = raw.rows[0][1][position].strip()
+                header = raw.rows[0][1]
                 for line, cells in raw.rows[1:]:
-                    if _empty(cells[position]) is not None:
-                        records.append({"release_month": release_month, "drop_month": drop.month,
-                                        "source_file": raw.name, "source_sha256": raw.sha256, "source_row": line,
-                                        "source_column": column_name, "label": cells[0], "casi": cells[position]})
+                    for position, value_month in enumerate(columns, start=1):
+                        if _empty(cells[position]) is not None:
+                            records.append({
+                                "release_month": release_month, "value_month": value_month, "drop_month": drop.month,
+                                "source_file": raw.name, "source_sha256": raw.sha256, "source_row": line,
+                                "source_column": header[position].strip(), "label": cells[0],
+                                "casi": cells[position]})
         metrics_path = drop.file(METRICS_FILE)
         if metrics_path is not None and drop.month == release_month:
             raw = read_csv_file(metrics_path, root)
             header = metrics_columns(raw)
             for line, cells in raw.rows[1:]:
                 cell = dict(zip(header, cells))
-                record = {"release_month": release_month, "drop_month": drop.month, "source_file": raw.name,
-                          "source_sha256": raw.sha256, "source_row": line, "source_column": None,
-                          "label": f"{cell['provider']} {cell['model']}"}
+                record = {"release_month": release_month, "value_month": drop.month, "drop_month": drop.month,
+                          "source_file": raw.name, "source_sha256": raw.sha256, "source_row": line,
+                          "source_column": None, "label": f"{cell['provider']} {cell['model']}"}
                 record.update({name: _empty(cell[name]) for name in metric_names if name in cell})
                 records.append(record)
-    frame = pd.DataFrame.from_records(records, columns=[*KEY_COLUMNS, *metric_names])
-    return frame
+    return pd.DataFrame.from_records(records, columns=[*KEY_COLUMNS, *metric_names])

@@ -1,6 +1,7 @@
 """Wiring of the four release stages: ingest -> validate -> normalise -> leaderboard (the score stage).
 
-Each is partitioned by release month and gated by its own expectation suite (see casi_pipeline.factory).
+They form one multi-asset partitioned by release month: each stage is an asset with its own expectation suite,
+and a month's tables land together only when every suite has passed (see casi_pipeline.factory).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import pandas as pd
 
 from casi_pipeline import months
 from casi_pipeline.errors import RawInputError, StageError
-from casi_pipeline.factory import Stage, StageInput, StageResult, beta_api, build_stage_asset
+from casi_pipeline.factory import OWNERS, Stage, StageResult, beta_api, build_stage_chain
 from casi_pipeline.quality import suites
 from casi_pipeline.raw import drops
 from casi_pipeline.reference import catalogue, methodology, registry
@@ -25,11 +26,7 @@ release_months = dg.MonthlyPartitionsDefinition(
 )
 
 with beta_api():
-    # A backfill of any range of months is one run; the partitioned stages take a month range.
-    one_run_per_backfill = dg.BackfillPolicy.single_run()
-    # The score stage also reads the month before (for the change in security); the first month has none.
-    this_and_previous_month = dg.TimeWindowPartitionMapping(
-        start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True)
+    one_run_per_backfill = dg.BackfillPolicy.single_run()  # a backfill of any range of months is one run
 
 raw_drops = dg.AssetSpec(
     RAW,
@@ -37,7 +34,7 @@ raw_drops = dg.AssetSpec(
                 "casi_rolling_12_months.csv (Model, <Mon>...) and metrics.csv (provider, model, metrics). Read-only.",
     group_name=GROUP,
     kinds={"csv"},
-    owners=["team:leaderboard"],
+    owners=OWNERS,
     metadata={"dagster/column_schema": dg.TableSchema(columns=[
         dg.TableColumn("Model", "str", "rolling snapshot: `<Provider> <Model>` label"),
         dg.TableColumn(RAW_MONTH, "str", "rolling snapshot: one column per month, CASI top-10 values"),
@@ -49,15 +46,11 @@ raw_drops = dg.AssetSpec(
 )
 
 
-def _raw_root(context: dg.AssetExecutionContext):
-    return context.resources.raw.path
-
-
-def _ingest(release_months: list[str], _inputs, context) -> StageResult:
+def _ingest(release_months: list[str], _tables, context) -> StageResult:
     frames, errors = [], []
     for month in release_months:
         try:
-            frames.append(drops.ingest_release(_raw_root(context), month))
+            frames.append(drops.ingest_release(context.resources.raw.path, month))
         except RawInputError as error:
             errors.append(f"{month} ingest: {error}")
     if errors:
@@ -65,68 +58,59 @@ def _ingest(release_months: list[str], _inputs, context) -> StageResult:
     return StageResult(pd.concat(frames, ignore_index=True) if frames else INGEST.empty())
 
 
-def _validate(_months, inputs, _context) -> StageResult:
-    return StageResult(transforms.validate(inputs["ingest"], catalogue().raw_metrics))
+def _validate(_months, tables, _context) -> StageResult:
+    return StageResult(transforms.validate(tables["ingest"], catalogue().raw_metrics))
 
 
-def _normalise(_months, inputs, _context) -> StageResult:
-    table, conflicts, findings = transforms.normalise(inputs["validate"], registry(), catalogue().raw_metrics)
+def _normalise(_months, tables, _context) -> StageResult:
+    table, conflicts, findings = transforms.normalise(tables["validate"], registry(), catalogue().raw_metrics)
     return StageResult(table, findings.rows, check_frame=table.assign(in_drop_conflict=conflicts))
 
 
-def _leaderboard(release_months: list[str], inputs, context) -> StageResult:
-    normalised = inputs["normalise"]
-    boards, available = [], set(normalised["release_month"])
-    fed = set(context.resources.raw.release_months())
-    for month in release_months:
-        before = transforms.previous_month(month)
-        if before in fed and before not in available:
-            raise StageError([f"{month} leaderboard: release month {before} has raw data but its normalise table "
-                              f"is missing; materialise {before} first (casi-pipeline backfill)"])
-        boards.append(transforms.score(normalised[normalised["release_month"] == month],
-                                       normalised[normalised["release_month"] == before], methodology()))
-    return StageResult(pd.concat(boards, ignore_index=True) if boards else LEADERBOARD.empty())
+def _leaderboard(release_months: list[str], tables, context) -> StageResult:
+    """Score each month; the change in security needs the month before, from this run or from the warehouse."""
+    normalised = tables["normalise"]
+    before_range = transforms.previous_month(release_months[0])
+    stored = NORMALISE.conform(context.resources.io_manager.read_partitions(NORMALISE.name, [before_range]))
+    if stored.empty and before_range in context.resources.raw.release_months():
+        raise StageError([f"{release_months[0]} leaderboard: release month {before_range} has raw data but no "
+                          f"normalise table; materialise it first (casi-pipeline backfill)"])
+    available = pd.concat([stored, normalised], ignore_index=True)
+    boards = [transforms.score(normalised[normalised["release_month"] == month],
+                               available[available["release_month"] == transforms.previous_month(month)],
+                               methodology())
+              for month in release_months]
+    return StageResult(pd.concat(boards, ignore_index=True))
 
 
-def _stage(table, description, suite, locate, build, **options) -> Stage:
-    return Stage(table=table, description=description, group=GROUP, suite=suite, locate=locate, build=build,
-                 partitions_def=release_months, backfill_policy=one_run_per_backfill, **options)
+STAGES = [
+    Stage(INGEST,
+          "Every raw file that feeds a release month, whole and exactly as written, with file, row and sha256: "
+          "the drop of that month and every newer rolling snapshot that still carries it.",
+          suites.ingest_suite(INGEST.names, catalogue()), suites.RAW_LOCATION, _ingest,
+          kinds=frozenset({"csv", "pandas", "parquet"})),
+    Stage(VALIDATE, "Typed values, each inside the range the metric catalogue allows.",
+          suites.validate_suite(catalogue()), suites.RAW_LOCATION, _validate),
+    Stage(NORMALISE,
+          "One row per (release month, model): canonical identity from the model registry, and for each metric "
+          "the value of the newest drop that carries it. Unknown labels become new models (WARN).",
+          suites.normalise_suite(catalogue()), suites.MODEL_LOCATION, _normalise,
+          warn_checks={
+              transforms.UNKNOWN_MODELS: "labels not in the model registry, added as new models",
+              transforms.NEAR_DUPLICATE_LABELS: "unknown labels that look like a registered model",
+              transforms.RESTATED_VALUES: "values that a newer drop restates differently (the newer one wins)",
+          }),
+    Stage(LEADERBOARD,
+          "The score stage: the CASI and ARS boards of a release month, competition-ranked by security, with RTP, "
+          "Cost of Security and the change since the previous release month.",
+          suites.leaderboard_suite(catalogue(), methodology()), suites.BOARD_LOCATION, _leaderboard),
+]
 
+release_stages = build_stage_chain(
+    "release_stages", STAGES, group=GROUP,
+    description="ingest -> validate -> normalise -> leaderboard for each release month, each gated by its suite",
+    upstream=[raw_drops.key], partitions_def=release_months, backfill_policy=one_run_per_backfill,
+    required_resources={"raw", "io_manager"},
+)
 
-ingest = build_stage_asset(_stage(
-    INGEST,
-    "Every value the raw drops carry for a release month, exactly as written, with file, row and sha256. "
-    "For each month it reads the drop of that month and every newer rolling snapshot that still carries it.",
-    suites.ingest_suite(INGEST.names, catalogue()), suites.RAW_LOCATION, _ingest,
-    deps=(raw_drops.key,), kinds=frozenset({"csv", "pandas", "parquet"}), required_resources=frozenset({"raw"}),
-))
-
-validate = build_stage_asset(_stage(
-    VALIDATE, "Typed values, each inside the range the metric catalogue allows.",
-    suites.validate_suite(catalogue()), suites.RAW_LOCATION, _validate,
-    inputs={"ingest": StageInput(INGEST)},
-))
-
-normalise = build_stage_asset(_stage(
-    NORMALISE,
-    "One row per (release month, model): canonical identity from the model registry, and for each metric the "
-    "value of the newest drop that carries it. Unknown labels become new models (WARN).",
-    suites.normalise_suite(catalogue()), suites.MODEL_LOCATION, _normalise,
-    inputs={"validate": StageInput(VALIDATE)},
-    warn_checks={
-        transforms.UNKNOWN_MODELS: "labels not in the model registry, added as new models",
-        transforms.NEAR_DUPLICATE_LABELS: "unknown labels that look like a registered model",
-        transforms.RESTATED_VALUES: "values that a newer drop restates differently (the newer one wins)",
-    },
-))
-
-leaderboard = build_stage_asset(_stage(
-    LEADERBOARD,
-    "The score stage: the CASI and ARS boards of a release month, competition-ranked by security, with RTP, "
-    "Cost of Security and the change since the previous release month.",
-    suites.leaderboard_suite(catalogue(), methodology()), suites.BOARD_LOCATION, _leaderboard,
-    inputs={"normalise": StageInput(NORMALISE, this_and_previous_month)},
-    required_resources=frozenset({"raw"}),
-))
-
-assets = [raw_drops, ingest, validate, normalise, leaderboard]
+assets = [raw_drops, release_stages]

@@ -9,6 +9,8 @@ RAW = "raw_drops"
 RAW_MONTH = "<Mon>"  # the rolling snapshot's month columns (Jun, Jul, ...)
 
 PROVENANCE = (
+    Column("value_month", "str", "month the value belongs to; a file feeding this release month is kept whole, "
+           "so rows of its other months come along"),
     Column("drop_month", "str", "release drop (data_raw/<YYYY-MM>/) the value was read from"),
     Column("source_file", "str", "raw file the value was read from, as <raw root>/<drop>/<file>"),
     Column("source_sha256", "str", "sha256 of that raw file's bytes"),
@@ -31,7 +33,7 @@ def _raw_metric_columns(dtype: str, upstream: str | None) -> tuple[Column, ...]:
 
 
 INGEST = Table("ingest", (
-    Column("release_month", "str", "release month the value belongs to", ((RAW, RAW_MONTH),)),
+    Column("release_month", "str", "release month these files feed", ((RAW, RAW_MONTH),)),
     *PROVENANCE,
     Column("label", "str", "model label as written: rolling `Model`, or metrics `provider` + ' ' + `model`",
            ((RAW, "Model"), (RAW, "provider"), (RAW, "model"))),
@@ -39,7 +41,7 @@ INGEST = Table("ingest", (
 ))
 
 VALIDATE = Table("validate", (
-    Column("release_month", "str", "release month the value belongs to", (("ingest", "release_month"),)),
+    Column("release_month", "str", "release month these files feed", (("ingest", "release_month"),)),
     *(Column(c.name, c.dtype, c.description, (("ingest", c.name),)) for c in PROVENANCE),
     Column("label", "str", "model label, surrounding spaces removed", (("ingest", "label"),)),
     *_raw_metric_columns("float", "ingest"),

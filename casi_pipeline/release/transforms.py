@@ -75,6 +75,7 @@ def normalise(validated: pd.DataFrame, registry: Registry, metric_names: tuple[s
     Returns the table, the in-drop conflicts per row (None where the drop's files agree), and WARN findings.
     """
     findings = Findings()
+    validated = validated[validated["value_month"] == validated["release_month"]]
     if validated.empty:
         return NORMALISE.empty(), pd.Series([], dtype="str"), findings
     identity = _identify(validated["label"], registry, findings)

@@ -72,16 +72,15 @@ class HiveParquetIOManager(dg.ConfigurableIOManager):
             part = obj[obj[PARTITION_COLUMN] == release_month].drop(columns=PARTITION_COLUMN)
             write_atomically(part, partition_path(root, table, release_month))
 
-    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
-        root, table = Path(self.root), self._table(context)
-        if not context.has_asset_partitions:
-            path = table_path(root, table)
-            return pq.read_table(path).to_pandas() if path.exists() else pd.DataFrame()
-        frames = []
-        for release_month in context.asset_partition_keys:
-            frame = read_partition(root, table, release_month)
-            if frame is None:
-                context.log.debug(f"{table}: release month {release_month} has not been materialised; skipped")
-            else:
-                frames.append(frame)
+    def read_partitions(self, table: str, release_months: list[str]) -> pd.DataFrame:
+        """The stored partitions of a table, concatenated; months never materialised are absent (no error)."""
+        frames = [frame for month in release_months
+                  if (frame := read_partition(Path(self.root), table, month)) is not None]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        table = self._table(context)
+        if context.has_asset_partitions:
+            return self.read_partitions(table, list(context.asset_partition_keys))
+        path = table_path(Path(self.root), table)
+        return pq.read_table(path).to_pandas() if path.exists() else pd.DataFrame()

@@ -1,0 +1,146 @@
+"""`casi-pipeline run` and `backfill` on the bundled sample, and what a broken drop does: one line, nothing lost."""
+
+import csv
+import shutil
+
+import pandas as pd
+import pytest
+
+from casi_pipeline.settings import Settings
+
+from .conftest import PUBLISHED_INPUTS, add_drop, add_real_rolling, add_sample, read_table, run_cli, tree_hashes
+
+
+def published_board_inputs(month: str) -> list[dict]:
+    with PUBLISHED_INPUTS.open() as handle:
+        return [row for row in csv.DictReader(handle) if row["release_month"] == month]
+
+
+def expected_figures(row: dict, security: float) -> tuple[float, float | None]:
+    """The published formulas, applied to the published inputs independently of the pipeline."""
+    rtp = 0.6 * security / 100 + 0.4 * float(row["performance"]) / 100
+    prices = row["input_usd_per_mtok"], row["output_usd_per_mtok"]
+    cos = (float(prices[0]) + float(prices[1])) / (security / 100) if all(prices) else None
+    return round(rtp, 2), (round(cos, 2) if cos is not None else None)
+
+
+def test_bundled_sample_reproduces_september_rtp_and_cos_on_both_boards(settings, capsys):
+    add_sample(settings.data_raw)
+    assert run_cli(settings, "run") == 0
+    assert "release months 2025-09..2025-11 (2)" in capsys.readouterr().out
+    boards = read_table(settings.warehouse, "leaderboard")
+    september = boards[boards["release_month"] == "2025-09"].set_index(["board", "model"])
+    checked = 0
+    for row in published_board_inputs("2025-09"):
+        for board, metric in (("CASI", "casi"), ("ARS", "ars")):
+            if not row[metric]:
+                assert (board, row["model"]) not in september.index
+                continue
+            got = september.loc[(board, row["model"])]
+            rtp, cos = expected_figures(row, float(row[metric]))
+            assert round(got["rtp"], 2) == rtp, (board, row["model"])
+            assert (None if pd.isna(got["cos_usd"]) else round(got["cos_usd"], 2)) == cos, (board, row["model"])
+            checked += 1
+    assert checked == 20  # ten models on each board
+    sonnet = september.loc[("CASI", "Claude Sonnet 4")]
+    assert (round(sonnet["rtp"], 2), round(sonnet["cos_usd"], 2), sonnet["rank"]) == (0.75, 18.94, 1)
+    assert pd.isna(september.loc[("CASI", "DeepSeek-R1-Distill-Llama-70B"), "cos_usd"])
+    assert september.loc[("ARS", "GPT-OSS 20b"), "rank"] == 10
+    november = boards[boards["release_month"] == "2025-11"]
+    assert november["model"].tolist() == ["Claude Sonnet 4.5"] and november["security"].tolist() == [95.86]
+
+
+@pytest.fixture(scope="module")
+def landed_once(tmp_path_factory) -> Settings:
+    """Sample drops plus the real rolling snapshot, run once for the module."""
+    base = tmp_path_factory.mktemp("landed")
+    settings = Settings(data_raw=base / "data_raw", warehouse=base / "warehouse", dagster_home=base / "dagster_home")
+    add_sample(settings.data_raw)
+    add_real_rolling(settings.data_raw)
+    assert run_cli(settings, "run") == 0
+    return settings
+
+
+@pytest.fixture
+def landed(settings, landed_once):
+    """This test's own copy of the landed raw root and warehouse; returns the warehouse hashes."""
+    shutil.copytree(landed_once.data_raw, settings.data_raw, dirs_exist_ok=True)
+    shutil.copytree(landed_once.warehouse, settings.warehouse)
+    return tree_hashes(settings.warehouse)
+
+
+def replace_cell(path, label: str, old: str, new: str) -> None:
+    text = path.read_text()
+    line = next(line for line in text.splitlines() if line.startswith(label + ","))
+    assert old in line
+    path.write_text(text.replace(line, line.replace(old, new)))
+
+
+ROLLING = "data_raw/2026-02/casi_rolling_12_months.csv"
+
+
+@pytest.mark.parametrize("old, new, line", [
+    ("98.06", "108.06",
+     f"2026-02 validate: {ROLLING} row 10 column Feb: casi must be within 0..100 (found 108.06)"),
+    ("98.06", "n/a", f"2026-02 ingest: {ROLLING} row 10 column Feb: casi is not a number (found 'n/a')"),
+    (",98.06", "", f"2026-02 ingest: {ROLLING}: row 10: expected 10 cells as in the header, found 9"),
+])
+def test_a_broken_value_fails_with_one_line_and_changes_nothing(settings, landed, capsys, old, new, line):
+    rolling = settings.data_raw / "2026-02" / "casi_rolling_12_months.csv"
+    replace_cell(rolling, "Anthropic Claude Sonnet 4.5", old, new)
+    raw_before = tree_hashes(settings.data_raw)
+    capsys.readouterr()
+    assert run_cli(settings, "run") == 1
+    errors = capsys.readouterr().err.splitlines()
+    assert line in errors
+    # The file feeds all nine months, so each of them refuses it, and says so in its own line.
+    assert len([e for e in errors if ROLLING in e]) == 9
+    assert errors[-1] == "casi-pipeline: 9 failure(s)"
+    assert tree_hashes(settings.warehouse) == landed
+    assert tree_hashes(settings.data_raw) == raw_before
+
+
+def test_a_bad_drop_stops_only_the_months_it_feeds(settings, landed, capsys):
+    add_drop(settings.data_raw, "2025-11", {"metrics.csv": "provider,model,casi\nAnthropic,Claude Sonnet 4.5,95.86\n"
+                                                           "Anthropic,Claude Sonnet 4.5,95.86\n"})
+    capsys.readouterr()
+    assert run_cli(settings, "run") == 1
+    errors = capsys.readouterr().err.splitlines()
+    assert errors[:-1] == ["2025-11 validate: data_raw/2025-11/metrics.csv row 2: the same model label appears twice "
+                           "in one file (found {'release_month': '2025-11', 'source_file': 'data_raw/2025-11/metrics.csv',"
+                           " 'source_column': None, 'label': 'Anthropic Claude Sonnet 4.5'}; 2 row(s) in all)"]
+    assert tree_hashes(settings.warehouse) == landed
+
+
+def test_backfill_refuses_a_bad_range(settings, capsys):
+    add_sample(settings.data_raw)
+    assert run_cli(settings, "backfill", "--from", "2025-9", "--to", "2025-11") == 2
+    assert run_cli(settings, "backfill", "--from", "2025-11", "--to", "2025-09") == 2
+    assert run_cli(settings, "backfill", "--from", "2024-01", "--to", "2025-09") == 2
+    err = capsys.readouterr().err
+    assert "'2025-9' is not a release month (YYYY-MM)" in err
+    assert "range 2025-11..2025-09 must lie within 2025-01.." in err
+    assert not settings.warehouse.exists()
+
+
+def test_backfill_is_one_run_and_lands_the_range(settings):
+    add_sample(settings.data_raw)
+    assert run_cli(settings, "backfill", "--from", "2025-09", "--to", "2025-11") == 0
+    folders = sorted(p.name for p in (settings.warehouse / "leaderboard").iterdir())
+    # The month between two drops is a release month without boards: an empty table, not a missing one.
+    assert folders == ["release_month=2025-09", "release_month=2025-10", "release_month=2025-11"]
+    assert read_table(settings.warehouse, "leaderboard").groupby("release_month").size().to_dict() == {
+        "2025-09": 20, "2025-11": 1}
+    import dagster as dg
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
+    try:
+        release_runs = [run for run in instance.get_runs() if run.job_name == "release_job"]
+        assert len(release_runs) == 1
+        assert release_runs[0].tags["dagster/asset_partition_range_start"] == "2025-09"
+    finally:
+        instance.dispose()
+
+
+def test_run_with_no_drops_says_so(settings, capsys):
+    assert run_cli(settings, "run") == 1
+    assert "no release drops under" in capsys.readouterr().err

@@ -1,0 +1,151 @@
+"""Each stage's expectation suite, run by Great Expectations on a good frame and on a broken one."""
+
+import pandas as pd
+import pytest
+
+from casi_pipeline.quality import suites
+from casi_pipeline.quality.gx import run_suite
+from casi_pipeline.reference import catalogue, methodology, registry
+from casi_pipeline.release import transforms
+from casi_pipeline.release.tables import INGEST, VALIDATE
+from casi_pipeline.published.assets import HISTORY, MODELS
+
+FILE = "data_raw/2026-02/casi_rolling_12_months.csv"
+
+
+def ingest_frame(**changes) -> pd.DataFrame:
+    row = {"release_month": "2026-02", "value_month": "2026-02", "drop_month": "2026-02", "source_file": FILE, "source_sha256": "a" * 64,
+           "source_row": 9, "source_column": "Feb", "label": "Anthropic Claude Sonnet 4.5", "casi": "98.06"}
+    other = {**row, "source_row": 10, "label": "OpenAI GPT-5.2", "casi": "93.37"}
+    return INGEST.conform(pd.DataFrame([{**row, **changes}, other]))
+
+
+def check(frame, suite, locate=suites.RAW_LOCATION):
+    return run_suite(frame, suite, locate)
+
+
+INGEST_SUITE = suites.ingest_suite(INGEST.names, catalogue())
+VALIDATE_SUITE = suites.validate_suite(catalogue())
+
+
+def test_ingest_suite_passes_clean_rows():
+    report = check(ingest_frame(), INGEST_SUITE)
+    assert report.success and report.failed == []
+
+
+@pytest.mark.parametrize("changes, line", [
+    ({"casi": "n/a"}, f"2026-02 ingest: {FILE} row 9 column Feb: casi is not a number (found 'n/a')"),
+    ({"casi": "95,12"}, f"2026-02 ingest: {FILE} row 9 column Feb: casi is not a number (found '95,12')"),
+    ({"label": "Sonnet"}, f"2026-02 ingest: {FILE} row 9 column Feb: model label is not `<Provider> <Model>` "
+                          "(found 'Sonnet')"),
+    ({"source_sha256": "xyz"}, f"2026-02 ingest: {FILE} row 9 column Feb: source_sha256 is not a sha256 (found 'xyz')"),
+])
+def test_ingest_suite_fails_with_a_located_line(changes, line):
+    report = check(ingest_frame(**changes), INGEST_SUITE)
+    assert not report.success
+    assert report.failure_lines("ingest") == [line]
+
+
+def test_check_result_metadata_names_failed_expectations_with_samples():
+    result = check(ingest_frame(casi="n/a"), INGEST_SUITE).check_result("ingest_suite", None)
+    assert not result.passed and result.severity.value == "ERROR"
+    failed = result.metadata["failed"].value
+    assert [f["expectation"] for f in failed] == ["expect_column_values_to_match_regex"]
+    assert failed[0]["unexpected_count"] == 1 and failed[0]["sample_values"] == ["n/a"]
+    assert failed[0]["sample_locations"][0]["source_row"] == 9
+    assert result.metadata["expectations_failed"].value == 1
+    assert "❌" in result.metadata["summary"].value
+
+
+def validate_frame(**changes) -> pd.DataFrame:
+    return transforms.validate(ingest_frame(**changes), catalogue().raw_metrics)
+
+
+def test_validate_suite_passes_clean_rows():
+    assert check(validate_frame(), VALIDATE_SUITE).success
+
+
+@pytest.mark.parametrize("changes, line", [
+    ({"casi": "108.06"}, f"2026-02 validate: {FILE} row 9 column Feb: casi must be within 0..100 (found 108.06)"),
+    ({"casi": "-3"}, f"2026-02 validate: {FILE} row 9 column Feb: casi must be within 0..100 (found -3.0)"),
+    ({"label": "  OpenAI GPT-5.2 "}, f"2026-02 validate: {FILE} row 9 column Feb: the same model label appears twice "
+                                     "in one file (found {'release_month': '2026-02', 'source_file': '" + FILE +
+                                     "', 'source_column': 'Feb', 'label': 'OpenAI GPT-5.2'}; 2 row(s) in all)"),
+])
+def test_validate_suite_fails_with_a_located_line(changes, line):
+    report = check(validate_frame(**changes), VALIDATE_SUITE)
+    assert not report.success
+    assert report.failure_lines("validate") == [line]
+
+
+def test_validate_suite_checks_prices_are_not_negative():
+    frame = VALIDATE.conform(pd.DataFrame([{"release_month": "2025-09", "value_month": "2025-09", "drop_month": "2025-09", "source_file": "m.csv",
+                                            "source_sha256": "a" * 64, "source_row": 2, "label": "A B",
+                                            "input_usd_per_mtok": -1.0}]))
+    assert check(frame, VALIDATE_SUITE).failure_lines("validate") == [
+        "2025-09 validate: m.csv row 2: input_usd_per_mtok must be >= 0 (found -1.0)"]
+
+
+NORMALISE_SUITE = suites.normalise_suite(catalogue())
+
+
+def normalised(*rows):
+    table, conflicts, _ = transforms.normalise(transforms.validate(INGEST.conform(pd.DataFrame(rows)),
+                                                                   catalogue().raw_metrics), registry(),
+                                               catalogue().raw_metrics)
+    return table.assign(in_drop_conflict=conflicts)
+
+
+def raw_row(**values):
+    return {"release_month": "2025-09", "value_month": "2025-09", "drop_month": "2025-09", "source_sha256": "a" * 64,
+            **values}
+
+
+def test_normalise_suite_passes_clean_rows():
+    frame = normalised(raw_row(source_file="m.csv", source_row=2, label="OpenAI GPT-5", casi="82.34"))
+    assert check(frame, NORMALISE_SUITE, suites.MODEL_LOCATION).success
+
+
+def test_normalise_suite_fails_on_an_in_drop_conflict():
+    frame = normalised(raw_row(source_file="m.csv", source_row=2, label="OpenAI GPT-5", casi="82.34"),
+                       raw_row(source_file="r.csv", source_row=5, source_column="Sep", label="OpenAI GPT-5",
+                               casi="82.35"))
+    report = check(frame, NORMALISE_SUITE, suites.MODEL_LOCATION)
+    assert report.failure_lines("normalise") == [
+        "2025-09 normalise: model_id openai/gpt-5: one drop gives two different values for one model (found "
+        "'files of one drop disagree: m.csv row 2: casi=82.34 vs r.csv row 5: casi=82.35')"]
+
+
+LEADERBOARD_SUITE = suites.leaderboard_suite(catalogue(), methodology())
+
+
+def leaderboard_rows(**changes):
+    row = {"release_month": "2025-09", "board": "CASI", "rank": 1, "tied": False, "model_id": "a/b", "security": 95.0,
+           "rtp": 0.75, "cos_usd": 18.9, "methodology_version": "v", "source_row": 7}
+    return pd.DataFrame([{**row, **changes}])
+
+
+def test_leaderboard_suite_passes_and_fails():
+    assert check(leaderboard_rows(), LEADERBOARD_SUITE, suites.BOARD_LOCATION).success
+    report = check(leaderboard_rows(board="ELO", rtp=1.5), LEADERBOARD_SUITE, suites.BOARD_LOCATION)
+    assert report.failure_lines("leaderboard") == [
+        "2025-09 leaderboard: board ELO model_id a/b: unknown board (found 'ELO')",
+        "2025-09 leaderboard: board ELO model_id a/b: rtp must be within 0..1 (found 1.5)"]
+
+
+def test_models_suite_passes_and_fails():
+    good = MODELS.conform(pd.DataFrame([{"model_id": "a/b", "first_release_month": "2025-06",
+                                         "last_release_month": "2025-09"}]))
+    assert check(good, suites.models_suite(), ("model_id",)).success
+    bad = pd.concat([good, good.assign(last_release_month="2025-01")], ignore_index=True)
+    lines = check(bad, suites.models_suite(), ("model_id",)).failure_lines("models")
+    assert "models: model_id a/b: a model id appears twice (found 'a/b'; 2 row(s) in all)" in lines
+    assert any("last release month is before the first" in line for line in lines)
+
+
+def test_history_suite_passes_and_fails():
+    good = HISTORY.conform(leaderboard_rows())
+    suite = suites.history_suite(methodology())
+    assert check(good, suite, suites.BOARD_LOCATION).success
+    bad = pd.concat([good, good], ignore_index=True)
+    assert not check(bad, suite, suites.BOARD_LOCATION).success
