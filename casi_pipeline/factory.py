@@ -22,6 +22,7 @@ import pandas as pd
 
 from casi_pipeline.errors import StageError
 from casi_pipeline.quality.gx import metadata_json, run_suite
+from casi_pipeline.storage.safe_text import escape_markdown
 from casi_pipeline.storage.tables import Table
 
 OWNERS = ["team:leaderboard"]
@@ -77,7 +78,13 @@ class Stage:
 
 
 def _preview(frame: pd.DataFrame) -> str:
-    return frame.head(PREVIEW_ROWS).to_markdown(index=False) if not frame.empty else "_(no rows)_"
+    """The first rows as a Markdown table; text cells are escaped, since labels come from outside."""
+    if frame.empty:
+        return "_(no rows)_"
+    head = frame.head(PREVIEW_ROWS)
+    text_columns = head.select_dtypes(include=["str", "object"]).columns
+    return head.assign(**{c: head[c].map(lambda v: escape_markdown(v) if isinstance(v, str) else v)
+                          for c in text_columns}).to_markdown(index=False)
 
 
 def _refuse(check: str, lines: list[str]) -> dg.Failure:

@@ -1,0 +1,23 @@
+"""Labels come from outside: make them inert wherever the project writes them for people or their tools."""
+
+from __future__ import annotations
+
+import html
+
+# A spreadsheet treats a cell starting with one of these as a formula (or strips it before one).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_MARKDOWN_SPECIAL = str.maketrans({ch: f"\\{ch}" for ch in "\\`*_{}[]()<>#+-.!|"})
+
+
+def neutralise_formula(cell: str) -> str:
+    """Prefix a cell that a spreadsheet would evaluate with an apostrophe, so it shows as text (OWASP CSV injection)."""
+    return "'" + cell if cell.startswith(FORMULA_PREFIXES) else cell
+
+
+def escape_markdown(text: str) -> str:
+    """Text shown literally in Markdown (the Dagster UI renders metadata Markdown); HTML is escaped too."""
+    return html.escape(text, quote=False).translate(_MARKDOWN_SPECIAL)
+
+
+def escape_html(text: str) -> str:
+    return html.escape(text, quote=True)
