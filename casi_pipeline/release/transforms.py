@@ -23,10 +23,6 @@ class Findings:
     def add(self, check: str, row: dict) -> None:
         self.rows.setdefault(check, []).append(row)
 
-    def extend(self, other: "Findings") -> None:
-        for check, rows in other.rows.items():
-            self.rows.setdefault(check, []).extend(rows)
-
 
 def validate(ingested: pd.DataFrame, metric_names: tuple[str, ...]) -> pd.DataFrame:
     """Typed values. Text that is not a number becomes NaN here, but the ingest suite has already refused it."""
