@@ -12,9 +12,12 @@ from casi_pipeline import months
 from casi_pipeline.reference import (
     BenchmarkCatalogue, Methodology, Registry, benchmark_catalogue, match_key, slug, split_label,
 )
-from casi_pipeline.release.tables import LEADERBOARD, METRIC_SHA_SUFFIX, METRIC_SOURCE_SUFFIX, NORMALISE, VALIDATE
+from casi_pipeline.release.tables import (
+    COMPUTED_PERFORMANCE, LEADERBOARD, METRIC_SHA_SUFFIX, METRIC_SOURCE_SUFFIX, NORMALISE, VALIDATE,
+)
 
 NEAR_DUPLICATE_CUTOFF = 0.85
+COMPUTED_COLUMNS = [column.name for column in COMPUTED_PERFORMANCE]
 
 
 @dataclass
@@ -126,13 +129,14 @@ def normalise(validated: pd.DataFrame, registry: Registry, metric_names: tuple[s
         record[metric + METRIC_SHA_SUFFIX] = newest["source_sha256"]
 
     scores = _benchmark_scores(validated, identity, benchmarks, findings, conflicts)
-    first_score = scores.groupby(["release_month", "model_id"]).head(1).set_index(["release_month", "model_id"],
-                                                                                 drop=False)
-    for _, computed in average_performance(scores, benchmarks).iterrows():
-        key = (computed["release_month"], computed["model_id"])
-        record = records.setdefault(key, _model_record(first_score.loc[key], labels, registry))
-        record.update(computed.drop(["release_month", "model_id"]).to_dict())
-        _reconcile(record, benchmarks, findings)
+    identity_of = scores.drop_duplicates(["release_month", "model_id"]).set_index(["release_month", "model_id"],
+                                                                                  drop=False)
+    for computed in average_performance(scores, benchmarks).to_dict("records"):
+        key = (computed.pop("release_month"), computed.pop("model_id"))
+        if key not in records:  # a model with benchmark results only
+            records[key] = _model_record(identity_of.loc[key], labels, registry)
+        records[key].update(computed)
+        _reconcile(records[key], benchmarks, findings)
 
     table = NORMALISE.conform(pd.DataFrame([records[key] for key in sorted(records)]))
     conflict = pd.Series(
@@ -158,20 +162,20 @@ def _benchmark_scores(validated: pd.DataFrame, identity: pd.DataFrame, benchmark
     reported (WARN) and left out; a model with two rows for one benchmark (under any of its labels or spellings)
     is a conflict (ERROR)."""
     rows = validated[validated["benchmark"].notna()].merge(identity, on="label", how="left")
-    rows = rows.assign(catalogue_name=[None if (known := benchmarks.resolve(name)) is None else known.name
-                                       for name in rows["benchmark"]])
+    names = {name: (known.name if (known := benchmarks.resolve(name)) else None) for name in set(rows["benchmark"])}
+    rows = rows.assign(catalogue_name=rows["benchmark"].map(names))
     unknown = rows[rows["catalogue_name"].isna()]
     for (release_month, source_file, name), group in unknown.groupby(["release_month", "source_file", "benchmark"]):
         findings.add(UNKNOWN_BENCHMARKS, {"release_month": release_month, "benchmark": name, "source_file": source_file,
                                           "rows": ", ".join(map(str, sorted(group["source_row"])))})
     rows = rows.assign(benchmark_key=rows["catalogue_name"].fillna(rows["benchmark"].map(match_key)))
-    for (release_month, model_id, _), group in rows.groupby(["release_month", "model_id", "benchmark_key"]):
-        if len(group) > 1:
-            conflicts.setdefault((release_month, model_id), []).append(
-                f"benchmark {group['benchmark'].iloc[0]} listed twice in one file: " + " vs ".join(
-                    f"{row['source_file']} row {row['source_row']}: {row['benchmark_score']:g}"
-                    for _, row in group.iterrows()))
-    return rows[rows["catalogue_name"].notna()].sort_values(["release_month", "model_id", "source_row"])
+    twice = rows[rows.duplicated(["release_month", "model_id", "benchmark_key"], keep=False)]
+    for (release_month, model_id, _), group in twice.groupby(["release_month", "model_id", "benchmark_key"]):
+        conflicts.setdefault((release_month, model_id), []).append(
+            f"benchmark {group['benchmark'].iloc[0]} listed twice in one file: " + " vs ".join(
+                f"{row['source_file']} row {row['source_row']}: {row['benchmark_score']:g}"
+                for _, row in group.iterrows()))
+    return rows[rows["catalogue_name"].notna()]
 
 
 def average_performance(scores: pd.DataFrame, benchmarks: BenchmarkCatalogue) -> pd.DataFrame:
@@ -181,29 +185,30 @@ def average_performance(scores: pd.DataFrame, benchmarks: BenchmarkCatalogue) ->
     weight present; below the threshold the value is null. A missing benchmark is never counted as 0: the mean is
     taken over the benchmarks present, and only when they carry at least the threshold's share of the weight.
     """
+    keys = ["release_month", "model_id"]
+    if scores.empty:
+        return pd.DataFrame(columns=[*keys, *COMPUTED_COLUMNS])
     order = {benchmark.name: position for position, benchmark in enumerate(benchmarks.benchmarks)}
     weights = {benchmark.name: benchmark.weight for benchmark in benchmarks.benchmarks}
-    rows = []
-    for (release_month, model_id), group in scores.groupby(["release_month", "model_id"], sort=True):
-        # one score per benchmark (a second one is refused by the suites); catalogue order keeps sums reproducible
-        group = group.drop_duplicates("catalogue_name", keep="first").sort_values(
-            "catalogue_name", key=lambda names: names.map(order))
-        weight = group["catalogue_name"].map(weights)
-        coverage = weight.sum() / benchmarks.total_weight
-        enough = coverage >= benchmarks.coverage_threshold or math.isclose(coverage, benchmarks.coverage_threshold)
-        rows.append({
-            "release_month": release_month, "model_id": model_id,
-            "performance_computed": (weight * group["benchmark_score"]).sum() / weight.sum() if enough else None,
-            "performance_coverage": coverage,
-            "performance_benchmarks": "; ".join(group["catalogue_name"]),
-            "performance_catalogue_version": benchmarks.version,
-            "performance_computed_source": f"{group['source_file'].iloc[0]}:"
-                                           + ",".join(map(str, sorted(group["source_row"]))),
-            "performance_computed_sha256": group["source_sha256"].iloc[0],
-        })
-    return pd.DataFrame(rows, columns=["release_month", "model_id", "performance_computed", "performance_coverage",
-                                       "performance_benchmarks", "performance_catalogue_version",
-                                       "performance_computed_source", "performance_computed_sha256"])
+    # one score per benchmark (a second one is refused by the suites); catalogue order keeps sums reproducible
+    scores = scores.sort_values("source_row").drop_duplicates([*keys, "catalogue_name"])
+    scores = scores.assign(weight=scores["catalogue_name"].map(weights), position=scores["catalogue_name"].map(order))
+    scores = scores.assign(weighted=scores["weight"] * scores["benchmark_score"]).sort_values([*keys, "position"])
+    per_model = scores.groupby(keys, sort=True).agg(
+        weight=("weight", "sum"), weighted=("weighted", "sum"),
+        performance_benchmarks=("catalogue_name", "; ".join),
+        source_file=("source_file", "first"), source_rows=("source_row", lambda rows: ",".join(map(str, sorted(rows)))),
+        performance_computed_sha256=("source_sha256", "first"),
+    ).reset_index()
+    coverage = per_model["weight"] / benchmarks.total_weight
+    enough = (coverage >= benchmarks.coverage_threshold) | coverage.map(
+        lambda share: math.isclose(share, benchmarks.coverage_threshold))
+    return per_model.assign(
+        performance_computed=(per_model["weighted"] / per_model["weight"]).where(enough),
+        performance_coverage=coverage,
+        performance_catalogue_version=benchmarks.version,
+        performance_computed_source=per_model["source_file"] + ":" + per_model["source_rows"],
+    )[[*keys, *COMPUTED_COLUMNS]]
 
 
 def _reconcile(record: dict, benchmarks: BenchmarkCatalogue, findings: Findings) -> None:
