@@ -108,7 +108,7 @@ def test_benchmarks_file_is_ingested_as_written_for_its_own_month_only(tmp_path)
     ("provider,model,benchmark,score,score\nA,B,C,1,2\n", r"benchmarks\.csv: column 4: column 'score' appears twice"),
     ("provider,model,benchmark,score\nA,B,C,1\nA,B,D,\n",
      r"benchmarks\.csv: row 3 column 4 \(score\): empty score: leave out a benchmark the model has no result for"),
-    ("provider,model,benchmark,score\nA,B, ,1\n", r"benchmarks\.csv: row 2 column 3 \(benchmark\): empty benchmark"),
+    ("provider,model,benchmark,score\nA,B, ,1\n", r"benchmarks\.csv: row 2 column 3 \(benchmark\): empty benchmark name"),
     ("provider,model,benchmark,score\nA,B,C\n", r"benchmarks\.csv: row 2: expected 4 cells as in the header, found 3"),
 ])
 def test_structural_faults_name_file_and_place(tmp_path, content, message):

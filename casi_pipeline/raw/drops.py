@@ -224,10 +224,10 @@ def benchmark_records(raw: RawFile, month: str) -> list[dict]:
     records = []
     for line, cells in raw.rows[1:]:
         cell = dict(zip(header, cells))
-        for required in ("benchmark", "score"):
+        for required, what in (("benchmark", "empty benchmark name"),
+                                ("score", "empty score: leave out a benchmark the model has no result for")):
             if _empty(cell[required]) is None:
-                raise RawInputError(raw.name, f"empty {required}: leave out a benchmark the model has no result for",
-                                    where=f"row {line} column {header.index(required) + 1} ({required})")
+                raise RawInputError(raw.name, what, where=f"row {line} column {header.index(required) + 1} ({required})")
         records.append({"release_month": month, "value_month": month, "drop_month": month,
                         "source_file": raw.name, "source_sha256": raw.sha256, "source_row": line,
                         "source_column": "score", "label": f"{cell['provider']} {cell['model']}",
