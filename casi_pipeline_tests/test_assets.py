@@ -31,14 +31,14 @@ def test_a_clean_month_lands_every_stage_with_lineage_and_row_counts(settings):
     result, _ = materialize(settings)
     assert result.success
     evaluations = check_evaluations(result)
-    assert all(e.passed for e in evaluations.values()) and len(evaluations) == 7
+    assert all(e.passed for e in evaluations.values()) and len(evaluations) == 9
     by_asset = {event.asset_key.path[-1]: event.materialization.metadata
                 for event in result.get_asset_materialization_events()}
     assert set(by_asset) == {"ingest", "validate", "normalise", "leaderboard"}
     assert by_asset["leaderboard"]["dagster/row_count"].value == 3  # 1 on CASI, 2 on ARS
     lineage = by_asset["leaderboard"]["dagster/column_lineage"].value.deps_by_column
     assert {(dep.asset_key.path[-1], dep.column_name) for dep in lineage["rtp"]} == {
-        ("normalise", "casi"), ("normalise", "ars"), ("normalise", "performance")}
+        ("normalise", "casi"), ("normalise", "ars"), ("normalise", "performance"), ("normalise", "performance_computed")}
     ingest_lineage = by_asset["ingest"]["dagster/column_lineage"].value.deps_by_column
     assert {dep.column_name for dep in ingest_lineage["label"]} == {"Model", "provider", "model"}
     assert "Claude Sonnet 4" in by_asset["leaderboard"]["preview"].value

@@ -7,7 +7,7 @@ from casi_pipeline.quality import suites
 from casi_pipeline.quality.gx import run_suite
 from casi_pipeline.reference import catalogue, methodology, registry
 from casi_pipeline.release import transforms
-from casi_pipeline.release.tables import INGEST, VALIDATE
+from casi_pipeline.release.tables import INGEST, LEADERBOARD, VALIDATE
 from casi_pipeline.published.assets import HISTORY, MODELS
 
 FILE = "data_raw/2026-02/casi_rolling_12_months.csv"
@@ -122,7 +122,7 @@ LEADERBOARD_SUITE = suites.leaderboard_suite(catalogue(), methodology())
 def leaderboard_rows(**changes):
     row = {"release_month": "2025-09", "board": "CASI", "rank": 1, "tied": False, "model_id": "a/b", "security": 95.0,
            "rtp": 0.75, "cos_usd": 18.9, "methodology_version": "v", "source_row": 7}
-    return pd.DataFrame([{**row, **changes}])
+    return LEADERBOARD.conform(pd.DataFrame([{**row, **changes}]))
 
 
 def test_leaderboard_suite_passes_and_fails():

@@ -7,8 +7,14 @@ from __future__ import annotations
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
+from great_expectations.expectations.row_conditions import Column
 
 from casi_pipeline.reference import MODEL_ID, Catalogue, Methodology
+
+PERFORMANCE_BASES = ("published", "computed")
+# benchmarks.csv holds one row per model and benchmark; the other files one row per model (and month column).
+BENCHMARK_ROWS = Column("benchmark").is_not_null()
+OTHER_ROWS = Column("benchmark").is_null()
 
 MONTH_REGEX = r"^\d{4}-(?:0[1-9]|1[0-2])$"
 NUMBER_REGEX = r"^\s*-?(?:\d+(?:\.\d*)?|\.\d+)\s*$"
@@ -56,17 +62,21 @@ def ingest_suite(columns: list[str], catalogue: Catalogue) -> gx.ExpectationSuit
         gxe.ExpectColumnValuesToMatchRegex(column="label", regex=LABEL_REGEX,
                                            description="model label is not `<Provider> <Model>`"),
         *(gxe.ExpectColumnValuesToMatchRegex(column=name, regex=NUMBER_REGEX, description=f"{name} is not a number")
-          for name in catalogue.raw_metrics),
+          for name in (*catalogue.raw_metrics, "benchmark_score")),
     ])
 
 
 def validate_suite(catalogue: Catalogue) -> gx.ExpectationSuite:
-    """Plausible values: every metric inside the catalogue's range, each label once per file and column."""
+    """Plausible values: every metric inside the catalogue's range, each label once per file and column (once per
+    benchmark in benchmarks.csv)."""
     return _suite("validate", [
-        *_within_catalogue(catalogue, list(catalogue.raw_metrics)),
+        *_within_catalogue(catalogue, [*catalogue.raw_metrics, "benchmark_score"]),
         gxe.ExpectCompoundColumnsToBeUnique(
-            column_list=["release_month", "source_file", "source_column", "label"],
+            column_list=["release_month", "source_file", "source_column", "label"], row_condition=OTHER_ROWS,
             description="the same model label appears twice in one file"),
+        gxe.ExpectCompoundColumnsToBeUnique(
+            column_list=["release_month", "source_file", "label", "benchmark"], row_condition=BENCHMARK_ROWS,
+            description="a model has two rows for one benchmark"),
     ])
 
 
@@ -79,7 +89,7 @@ def normalise_suite(catalogue: Catalogue) -> gx.ExpectationSuite:
                                             description="a model appears twice in one release month"),
         gxe.ExpectColumnValuesToBeNull(column="in_drop_conflict",
                                        description="one drop gives two different values for one model"),
-        *_within_catalogue(catalogue, list(catalogue.raw_metrics)),
+        *_within_catalogue(catalogue, [*catalogue.raw_metrics, "performance_computed", "performance_coverage"]),
     ])
 
 
@@ -92,6 +102,8 @@ def leaderboard_suite(catalogue: Catalogue, methodology: Methodology) -> gx.Expe
                                           description="security must be within 0..100"),
         gxe.ExpectColumnValuesToBeBetween(column="rank", min_value=1, description="rank must be 1 or more"),
         *_within_catalogue(catalogue, ["rtp", "cos_usd"]),
+        gxe.ExpectColumnValuesToBeInSet(column="performance_basis", value_set=list(PERFORMANCE_BASES),
+                                        description="performance basis is neither published nor computed"),
         gxe.ExpectCompoundColumnsToBeUnique(column_list=["release_month", "board", "model_id"],
                                             description="a model is ranked twice on one board"),
         gxe.ExpectColumnValuesToNotBeNull(column="methodology_version", description="no methodology version"),

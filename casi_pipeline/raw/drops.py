@@ -16,12 +16,15 @@ from casi_pipeline.reference import catalogue
 
 ROLLING_FILE = "casi_rolling_12_months.csv"
 METRICS_FILE = "metrics.csv"
+BENCHMARKS_FILE = "benchmarks.csv"
+BENCHMARKS_HEADER = ("provider", "model", "benchmark", "score")
 LABEL_COLUMN = "Model"
 MAX_ROLLING_MONTHS = 12  # more columns would repeat a month abbreviation
 
 # Columns of the ingest table. Values stay the strings written in the file (None = empty cell).
 KEY_COLUMNS = ("release_month", "value_month", "drop_month", "source_file", "source_sha256", "source_row",
                "source_column", "label")
+BENCHMARK_COLUMNS = ("benchmark", "benchmark_score")  # filled on benchmarks.csv rows only
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ def release_months(root: Path) -> list[str]:
     """Every release month that some drop in the raw root feeds, oldest first."""
     fed: set[str] = set()
     for drop in list_drops(root):
-        if drop.file(ROLLING_FILE) or drop.file(METRICS_FILE):
+        if drop.file(ROLLING_FILE) or drop.file(METRICS_FILE) or drop.file(BENCHMARKS_FILE):
             fed.update(months_fed(drop, root))
     return sorted(fed)
 
@@ -193,4 +196,40 @@ def ingest_release(root: Path, release_month: str) -> pd.DataFrame:
                           "source_column": None, "label": f"{cell['provider']} {cell['model']}"}
                 record.update({name: _empty(cell[name]) for name in metric_names if name in cell})
                 records.append(record)
-    return pd.DataFrame.from_records(records, columns=[*KEY_COLUMNS, *metric_names])
+        benchmarks_path = drop.file(BENCHMARKS_FILE)
+        if benchmarks_path is not None and drop.month == release_month:
+            records.extend(benchmark_records(read_csv_file(benchmarks_path, root), release_month))
+    return pd.DataFrame.from_records(records, columns=[*KEY_COLUMNS, *metric_names, *BENCHMARK_COLUMNS])
+
+
+def benchmarks_columns(raw: RawFile) -> list[str]:
+    """benchmarks.csv has exactly the columns provider, model, benchmark, score, in any order."""
+    header = [cell.strip() for cell in raw.rows[0][1]]
+    for position, name in enumerate(header, start=1):
+        if name not in BENCHMARKS_HEADER:
+            raise RawInputError(raw.name, f"unknown column {name!r} (allowed: {', '.join(BENCHMARKS_HEADER)})",
+                                where=f"column {position}")
+        if header.count(name) > 1:
+            raise RawInputError(raw.name, f"column {name!r} appears twice", where=f"column {position}")
+    for required in BENCHMARKS_HEADER:
+        if required not in header:
+            raise RawInputError(raw.name, f"missing column {required!r}")
+    return header
+
+
+def benchmark_records(raw: RawFile, month: str) -> list[dict]:
+    """One ingest row per benchmarks.csv row, its score as written. A row must name its benchmark and give a score:
+    a benchmark a model has no result for is left out of the file (it is never 0)."""
+    header = benchmarks_columns(raw)
+    records = []
+    for line, cells in raw.rows[1:]:
+        cell = dict(zip(header, cells))
+        for required, what in (("benchmark", "empty benchmark name"),
+                                ("score", "empty score: leave out a benchmark the model has no result for")):
+            if _empty(cell[required]) is None:
+                raise RawInputError(raw.name, what, where=f"row {line} column {header.index(required) + 1} ({required})")
+        records.append({"release_month": month, "value_month": month, "drop_month": month,
+                        "source_file": raw.name, "source_sha256": raw.sha256, "source_row": line,
+                        "source_column": "score", "label": f"{cell['provider']} {cell['model']}",
+                        "benchmark": cell["benchmark"], "benchmark_score": cell["score"]})
+    return records

@@ -1,4 +1,5 @@
-"""Reference data kept as versioned YAML in the package: model registry, metric catalogue, scoring methodology.
+"""Reference data kept as versioned YAML in the package: model registry, metric catalogue, scoring methodology,
+benchmark catalogue.
 
 Each loader validates its file and raises ReferenceDataError naming the file and the entry that is wrong.
 """
@@ -212,3 +213,84 @@ def catalogue() -> Catalogue:
 @lru_cache(maxsize=1)
 def methodology() -> Methodology:
     return parse_methodology(HERE / "methodology.yaml", catalogue())
+
+
+# --- benchmark catalogue ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    category: str
+    weight: float
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BenchmarkCatalogue:
+    """What the computed Average Performance is made of, and when it is allowed to exist (see benchmarks.yaml)."""
+
+    version: str
+    coverage_threshold: float
+    reconciliation_tolerance: float
+    benchmarks: tuple[Benchmark, ...]
+    _by_key: dict[str, Benchmark] = field(repr=False, compare=False, default_factory=dict)
+
+    def resolve(self, name: str) -> Benchmark | None:
+        return self._by_key.get(match_key(name))
+
+    @property
+    def total_weight(self) -> float:
+        return sum(benchmark.weight for benchmark in self.benchmarks)
+
+
+def _number(path: Path, where: str, value: Any, *, above: float | None = None, at_least: float | None = None,
+            at_most: float | None = None) -> float:
+    """A YAML number (not a bool) inside the given bounds, or a located error saying which bounds."""
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if (not is_number or (above is not None and value <= above) or (at_least is not None and value < at_least)
+            or (at_most is not None and value > at_most)):
+        bounds = [f"above {above:g}" if above is not None else "", f">= {at_least:g}" if at_least is not None else "",
+                  f"at most {at_most:g}" if at_most is not None else ""]
+        raise ReferenceDataError(str(path), where, f"expected a number {' and '.join(b for b in bounds if b)}, "
+                                 f"got {value!r}")
+    return float(value)
+
+
+def parse_benchmarks(path: Path) -> BenchmarkCatalogue:
+    data = _read_yaml(path)
+    threshold = _number(path, "coverage_threshold", data.get("coverage_threshold"), above=0, at_most=1)
+    tolerance = _number(path, "reconciliation_tolerance", data.get("reconciliation_tolerance"), at_least=0)
+    categories = data.get("categories")
+    if not isinstance(categories, list) or not all(isinstance(c, str) and c.strip() for c in categories or [None]):
+        raise ReferenceDataError(str(path), "categories", "expected a list of category names")
+    entries = data.get("benchmarks")
+    if not isinstance(entries, list) or not entries:
+        raise ReferenceDataError(str(path), "benchmarks", "expected a list of benchmarks")
+    benchmarks, by_key, where_key = [], {}, {}
+    for index, entry in enumerate(entries):
+        where = f"benchmarks[{index}]"
+        if not isinstance(entry, dict):
+            raise ReferenceDataError(str(path), where, "expected a mapping")
+        category = _require(path, where, entry, "category", str)
+        if category not in categories:
+            raise ReferenceDataError(str(path), f"{where}.category",
+                                     f"{category!r} is not one of the categories ({', '.join(categories)})")
+        weight = _number(path, f"{where}.weight", entry.get("weight"), above=0)
+        aliases = entry.get("aliases") or []
+        if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+            raise ReferenceDataError(str(path), f"{where}.aliases", "expected a list of names")
+        benchmark = Benchmark(_require(path, where, entry, "name", str), category, weight, tuple(aliases))
+        for position, name in enumerate((benchmark.name, *benchmark.aliases)):
+            place = f"{where}.aliases[{position - 1}]" if position else f"{where}.name"
+            if match_key(name) in where_key:
+                raise ReferenceDataError(str(path), place, f"{name!r} already names {where_key[match_key(name)]}")
+            where_key[match_key(name)] = where
+            by_key[match_key(name)] = benchmark
+        benchmarks.append(benchmark)
+    return BenchmarkCatalogue(str(data["version"]), threshold, tolerance, tuple(benchmarks), by_key)
+
+
+@lru_cache(maxsize=1)
+def benchmark_catalogue() -> BenchmarkCatalogue:
+    return parse_benchmarks(HERE / "benchmarks.yaml")

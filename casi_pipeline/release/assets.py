@@ -14,7 +14,7 @@ from casi_pipeline.errors import RawInputError, StageError
 from casi_pipeline.factory import OWNERS, Stage, StageResult, beta_api, build_stage_chain
 from casi_pipeline.quality import suites
 from casi_pipeline.raw import drops
-from casi_pipeline.reference import catalogue, methodology, registry
+from casi_pipeline.reference import benchmark_catalogue, catalogue, methodology, registry
 from casi_pipeline.release import transforms
 from casi_pipeline.release.tables import INGEST, LEADERBOARD, NORMALISE, RAW, RAW_MONTH, VALIDATE
 
@@ -31,7 +31,8 @@ with beta_api():
 raw_drops = dg.AssetSpec(
     RAW,
     description="Release drops as the publisher or an operator left them: data_raw/<YYYY-MM>/"
-                "casi_rolling_12_months.csv (Model, <Mon>...) and metrics.csv (provider, model, metrics). Read-only.",
+                "casi_rolling_12_months.csv (Model, <Mon>...), metrics.csv (provider, model, metrics) and "
+                "benchmarks.csv (provider, model, benchmark, score). Read-only.",
     group_name=GROUP,
     kinds={"csv"},
     owners=OWNERS,
@@ -42,6 +43,8 @@ raw_drops = dg.AssetSpec(
         dg.TableColumn("model", "str", "metrics.csv: model"),
         *(dg.TableColumn(name, "str", f"metrics.csv: {metric.description}")
           for name, metric in catalogue().metrics.items() if metric.raw),
+        dg.TableColumn("benchmark", "str", "benchmarks.csv: benchmark name (see reference/benchmarks.yaml)"),
+        dg.TableColumn("score", "str", "benchmarks.csv: the model's score on that benchmark, 0..100"),
     ])},
 )
 
@@ -63,7 +66,8 @@ def _validate(_months, tables, _context) -> StageResult:
 
 
 def _normalise(_months, tables, _context) -> StageResult:
-    table, conflicts, findings = transforms.normalise(tables["validate"], registry(), catalogue().raw_metrics)
+    table, conflicts, findings = transforms.normalise(tables["validate"], registry(), catalogue().raw_metrics,
+                                                      benchmark_catalogue())
     return StageResult(table, findings.rows, check_frame=table.assign(in_drop_conflict=conflicts))
 
 
@@ -93,16 +97,22 @@ STAGES = [
           suites.validate_suite(catalogue()), suites.RAW_LOCATION, _validate),
     Stage(NORMALISE,
           "One row per (release month, model): canonical identity from the model registry, and for each metric "
-          "the value of the newest drop that carries it. Unknown labels become new models (WARN).",
+          "the value of the newest drop that carries it, and the Average Performance computed from benchmarks.csv "
+          "with the benchmark catalogue. Unknown labels become new models (WARN).",
           suites.normalise_suite(catalogue()), suites.MODEL_LOCATION, _normalise,
           warn_checks={
               transforms.UNKNOWN_MODELS: "labels not in the model registry, added as new models",
               transforms.NEAR_DUPLICATE_LABELS: "unknown labels that look like a registered model",
               transforms.RESTATED_VALUES: "values that a newer drop restates differently (the newer one wins)",
+              transforms.UNKNOWN_BENCHMARKS: "benchmarks.csv names a benchmark not in the benchmark catalogue "
+                                             "(left out of the computed performance)",
+              transforms.PERFORMANCE_MISMATCH: "published and computed Average Performance differ by more than the "
+                                               "catalogue's reconciliation tolerance (the board uses the published)",
           }),
     Stage(LEADERBOARD,
           "The score stage: the CASI and ARS boards of a release month, competition-ranked by security, with RTP, "
-          "Cost of Security and the change since the previous release month.",
+          "Cost of Security and the change since the previous release month. Performance is the published one when "
+          "the drop gives it, else the computed one (performance_basis says which).",
           suites.leaderboard_suite(catalogue(), methodology()), suites.BOARD_LOCATION, _leaderboard),
 ]
 

@@ -15,7 +15,8 @@ PROVENANCE = (
     Column("source_file", "str", "raw file the value was read from, as <raw root>/<drop>/<file>"),
     Column("source_sha256", "str", "sha256 of that raw file's bytes"),
     Column("source_row", "int", "line number of the value's row in the raw file (header is line 1)"),
-    Column("source_column", "str", "month column of a rolling snapshot; empty for metrics.csv"),
+    Column("source_column", "str",
+           "month column of a rolling snapshot; `score` for benchmarks.csv; empty for metrics.csv"),
 )
 
 
@@ -38,6 +39,10 @@ INGEST = Table("ingest", (
     Column("label", "str", "model label as written: rolling `Model`, or metrics `provider` + ' ' + `model`",
            ((RAW, "Model"), (RAW, "provider"), (RAW, "model"))),
     *_raw_metric_columns("str", None),
+    Column("benchmark", "str", "benchmarks.csv: benchmark name as written; empty for rows of other files",
+           ((RAW, "benchmark"),)),
+    Column("benchmark_score", "str", "benchmarks.csv: the model's score on that benchmark (0..100), as written",
+           ((RAW, "score"),)),
 ))
 
 VALIDATE = Table("validate", (
@@ -45,6 +50,8 @@ VALIDATE = Table("validate", (
     *(Column(c.name, c.dtype, c.description, (("ingest", c.name),)) for c in PROVENANCE),
     Column("label", "str", "model label, surrounding spaces removed", (("ingest", "label"),)),
     *_raw_metric_columns("float", "ingest"),
+    Column("benchmark", "str", "benchmark name, surrounding spaces removed", (("ingest", "benchmark"),)),
+    Column("benchmark_score", "float", "the model's score on that benchmark, 0..100", (("ingest", "benchmark_score"),)),
 ))
 
 METRIC_SOURCE_SUFFIX = "_source"
@@ -63,6 +70,25 @@ def _winning_values() -> tuple[Column, ...]:
     return tuple(columns)
 
 
+BENCHMARK_LINEAGE = (("validate", "benchmark"), ("validate", "benchmark_score"))
+
+# Average Performance computed from benchmarks.csv with the benchmark catalogue (reference/benchmarks.yaml), kept
+# beside the published `performance` so both can be compared.
+COMPUTED_PERFORMANCE = (
+    Column("performance_computed", "float", "Average Performance computed from benchmarks.csv: weighted mean of the "
+           "model's scores over the catalogue benchmarks it has; null below the catalogue's coverage threshold",
+           BENCHMARK_LINEAGE),
+    Column("performance_coverage", "float", "share of the benchmark catalogue's weight the model has a score for "
+           "(0..1); null when it has none", (("validate", "benchmark"),)),
+    Column("performance_benchmarks", "str", "catalogue benchmarks the model has a score for, '; '-joined",
+           (("validate", "benchmark"),)),
+    Column("performance_catalogue_version", "str", "version of the benchmark catalogue (benchmarks.yaml) the "
+           "computed value and coverage were computed with"),
+    Column("performance_computed_source", "str", "where the benchmark scores came from: <file>:<row>,<row>,...",
+           (("validate", "source_file"), ("validate", "source_row"))),
+    Column("performance_computed_sha256", "str", "sha256 of that benchmarks.csv", (("validate", "source_sha256"),)),
+)
+
 NORMALISE = Table("normalise", (
     Column("release_month", "str", "release month", (("validate", "release_month"),)),
     Column("model_id", "str", "canonical model id from the model registry (or derived from an unknown label)",
@@ -73,6 +99,7 @@ NORMALISE = Table("normalise", (
     Column("registered", "bool", "true when the model is in the registry", (("validate", "label"),)),
     Column("registry_version", "int", "version of models.yaml used for the matching"),
     *_winning_values(),
+    *COMPUTED_PERFORMANCE,
 ))
 
 LEADERBOARD = Table("leaderboard", (
@@ -87,9 +114,19 @@ LEADERBOARD = Table("leaderboard", (
     Column("model", "str", "canonical model display name", (("normalise", "model"),)),
     Column("security", "float", "the board's security score: CASI on the CASI board, ARS on the ARS board",
            (("normalise", "casi"), ("normalise", "ars"))),
-    Column("performance", "float", "Average Performance, percent", (("normalise", "performance"),)),
+    Column("performance", "float", "Average Performance, percent: the published value when the drop gives one, "
+           "else the one computed from benchmarks.csv",
+           (("normalise", "performance"), ("normalise", "performance_computed"))),
+    Column("performance_basis", "str", "which performance the board uses: published (metrics.csv) or computed "
+           "(benchmarks.csv + benchmark catalogue); null when there is neither",
+           (("normalise", "performance"), ("normalise", "performance_computed"))),
+    Column("performance_coverage", "float", "share of the catalogue's weight behind a computed performance; null "
+           "when the published one is used", (("normalise", "performance_coverage"),)),
+    Column("performance_catalogue_version", "str", "benchmark catalogue version of a computed performance; null "
+           "when the published one is used", (("normalise", "performance_catalogue_version"),)),
     Column("rtp", "float", "Risk-to-Performance Ratio = w_s * security/100 + w_p * performance/100; null if unknown",
-           (("normalise", "casi"), ("normalise", "ars"), ("normalise", "performance"))),
+           (("normalise", "casi"), ("normalise", "ars"), ("normalise", "performance"),
+            ("normalise", "performance_computed"))),
     Column("cos_usd", "float", "Cost of Security = (input + output USD per Mtok) / (security/100); null if unknown",
            (("normalise", "casi"), ("normalise", "ars"), ("normalise", "input_usd_per_mtok"),
             ("normalise", "output_usd_per_mtok"))),
