@@ -233,3 +233,22 @@ def test_hostile_labels_are_escaped_in_the_ui_preview(hostile_run):
     finally:
         instance.dispose()
     assert "<script>" not in preview and "&lt;script&gt;" in preview
+
+
+def test_a_report_without_its_charts_fails_and_keeps_the_old_page(hostile_run, tmp_path):
+    from casi_pipeline.definitions import PUBLISH_JOB, build_definitions
+    from casi_pipeline.settings import Settings
+
+    settings = Settings(data_raw=hostile_run.data_raw, warehouse=tmp_path / "warehouse",
+                        dagster_home=tmp_path / "home")
+    shutil.copytree(hostile_run.warehouse, settings.warehouse)
+    missing = chart_path(settings.warehouse, "2025-09", "ARS", "cost_vs_security")
+    missing.unlink()
+    before = report_path(settings.warehouse, "2025-09").read_bytes()
+    result = build_definitions(settings).resolve_job_def(PUBLISH_JOB).execute_in_process(
+        asset_selection=[dg.AssetKey("board_reports")], instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    assert failure.step_failure_data.user_failure_data.description == (
+        f"2025-09 report: chart {missing} is missing; materialise board_charts")
+    assert report_path(settings.warehouse, "2025-09").read_bytes() == before
