@@ -8,6 +8,7 @@ from casi_pipeline.factory import beta_api
 from casi_pipeline.published import assets as published_assets
 from casi_pipeline.raw.resource import RawDrops
 from casi_pipeline.release import assets as release_assets
+from casi_pipeline.reports import assets as report_assets
 from casi_pipeline.settings import Settings
 from casi_pipeline.storage.parquet_io import HiveParquetIOManager
 
@@ -16,8 +17,10 @@ PUBLISH_JOB = "publish_job"
 
 release_job = dg.define_asset_job(RELEASE_JOB, selection=dg.AssetSelection.groups(release_assets.GROUP),
                                   description="ingest -> validate -> normalise -> leaderboard for release months")
-publish_job = dg.define_asset_job(PUBLISH_JOB, selection=dg.AssetSelection.groups(published_assets.GROUP),
-                                  description="the cross-release tables: models and leaderboard_history")
+publish_job = dg.define_asset_job(PUBLISH_JOB,
+                                  selection=dg.AssetSelection.groups(published_assets.GROUP, report_assets.GROUP),
+                                  description="the cross-release tables (models, leaderboard_history), then the "
+                                              "exports, charts and reports built from them")
 
 
 def resources(settings: Settings) -> dict:
@@ -29,7 +32,8 @@ def resources(settings: Settings) -> dict:
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     with beta_api():  # code references link each asset to its source in the UI
-        assets = dg.with_source_code_references([*release_assets.assets, *published_assets.assets])
+        assets = dg.with_source_code_references([*release_assets.assets, *published_assets.assets,
+                                                    *report_assets.assets])
     return dg.Definitions(
         assets=assets,
         jobs=[release_job, publish_job],

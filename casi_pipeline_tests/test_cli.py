@@ -63,9 +63,11 @@ def landed_once(tmp_path_factory) -> Settings:
 
 @pytest.fixture
 def landed(settings, landed_once):
-    """This test's own copy of the landed raw root and warehouse; returns the warehouse hashes."""
+    """This test's own copy of the landed raw root, warehouse and Dagster instance (the reports' data-quality
+    summary comes from the instance); returns the warehouse hashes."""
     shutil.copytree(landed_once.data_raw, settings.data_raw, dirs_exist_ok=True)
     shutil.copytree(landed_once.warehouse, settings.warehouse)
+    shutil.copytree(landed_once.dagster_home, settings.dagster_home)
     return tree_hashes(settings.warehouse)
 
 

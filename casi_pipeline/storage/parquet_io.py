@@ -6,8 +6,6 @@ Any tool reads them: `pyarrow.dataset.dataset(root / "leaderboard", partitioning
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from casi_pipeline import months
+from casi_pipeline.storage.files import atomic_file
 
 PARTITION_COLUMN = "release_month"
 PART_FILE = "part-0.parquet"
@@ -23,18 +22,8 @@ PART_FILE = "part-0.parquet"
 
 def write_atomically(frame: pd.DataFrame, path: Path) -> None:
     """Write beside the target, flush to disk, then rename over it: a reader sees the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as sink:
-            pq.write_table(table, sink)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as sink:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
 
 
 def partition_path(root: Path, table: str, release_month: str) -> Path:

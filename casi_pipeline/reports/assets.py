@@ -1,0 +1,162 @@
+"""Wiring of what people look at, downstream of the history: exports, charts, and the monthly HTML reports.
+
+Files, not tables: each asset writes its files atomically under the warehouse root and returns a
+MaterializeResult (no IO manager output). Charts are also shown in the Dagster UI as Markdown images.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from casi_pipeline import months
+from casi_pipeline.factory import OWNERS
+from casi_pipeline.published.assets import HISTORY, MODELS
+from casi_pipeline.reference import Methodology, methodology
+from casi_pipeline.release.assets import STAGES
+from casi_pipeline.release.tables import LEADERBOARD
+from casi_pipeline.reports import exports, html, quality
+from casi_pipeline.reports.changes import board_changes
+from casi_pipeline.reports.charts import BoardView, TITLES, charts_for, drawable
+from casi_pipeline.storage.files import write_bytes_atomically, write_text_atomically
+from casi_pipeline.storage.safe_text import escape_markdown
+
+GROUP = "reports"
+EXPORTS = "exports"  # warehouse/exports/
+REPORTS = "reports"  # warehouse/reports/<YYYY-MM>/
+JSON_EXPORT = "leaderboard.json"
+REPORT_FILE = "report.html"
+
+
+def rolling_export_name(board: str) -> str:
+    return f"{board.lower()}_rolling_12_months.csv"
+
+
+def chart_path(warehouse: Path, release_month: str, board: str, chart: str) -> Path:
+    months.parse(release_month)  # only YYYY-MM folder names
+    return warehouse / REPORTS / release_month / f"{board.lower()}_{chart}.png"
+
+
+def report_path(warehouse: Path, release_month: str) -> Path:
+    months.parse(release_month)
+    return warehouse / REPORTS / release_month / REPORT_FILE
+
+
+def board_views(history: pd.DataFrame, models: pd.DataFrame, method: Methodology) -> list[BoardView]:
+    """One view per (release month, board) on record, oldest first, each with the months before it."""
+    labelled = history.assign(label=history["model_id"].map(exports.labels(models)))
+    views = []
+    for (month, board), current in labelled.groupby(["release_month", "board"], sort=True):
+        on_board = labelled[labelled["board"] == board]
+        window = exports.window(sorted(labelled["release_month"].unique()), last=month)
+        views.append(BoardView(
+            board=board, release_month=month, current=current.sort_values(["rank", "model_id"]),
+            previous=on_board[on_board["release_month"] == months.shift(month, -1)].sort_values(["rank", "model_id"]),
+            history=on_board[on_board["release_month"].isin(window)], window=window,
+            security_weight=method.security_weight, performance_weight=method.performance_weight,
+        ))
+    return views
+
+
+def _warehouse(context: dg.AssetExecutionContext) -> Path:
+    return Path(context.resources.io_manager.root)
+
+
+def _markdown_image(board: str, chart: str, png: bytes) -> dg.MetadataValue:
+    return dg.MetadataValue.md(f"**{board}: {TITLES[chart]}**\n\n![{board} {chart}]({html.data_uri(png)})")
+
+
+# Inputs are the two cross-release tables, conformed to their declared columns.
+HISTORY_AND_MODELS = {"history": dg.AssetIn(key=HISTORY.name), "models": dg.AssetIn(key=MODELS.name)}
+COMMON = dict(group_name=GROUP, owners=OWNERS, required_resource_keys={"io_manager"})
+
+
+@dg.asset(
+    ins=HISTORY_AND_MODELS, kinds={"csv", "json"}, **COMMON,
+    description="warehouse/exports/: <board>_rolling_12_months.csv per board in the publisher's wide layout "
+                "(canonical labels, last 12 release months, empty = not on the board, publisher's number format; "
+                "label cells neutralised against spreadsheet formulas) and leaderboard.json (every board with its "
+                "metrics, the model registry, methodology and provenance) for web pages.",
+)
+def board_exports(context: dg.AssetExecutionContext, history: pd.DataFrame, models: pd.DataFrame
+                  ) -> dg.MaterializeResult:
+    history, models, method = HISTORY.conform(history), MODELS.conform(models), methodology()
+    folder = _warehouse(context) / EXPORTS
+    metadata: dict = {}
+    for board, metric in method.boards.items():
+        table = exports.rolling_table(history, models, board, metric)
+        path = folder / rolling_export_name(board)
+        write_bytes_atomically(path, exports.csv_bytes(table))
+        metadata[path.name] = dg.MetadataValue.path(str(path))
+        metadata[f"{board} preview"] = dg.MetadataValue.md(  # labels come from outside: escaped for Markdown
+            table.map(escape_markdown).to_markdown(index=False) if not table.empty else "_(no rows)_")
+    document = exports.leaderboard_document(history, models, method)
+    write_bytes_atomically(folder / JSON_EXPORT, exports.json_bytes(document))
+    metadata[JSON_EXPORT] = dg.MetadataValue.path(str(folder / JSON_EXPORT))
+    metadata["boards"] = len(document["boards"])
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    ins=HISTORY_AND_MODELS, kinds={"png"}, **COMMON,
+    description="warehouse/reports/<YYYY-MM>/<board>_<chart>.png for every release month and board: security "
+                "over time (top models labelled), security against performance with lines of equal RTP, rank "
+                "movements since the previous month, cost of security against security (the last two only when "
+                "performance and prices are published). The newest month's charts are shown here as metadata.",
+)
+def board_charts(context: dg.AssetExecutionContext, history: pd.DataFrame, models: pd.DataFrame
+                 ) -> dg.MaterializeResult:
+    views = board_views(HISTORY.conform(history), MODELS.conform(models), methodology())
+    warehouse, written, newest = _warehouse(context), 0, {}
+    latest_month = max((view.release_month for view in views), default=None)
+    for view in views:
+        for chart, png in charts_for(view).items():
+            write_bytes_atomically(chart_path(warehouse, view.release_month, view.board, chart), png)
+            written += 1
+            if view.release_month == latest_month:
+                newest[f"{view.board} {chart}"] = _markdown_image(view.board, chart, png)
+    return dg.MaterializeResult(metadata={"charts written": written, "newest release month": latest_month or "",
+                                          "folder": dg.MetadataValue.path(str(warehouse / REPORTS)), **newest})
+
+
+def _month_quality(instance: dg.DagsterInstance, release_month: str) -> list[quality.CheckOutcome]:
+    """The checks of the run that landed this month's board, then those of the run that landed the history."""
+    return (quality.landed_with(instance, dg.AssetKey(LEADERBOARD.name), release_month,
+                                assets=[stage.table.name for stage in STAGES])
+            + quality.landed_with(instance, dg.AssetKey(HISTORY.name))
+            + quality.landed_with(instance, dg.AssetKey(MODELS.name)))
+
+
+@dg.asset(
+    ins=HISTORY_AND_MODELS, deps=[board_charts], kinds={"html"}, **COMMON,
+    description="warehouse/reports/<YYYY-MM>/report.html: one self-contained page per release month (inline "
+                "styles, charts as data URIs, no network) with the boards, the charts, what changed since the "
+                "previous month and the data-quality summary read from the Dagster instance. Labels escaped.",
+)
+def board_reports(context: dg.AssetExecutionContext, history: pd.DataFrame, models: pd.DataFrame
+                  ) -> dg.MaterializeResult:
+    history, models, method = HISTORY.conform(history), MODELS.conform(models), methodology()
+    warehouse = _warehouse(context)
+    by_month: dict[str, list[html.BoardSection]] = {}
+    for view in board_views(history, models, method):
+        charts = {}
+        for chart in drawable(view):
+            path = chart_path(warehouse, view.release_month, view.board, chart)
+            if not path.exists():
+                raise dg.Failure(f"{view.release_month} report: chart {path} is missing; materialise board_charts")
+            charts[chart] = path.read_bytes()
+        by_month.setdefault(view.release_month, []).append(
+            html.BoardSection(view, board_changes(view.current, view.previous), charts))
+    metadata = {}
+    for month, sections in by_month.items():
+        sources = (history.loc[history["release_month"] == month, ["source_file", "source_sha256"]]
+                   .drop_duplicates().sort_values(["source_file", "source_sha256"]))
+        page = html.render_report(month, sections, _month_quality(context.instance, month), sources,
+                                  method.version)
+        path = report_path(warehouse, month)
+        write_text_atomically(path, page)
+        metadata[month] = dg.MetadataValue.path(str(path))
+    return dg.MaterializeResult(metadata={"reports written": len(by_month), **metadata})
+
+
+assets = [board_exports, board_charts, board_reports]
