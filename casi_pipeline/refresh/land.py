@@ -80,6 +80,7 @@ def _write_new(path: Path, content: bytes) -> None:
             sink.write(content)
             sink.flush()
             os.fsync(sink.fileno())
+        os.chmod(temporary, 0o444)  # landed raw files are never changed
         os.link(temporary, path)
     finally:
         Path(temporary).unlink(missing_ok=True)
