@@ -27,11 +27,15 @@ release_months = dg.MonthlyPartitionsDefinition(
 
 with beta_api():
     one_run_per_backfill = dg.BackfillPolicy.single_run()  # a backfill of any range of months is one run
+    # An external asset has no function of its own to reference: link the code that reads it.
+    raw_reader = dg.CodeReferencesMetadataValue(code_references=[
+        dg.LocalFileCodeReference(file_path=drops.__file__, line_number=1, label="the raw drop reader")])
 
 raw_drops = dg.AssetSpec(
     RAW,
     description="Release drops as the publisher or an operator left them: data_raw/<YYYY-MM>/"
-                "casi_rolling_12_months.csv (Model, <Mon>...) and metrics.csv (provider, model, metrics). Read-only.",
+                "casi_rolling_12_months.csv (Model, <Mon>...) and metrics.csv (provider, model, metrics). Never "
+                "changed: the refresh only adds files (a restated snapshot lands beside the one it restates).",
     group_name=GROUP,
     kinds={"csv"},
     owners=OWNERS,
@@ -42,7 +46,7 @@ raw_drops = dg.AssetSpec(
         dg.TableColumn("model", "str", "metrics.csv: model"),
         *(dg.TableColumn(name, "str", f"metrics.csv: {metric.description}")
           for name, metric in catalogue().metrics.items() if metric.raw),
-    ])},
+    ]), "dagster/code_references": raw_reader},
 )
 
 
