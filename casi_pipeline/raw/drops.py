@@ -39,7 +39,7 @@ class RawFile:
 @dataclass(frozen=True)
 class Drop:
     month: str
-    path: Path | None  # None for bytes not (yet) in the raw root
+    path: Path
 
     def file(self, name: str) -> Path | None:
         candidate = self.path / name
