@@ -41,7 +41,7 @@ def refreshed_once(tmp_path_factory, upstream):
 
 
 @pytest.fixture
-def refreshed(settings, refreshed_once, monkeypatch):
+def refreshed(settings, refreshed_once):
     """This test's own copy of the refreshed raw root, warehouse and instance."""
     shutil.copytree(refreshed_once.data_raw, settings.data_raw, dirs_exist_ok=True)
     shutil.copytree(refreshed_once.warehouse, settings.warehouse)
@@ -109,7 +109,8 @@ def test_a_failed_refresh_says_why_in_one_line_and_writes_nothing(refreshed, ups
 
 
 @pytest.mark.parametrize("url, error", [
-    ("http://127.0.0.1:9/casi.csv", "ConnectionRefusedError: [Errno 111] Connection refused (gave up after 3 attempts)"),
+    ("http://127.0.0.1:9/casi.csv",  # the discard port: nothing listens there
+     "ConnectionRefusedError: [Errno 111] Connection refused (gave up after 3 attempts)"),
     ("file:///nonexistent/casi_rolling_12_months.csv", "no such file"),
     ("ftp://example.org/casi.csv", "only http://, https:// and file:// sources are supported"),
 ])

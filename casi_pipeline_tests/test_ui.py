@@ -151,7 +151,8 @@ def test_the_asset_graph_in_graphql_has_lineage_checks_and_metadata(webserver):
 def test_a_backfill_of_nine_months_from_the_ui_is_one_run(webserver):
     """What the partitions page's "Materialize" over a range sends: one single-run backfill."""
     launched = webserver.graphql("""mutation($params: LaunchBackfillParams!) {
-        launchPartitionBackfill(backfillParams: $params) { __typename ... on LaunchBackfillSuccess { backfillId } } }""",
+        launchPartitionBackfill(backfillParams: $params) {
+          __typename ... on LaunchBackfillSuccess { backfillId } } }""",
                                  params={"assetSelection": [{"path": [stage]} for stage in STAGES],
                                          "partitionNames": MONTHS})["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess"

@@ -2,6 +2,8 @@
 
 The cursor remembers a digest of each drop's data files, so a repeat evaluation requests nothing; the run key is
 the months plus the digest of the drops behind them, so the instance never launches the same request twice.
+
+(No `from __future__ import annotations` here: Dagster reads the sensor's resource type hint at definition time.)
 """
 
 import hashlib
