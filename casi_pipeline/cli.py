@@ -1,4 +1,5 @@
-"""`casi-pipeline`: run every release month found in the raw root, or backfill a range, through the Dagster instance."""
+"""`casi-pipeline`: run every release month found in the raw root, backfill a range, or refresh from upstream,
+through the Dagster instance."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from collections.abc import Sequence
 import dagster as dg
 
 from casi_pipeline import months
+from casi_pipeline import refresh as upstream
+from casi_pipeline.automation.drop_sensor import PARTITION_RANGE_END, PARTITION_RANGE_START
 from casi_pipeline.definitions import PUBLISH_JOB, RELEASE_JOB, build_definitions
 from casi_pipeline.raw import drops
 from casi_pipeline.settings import DAGSTER_HOME_ENV, Settings, prepare_dagster_home
 
-PARTITION_RANGE_START = "dagster/asset_partition_range_start"
-PARTITION_RANGE_END = "dagster/asset_partition_range_end"
 # Step events and errors go to the instance (and the UI); the terminal shows one line per failure (below).
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
@@ -96,6 +97,23 @@ def backfill(settings: Settings, first: str, last: str) -> int:
     return _report(failures, f"backfilled {first}..{last} -> {settings.warehouse}")
 
 
+def refresh(settings: Settings) -> int:
+    """Land the upstream snapshot if it is new or changed, then run the release months it affects as one run."""
+    try:
+        landed = upstream.refresh(settings.data_raw, settings.upstream_url, settings.upstream_timeout)
+    except upstream.REFRESH_ERRORS as error:
+        print(f"casi-pipeline refresh: {error}", file=sys.stderr)
+        return 1
+    if landed is None:
+        print(f"upstream unchanged ({settings.upstream_url}): no new drop, nothing to run")
+        return 0
+    affected = drops.affected_months(drops.Drop(landed.month, landed.path.parent), settings.data_raw)
+    print(f"landed {landed.path} ({'restatement, ' if landed.restatement else ''}sha256 {landed.sha256})")
+    runner = Runner(settings)
+    failures = runner.release_range(affected[0], affected[-1]) or runner.publish()
+    return _report(failures, f"release months {affected[0]}..{affected[-1]} ({len(affected)}) -> {settings.warehouse}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="casi-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -103,10 +121,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     backfill_parser = commands.add_parser("backfill", help="re-run a range of release months as one run")
     backfill_parser.add_argument("--from", dest="first", required=True, metavar="YYYY-MM")
     backfill_parser.add_argument("--to", dest="last", required=True, metavar="YYYY-MM")
+    commands.add_parser("refresh", help="download the upstream snapshot; if new or changed, land it and run its months")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if args.command == "run":
         return run(settings)
+    if args.command == "refresh":
+        return refresh(settings)
     return backfill(settings, args.first, args.last)
 
 

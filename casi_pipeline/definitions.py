@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+from casi_pipeline.automation.drop_sensor import build_drop_sensor
+from casi_pipeline.automation.publish_sensor import build_publish_sensor
+from casi_pipeline.automation.refresh_schedule import refresh_job, refresh_schedule
 from casi_pipeline.factory import beta_api
 from casi_pipeline.published import assets as published_assets
 from casi_pipeline.raw.resource import RawDrops
+from casi_pipeline.refresh.resource import UpstreamSource
 from casi_pipeline.release import assets as release_assets
 from casi_pipeline.reports import assets as report_assets
 from casi_pipeline.settings import Settings
@@ -27,6 +31,7 @@ def resources(settings: Settings) -> dict:
     return {
         "io_manager": HiveParquetIOManager(root=str(settings.warehouse)),
         "raw": RawDrops(root=str(settings.data_raw)),
+        "upstream": UpstreamSource(url=settings.upstream_url, timeout_seconds=settings.upstream_timeout),
     }
 
 
@@ -36,7 +41,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                                                     *report_assets.assets])
     return dg.Definitions(
         assets=assets,
-        jobs=[release_job, publish_job],
+        jobs=[release_job, publish_job, refresh_job],
+        schedules=[refresh_schedule],
+        sensors=[build_drop_sensor(release_job),
+                 build_publish_sensor(RELEASE_JOB, set(release_assets.release_stages.keys), publish_job)],
         resources=resources(settings),
         executor=dg.in_process_executor,  # the multiprocess executor re-imports GX (~3.5 s) for every step
     )

@@ -9,6 +9,11 @@ from pathlib import Path
 DATA_RAW_ENV = "CASI_DATA_RAW"
 WAREHOUSE_ENV = "CASI_WAREHOUSE"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
+UPSTREAM_URL_ENV = "CASI_UPSTREAM_URL"
+UPSTREAM_TIMEOUT_ENV = "CASI_UPSTREAM_TIMEOUT_SECONDS"
+# Where F5 Labs publishes the rolling snapshot (see ../shared/data/f5-labs-ai-leaderboards/SOURCE.md).
+DEFAULT_UPSTREAM_URL = "https://raw.githubusercontent.com/F5-Labs/ai-leaderboards/main/casi_rolling_12_months.csv"
+DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 30.0
 
 # Telemetry off: this machine has no network, and the instance must not try to reach one.
 _DAGSTER_YAML = "telemetry:\n  enabled: false\n"
@@ -19,6 +24,8 @@ class Settings:
     data_raw: Path
     warehouse: Path
     dagster_home: Path
+    upstream_url: str = DEFAULT_UPSTREAM_URL
+    upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT_SECONDS  # per attempt
 
     @classmethod
     def from_env(cls, cwd: Path | None = None) -> "Settings":
@@ -27,6 +34,8 @@ class Settings:
             data_raw=Path(os.environ.get(DATA_RAW_ENV) or base / "data_raw").resolve(),
             warehouse=Path(os.environ.get(WAREHOUSE_ENV) or base / "warehouse").resolve(),
             dagster_home=Path(os.environ.get(DAGSTER_HOME_ENV) or base / ".dagster_home").resolve(),
+            upstream_url=os.environ.get(UPSTREAM_URL_ENV) or DEFAULT_UPSTREAM_URL,
+            upstream_timeout=float(os.environ.get(UPSTREAM_TIMEOUT_ENV) or DEFAULT_UPSTREAM_TIMEOUT_SECONDS),
         )
 
 

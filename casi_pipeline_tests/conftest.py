@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pandas as pd
@@ -81,3 +87,68 @@ def real_data_run(tmp_path_factory) -> Settings:
     add_real_rolling(settings.data_raw)
     assert run_cli(settings, "run") == 0
     return settings
+
+
+# --- a real HTTP server on 127.0.0.1 standing in for the upstream publisher -----------------------------------
+
+
+@dataclass
+class Route:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"  # what raw.githubusercontent.com sends for a CSV
+    delay: float = 0.0  # seconds before answering (longer than the client's timeout: a timeout)
+    announced: int | None = None  # Content-Length to announce when it differs from the body (a truncated body)
+
+
+class UpstreamServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _UpstreamHandler)
+        self.routes: dict[str, Route] = {}
+        self.hits: Counter[str] = Counter()
+        self.stopping = threading.Event()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that timed out has hung up: expected
+            super().handle_error(request, client_address)
+
+
+class _UpstreamHandler(BaseHTTPRequestHandler):
+    server: UpstreamServer
+
+    def do_GET(self):
+        self.server.hits[self.path] += 1
+        route = self.server.routes.get(self.path, Route(404, b"404: Not Found"))
+        if route.delay and self.server.stopping.wait(route.delay):
+            return
+        self.send_response(route.status)
+        self.send_header("Content-Type", route.content_type)
+        self.send_header("Content-Length", str(route.announced or len(route.body)))
+        self.end_headers()
+        self.wfile.write(route.body)
+        self.close_connection = True
+
+    def log_message(self, *args):  # quiet: the tests assert on what the client saw
+        pass
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[UpstreamServer]:
+    """The real rolling CSV served at /casi_rolling_12_months.csv on a random port; stopped afterwards."""
+    require_shared()
+    server = UpstreamServer()
+    server.routes["/casi_rolling_12_months.csv"] = Route(body=REAL_ROLLING.read_bytes())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.stopping.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()

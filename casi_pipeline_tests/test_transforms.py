@@ -15,7 +15,8 @@ METRICS = catalogue().raw_metrics
 def validated(*rows: dict) -> pd.DataFrame:
     base = {"release_month": "2025-09", "value_month": "2025-09", "drop_month": "2025-09", "source_sha256": "0" * 64, "source_column": None}
     frame = pd.DataFrame([{**base, **row} for row in rows])
-    frame["source_file"] = frame.get("source_file", pd.Series(dtype=object)).fillna("data_raw/2025-09/metrics.csv")
+    default = "data_raw/2025-09/metrics.csv"
+    frame["source_file"] = frame["source_file"].fillna(default) if "source_file" in frame else default
     return VALIDATE.conform(frame)
 
 
@@ -57,6 +58,22 @@ def test_newest_drop_wins_and_a_restatement_warns():
         "old_value": 82.34, "old_source": "data_raw/2025-09/metrics.csv:8",
         "new_value": 82.40, "new_source": "data_raw/2026-02/casi_rolling_12_months.csv:5"}]
     assert conflicts.isna().all()
+
+
+def test_a_restatement_within_a_drop_wins_over_the_file_it_restates_and_warns():
+    rolling = {"label": "OpenAI GPT-5", "source_row": 5, "source_column": "Sep"}
+    first = "data_raw/2025-09/casi_rolling_12_months.csv"
+    second, third = (f"data_raw/2025-09/casi_rolling_12_months.restated-2025100{day}T060000Z.csv" for day in (3, 4))
+    table, conflicts, findings = normalise(
+        {**rolling, "casi": 82.40, "source_file": third},  # the order read does not matter: the stamp does
+        {**rolling, "casi": 82.34, "source_file": first},
+        {**rolling, "casi": 82.38, "source_file": second},
+        {"label": "OpenAI GPT-5", "casi": 82.34, "source_row": 8},  # metrics.csv agrees with the first snapshot
+    )
+    assert table.iloc[0]["casi"] == 82.40 and table.iloc[0]["casi_source"] == f"{third}:5"
+    assert conflicts.isna().all()  # a restatement may differ from the drop's other files: it is newer
+    assert [(f["old_value"], f["old_source"]) for f in findings.rows[transforms.RESTATED_VALUES]] == [
+        (82.34, "data_raw/2025-09/metrics.csv:8"), (82.38, f"{second}:5")]
 
 
 def test_values_of_other_months_in_a_whole_file_are_ignored():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,9 @@ ROLLING_FILE = "casi_rolling_12_months.csv"
 METRICS_FILE = "metrics.csv"
 BENCHMARKS_FILE = "benchmarks.csv"
 BENCHMARKS_HEADER = ("provider", "model", "benchmark", "score")
+# A changed rolling snapshot for a month that already has one (a restatement) lands beside it, never over it, as
+# casi_rolling_12_months.restated-<UTC YYYYMMDDTHHMMSSZ>.csv; the newest one wins, the older ones stay readable.
+RESTATEMENT = re.compile(r"^casi_rolling_12_months\.restated-(\d{8}T\d{6}Z)\.csv$")
 LABEL_COLUMN = "Model"
 MAX_ROLLING_MONTHS = 12  # more columns would repeat a month abbreviation
 
@@ -29,7 +33,7 @@ BENCHMARK_COLUMNS = ("benchmark", "benchmark_score")  # filled on benchmarks.csv
 
 @dataclass(frozen=True)
 class RawFile:
-    path: Path
+    path: Path | None  # None for bytes not (yet) in the raw root
     name: str  # as shown in tables and messages: `<raw root name>/<drop>/<file>`
     sha256: str
     rows: list[tuple[int, list[str]]]  # (line number, cells), header first
@@ -44,6 +48,30 @@ class Drop:
         candidate = self.path / name
         return candidate if candidate.is_file() else None
 
+    def rolling_files(self) -> list[Path]:
+        """The rolling snapshot as first landed, then its restatements, oldest first (the last one wins)."""
+        first = self.file(ROLLING_FILE)
+        restated = sorted(p for p in self.path.iterdir() if p.is_file() and RESTATEMENT.match(p.name))
+        return ([first] if first else []) + restated
+
+    def data_files(self) -> list[Path]:
+        """Every file the pipeline reads from this drop (sidecars and other files are not read)."""
+        singles = [self.file(name) for name in (METRICS_FILE, BENCHMARKS_FILE)]
+        return self.rolling_files() + [path for path in singles if path]
+
+
+def restatement_name(stamp: str) -> str:
+    name = f"casi_rolling_12_months.restated-{stamp}.csv"
+    if not RESTATEMENT.match(name):
+        raise ValueError(f"{stamp!r} is not a UTC stamp YYYYMMDDTHHMMSSZ")
+    return name
+
+
+def revision(source_file: str) -> str:
+    """Order of a file within its drop: '' as first landed, else its restatement stamp (later stamps win)."""
+    match = RESTATEMENT.match(source_file.rsplit("/", 1)[-1])
+    return match.group(1) if match else ""
+
 
 def list_drops(root: Path) -> list[Drop]:
     """Every `YYYY-MM` folder under the raw root, oldest first. Other names are never read."""
@@ -57,8 +85,11 @@ def list_drops(root: Path) -> list[Drop]:
 
 def read_csv_file(path: Path, root: Path, check_shape: bool = True) -> RawFile:
     """A drop's CSV as rows of cells. `check_shape` refuses empty files and rows whose width differs from the header."""
-    name = f"{root.name}/{path.relative_to(root).as_posix()}"
-    data = path.read_bytes()
+    return read_csv_bytes(path.read_bytes(), f"{root.name}/{path.relative_to(root).as_posix()}", path, check_shape)
+
+
+def read_csv_bytes(data: bytes, name: str, path: Path | None = None, check_shape: bool = True) -> RawFile:
+    """CSV bytes as rows of cells, named `name` in errors (e.g. a download checked before it lands)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -136,8 +167,7 @@ def months_fed(drop: Drop, root: Path) -> list[str]:
     """The release months a drop carries values for, from its header alone, so that a fault in a row is reported
     by every month the file feeds. With no readable header, the drop's own month reports it."""
     fed = {drop.month}
-    rolling = drop.file(ROLLING_FILE)
-    if rolling is not None:
+    for rolling in drop.rolling_files():
         try:
             raw = read_csv_file(rolling, root, check_shape=False)
             if raw.rows:
@@ -147,11 +177,19 @@ def months_fed(drop: Drop, root: Path) -> list[str]:
     return sorted(fed)
 
 
+def affected_months(drop: Drop, root: Path) -> list[str]:
+    """The release months to re-run when a drop is new or changed: the months it feeds, and the month after the
+    last of them when some drop feeds it (its leaderboard's change since the month before reads the last one)."""
+    fed = months_fed(drop, root)
+    following = months.shift(fed[-1], 1)
+    return fed + [following] if following in release_months(root) else fed
+
+
 def release_months(root: Path) -> list[str]:
     """Every release month that some drop in the raw root feeds, oldest first."""
     fed: set[str] = set()
     for drop in list_drops(root):
-        if drop.file(ROLLING_FILE) or drop.file(METRICS_FILE) or drop.file(BENCHMARKS_FILE):
+        if drop.data_files():
             fed.update(months_fed(drop, root))
     return sorted(fed)
 
@@ -171,8 +209,7 @@ def ingest_release(root: Path, release_month: str) -> pd.DataFrame:
     for drop in list_drops(root):
         if drop.month < release_month:
             continue
-        rolling = drop.file(ROLLING_FILE)
-        if rolling is not None:
+        for rolling in drop.rolling_files():
             raw = read_csv_file(rolling, root)
             columns = rolling_months(raw, drop.month)
             if release_month in columns:

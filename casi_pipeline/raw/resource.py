@@ -10,7 +10,7 @@ from casi_pipeline.raw import drops
 
 
 class RawDrops(dg.ConfigurableResource):
-    """Release drops under `root` (data_raw/<YYYY-MM>/). Read-only."""
+    """Release drops under `root` (data_raw/<YYYY-MM>/). The stages only read them; the refresh only adds files."""
 
     root: str
 

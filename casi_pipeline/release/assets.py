@@ -27,12 +27,16 @@ release_months = dg.MonthlyPartitionsDefinition(
 
 with beta_api():
     one_run_per_backfill = dg.BackfillPolicy.single_run()  # a backfill of any range of months is one run
+    # An external asset has no function of its own to reference: link the code that reads it.
+    raw_reader = dg.CodeReferencesMetadataValue(code_references=[
+        dg.LocalFileCodeReference(file_path=drops.__file__, line_number=1, label="the raw drop reader")])
 
 raw_drops = dg.AssetSpec(
     RAW,
     description="Release drops as the publisher or an operator left them: data_raw/<YYYY-MM>/"
                 "casi_rolling_12_months.csv (Model, <Mon>...), metrics.csv (provider, model, metrics) and "
-                "benchmarks.csv (provider, model, benchmark, score). Read-only.",
+                "benchmarks.csv (provider, model, benchmark, score). Never changed: the refresh only adds files "
+                "(a restated snapshot lands beside the one it restates).",
     group_name=GROUP,
     kinds={"csv"},
     owners=OWNERS,
@@ -45,7 +49,7 @@ raw_drops = dg.AssetSpec(
           for name, metric in catalogue().metrics.items() if metric.raw),
         dg.TableColumn("benchmark", "str", "benchmarks.csv: benchmark name (see reference/benchmarks.yaml)"),
         dg.TableColumn("score", "str", "benchmarks.csv: the model's score on that benchmark, 0..100"),
-    ])},
+    ]), "dagster/code_references": raw_reader},
 )
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from casi_pipeline import months
+from casi_pipeline.raw import drops
 from casi_pipeline.reference import (
     BenchmarkCatalogue, Methodology, Registry, benchmark_catalogue, match_key, slug, split_label,
 )
@@ -93,7 +94,10 @@ def normalise(validated: pd.DataFrame, registry: Registry, metric_names: tuple[s
         id_vars=["release_month", "drop_month", "source_file", "source_sha256", "source_row", "source_column", "label"],
         value_vars=list(metric_names), var_name="metric", value_name="value",
     ).dropna(subset=["value"]).merge(identity, on="label", how="left")
-    long = long.sort_values(["release_month", "model_id", "metric", "drop_month", "source_file", "source_row"])
+    # A drop's restated snapshot is newer than the file it restates: (drop_month, revision) orders every value.
+    long["revision"] = long["source_file"].map(drops.revision)
+    long = long.sort_values(["release_month", "model_id", "metric", "drop_month", "revision", "source_file",
+                             "source_row"])
 
     conflicts: dict[tuple[str, str], list[str]] = {}
     # The same model twice in one file and column (under any of its labels) is an error, even with equal values.
@@ -102,8 +106,8 @@ def normalise(validated: pd.DataFrame, registry: Registry, metric_names: tuple[s
         if len(group) > 1:
             conflicts.setdefault((group.iloc[0]["release_month"], group.iloc[0]["model_id"]), []).append(
                 "listed twice in one file: " + " vs ".join(_describe(row) for _, row in group.iterrows()))
-    # Within one drop, the rolling snapshot and metrics.csv must agree.
-    for _, group in long.groupby(["release_month", "model_id", "metric", "drop_month"], sort=False):
+    # Within one drop, the rolling snapshot and metrics.csv must agree (a restatement may differ: it is newer).
+    for _, group in long.groupby(["release_month", "model_id", "metric", "drop_month", "revision"], sort=False):
         if group["value"].nunique() > 1 and group["source_file"].nunique() > 1:
             conflicts.setdefault((group.iloc[0]["release_month"], group.iloc[0]["model_id"]), []).append(
                 "files of one drop disagree: " + " vs ".join(_describe(row) for _, row in group.iterrows()))
@@ -111,8 +115,9 @@ def normalise(validated: pd.DataFrame, registry: Registry, metric_names: tuple[s
     records: dict[tuple[str, str], dict] = {}
     for (release_month, model_id, metric), group in long.groupby(["release_month", "model_id", "metric"], sort=True):
         newest = group.iloc[-1]
-        older = group[group["drop_month"] < newest["drop_month"]]
-        for _, old in older.drop_duplicates("drop_month", keep="last").iterrows():
+        older = group[(group["drop_month"] < newest["drop_month"])
+                      | ((group["drop_month"] == newest["drop_month"]) & (group["revision"] < newest["revision"]))]
+        for _, old in older.drop_duplicates(["drop_month", "revision"], keep="last").iterrows():
             if old["value"] != newest["value"]:
                 findings.add(RESTATED_VALUES, {
                     "release_month": release_month, "model_id": model_id, "metric": metric,

@@ -1,0 +1,18 @@
+"""Refresh from upstream: download the publisher's rolling snapshot and land it as a new (or restated) drop."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from casi_pipeline.errors import RawInputError
+from casi_pipeline.refresh.fetch import FetchError, fetch
+from casi_pipeline.refresh.land import Landed, check, land
+
+# Every way a refresh can fail; each message is one line naming the URL (and the row or column where known).
+REFRESH_ERRORS = (FetchError, RawInputError)
+
+
+def refresh(root: Path, url: str, timeout: float, today: date | None = None) -> Landed | None:
+    """Land the upstream file if it is new or changed; None when it is unchanged. Nothing is written on error."""
+    return land(root, check(fetch(url, timeout), today or date.today()))

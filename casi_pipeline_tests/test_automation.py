@@ -1,0 +1,131 @@
+"""The raw-drop sensor, the monthly refresh schedule and job, and publishing after a release run."""
+
+import dagster as dg
+import pytest
+
+from casi_pipeline.automation import drop_sensor, publish_sensor, refresh_schedule
+from casi_pipeline.definitions import PUBLISH_JOB, RELEASE_JOB, build_definitions, resources
+from casi_pipeline.raw import drops
+from casi_pipeline.settings import Settings
+
+from .conftest import REAL_ROLLING, add_drop, add_real_rolling, add_sample, tree_hashes
+
+RANGE = (drop_sensor.PARTITION_RANGE_START, drop_sensor.PARTITION_RANGE_END)
+
+
+class Sensor:
+    """Evaluates the code location's raw-drop sensor against a raw root, carrying its cursor like the daemon."""
+
+    def __init__(self, settings: Settings):
+        self.sensor = build_definitions(settings).resolve_sensor_def(drop_sensor.SENSOR_NAME)
+        self.resources = resources(settings)
+        self.cursor = None
+
+    def evaluate(self) -> list[tuple[str, str, str]]:
+        with dg.build_sensor_context(cursor=self.cursor, resources=self.resources) as context:
+            result = self.sensor.evaluate_tick(context)
+        self.cursor = result.cursor
+        return [(request.tags[RANGE[0]], request.tags[RANGE[1]], request.run_key) for request in result.run_requests]
+
+
+def test_a_new_drop_requests_one_run_for_its_months_and_a_repeat_evaluation_nothing(settings):
+    sensor = Sensor(settings)
+    assert sensor.evaluate() == []
+    add_real_rolling(settings.data_raw)
+    [(first, last, run_key)] = sensor.evaluate()
+    assert (first, last) == ("2025-06", "2026-02")
+    assert run_key.startswith("2025-06..2026-02:") and len(run_key.split(":")[1]) == 16
+    assert sensor.evaluate() == []
+    # A sidecar or any other file the pipeline does not read changes nothing.
+    (settings.data_raw / "2026-02" / "casi_rolling_12_months.csv.source.json").write_text("{}")
+    (settings.data_raw / "notes").mkdir()
+    assert sensor.evaluate() == []
+
+
+def test_a_later_drop_requests_its_months_and_the_month_after_that_reads_them(settings):
+    add_real_rolling(settings.data_raw)
+    sensor = Sensor(settings)
+    sensor.evaluate()
+    add_drop(settings.data_raw, "2025-11", {"metrics.csv": "provider,model,ars\nAnthropic,Claude Sonnet 4.5,80\n"})
+    # 2025-12's change since the month before reads 2025-11, so it runs too; nothing else does.
+    assert [(first, last) for first, last, _ in sensor.evaluate()] == [("2025-11", "2025-12")]
+
+
+def test_a_restatement_requests_the_drop_again_under_a_new_run_key(settings):
+    add_real_rolling(settings.data_raw)
+    sensor = Sensor(settings)
+    [(_, _, first_key)] = sensor.evaluate()
+    restated = REAL_ROLLING.read_bytes().replace(b",98.06", b",97.5")
+    (settings.data_raw / "2026-02" / drops.restatement_name("20260305T060000Z")).write_bytes(restated)
+    [(first, last, run_key)] = sensor.evaluate()
+    assert (first, last) == ("2025-06", "2026-02") and run_key != first_key
+
+
+def test_drops_whose_months_touch_are_one_run_and_separate_drops_separate_runs(settings):
+    add_sample(settings.data_raw)  # 2025-09 and 2025-11: months that do not touch
+    assert [(first, last) for first, last, _ in Sensor(settings).evaluate()] == [("2025-09", "2025-09"),
+                                                                                  ("2025-11", "2025-11")]
+    add_real_rolling(settings.data_raw)  # 2025-06..2026-02 covers both
+    assert [(first, last) for first, last, _ in Sensor(settings).evaluate()] == [("2025-06", "2026-02")]
+
+
+def test_the_sensor_is_on_by_default_and_targets_the_release_job():
+    definitions = build_definitions(Settings.from_env())
+    sensor = definitions.resolve_sensor_def(drop_sensor.SENSOR_NAME)
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING and sensor.job_name == RELEASE_JOB
+    publish = definitions.resolve_sensor_def(publish_sensor.SENSOR_NAME)
+    assert publish.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_the_refresh_schedule_is_monthly_on_the_third_at_six_utc_and_on():
+    definitions = build_definitions(Settings.from_env())
+    schedule = definitions.resolve_schedule_def(refresh_schedule.SCHEDULE_NAME)
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 3 * *", "UTC")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert schedule.job_name == refresh_schedule.REFRESH_JOB
+
+
+def refresh_job_run(settings: Settings, url: str) -> dg.ExecuteInProcessResult:
+    settings = Settings(settings.data_raw, settings.warehouse, settings.dagster_home, upstream_url=url,
+                        upstream_timeout=1.0)
+    job = build_definitions(settings).resolve_job_def(refresh_schedule.REFRESH_JOB)
+    return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+def test_the_refresh_job_lands_the_drop_and_records_it_on_raw_drops(settings, upstream):
+    result = refresh_job_run(settings, upstream.url("/casi_rolling_12_months.csv"))
+    assert result.success
+    assert (settings.data_raw / "2026-02" / "casi_rolling_12_months.csv").read_bytes() == REAL_ROLLING.read_bytes()
+    [materialization] = result.asset_materializations_for_node("refresh_from_upstream")
+    assert materialization.asset_key == dg.AssetKey("raw_drops")
+    assert materialization.metadata["drop"].value == "2026-02"
+    # The sensor then asks for exactly that drop's months.
+    assert [(first, last) for first, last, _ in Sensor(settings).evaluate()] == [("2025-06", "2026-02")]
+
+
+def test_a_failed_refresh_job_fails_in_one_line_and_writes_nothing(settings, upstream):
+    result = refresh_job_run(settings, upstream.url("/missing.csv"))
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    assert failure.step_failure_data.user_failure_data.description == \
+        f"{upstream.url('/missing.csv')}: HTTP 404 Not Found"
+    assert tree_hashes(settings.data_raw) == {}
+
+
+@pytest.mark.parametrize("job_name, selection, requested", [
+    (RELEASE_JOB, None, True),
+    ("__ASSET_JOB", [dg.AssetKey("leaderboard")], True),  # a backfill launched from the UI
+    (PUBLISH_JOB, None, False),
+    (refresh_schedule.REFRESH_JOB, None, False),
+])
+def test_a_successful_release_run_is_followed_by_publish(job_name, selection, requested):
+    definitions = build_definitions(Settings.from_env())
+    sensor = definitions.resolve_sensor_def(publish_sensor.SENSOR_NAME)
+    instance = dg.DagsterInstance.ephemeral()
+    run = dg.DagsterRun(job_name=job_name, run_id="0" * 8, asset_selection=frozenset(selection) if selection else None,
+                        status=dg.DagsterRunStatus.SUCCESS)
+    context = dg.build_run_status_sensor_context(
+        sensor_name=publish_sensor.SENSOR_NAME, dagster_instance=instance, dagster_run=run,
+        dagster_event=dg.DagsterEvent(dg.DagsterEventType.RUN_SUCCESS.value, job_name))
+    result = sensor(context)
+    assert isinstance(result, dg.RunRequest) == requested

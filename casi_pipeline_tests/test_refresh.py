@@ -1,0 +1,167 @@
+"""`casi-pipeline refresh` against a real HTTP server on 127.0.0.1 serving the real file, and every way it fails."""
+
+import hashlib
+import json
+import shutil
+from datetime import date, datetime
+
+import dagster as dg
+import pytest
+
+from casi_pipeline.raw import drops
+from casi_pipeline.refresh.land import as_of_month
+from casi_pipeline.settings import UPSTREAM_TIMEOUT_ENV, UPSTREAM_URL_ENV, Settings
+
+from .conftest import REAL_ROLLING, Route, read_table, run_cli, tree_hashes
+
+MONTHS = ["2025-06", "2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02"]
+REAL_SHA256 = "e69688100bfcb11d4418e172621953d924142f8856ced450a471111bd2c41b89"
+TIMEOUT = 0.3
+
+
+def point_at(monkeypatch, url: str) -> None:
+    monkeypatch.setenv(UPSTREAM_URL_ENV, url)
+    monkeypatch.setenv(UPSTREAM_TIMEOUT_ENV, str(TIMEOUT))
+
+
+def run_count(settings: Settings) -> int:
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        return instance.get_runs_count()
+
+
+@pytest.fixture(scope="module")
+def refreshed_once(tmp_path_factory, upstream):
+    """An empty raw root refreshed once from the server: the real file lands as 2026-02 and its months run."""
+    base = tmp_path_factory.mktemp("refreshed")
+    settings = Settings(data_raw=base / "data_raw", warehouse=base / "warehouse", dagster_home=base / "dagster_home")
+    with pytest.MonkeyPatch.context() as patch:
+        point_at(patch, upstream.url("/casi_rolling_12_months.csv"))
+        assert run_cli(settings, "refresh") == 0
+    return settings
+
+
+@pytest.fixture
+def refreshed(settings, refreshed_once):
+    """This test's own copy of the refreshed raw root, warehouse and instance."""
+    shutil.copytree(refreshed_once.data_raw, settings.data_raw, dirs_exist_ok=True)
+    shutil.copytree(refreshed_once.warehouse, settings.warehouse)
+    shutil.copytree(refreshed_once.dagster_home, settings.dagster_home)
+    return settings
+
+
+def test_refresh_lands_the_real_file_with_its_sidecar_and_runs_the_nine_months(refreshed_once, upstream):
+    drop = refreshed_once.data_raw / "2026-02"
+    assert sorted(p.name for p in drop.iterdir()) == ["casi_rolling_12_months.csv",
+                                                      "casi_rolling_12_months.csv.source.json"]
+    assert (drop / "casi_rolling_12_months.csv").read_bytes() == REAL_ROLLING.read_bytes()
+    sidecar = json.loads((drop / "casi_rolling_12_months.csv.source.json").read_text())
+    assert sidecar["source_url"] == upstream.url("/casi_rolling_12_months.csv")
+    assert sidecar["sha256"] == REAL_SHA256 and sidecar["as_of_month"] == "2026-02"
+    assert sidecar["release_months"] == MONTHS
+    assert datetime.fromisoformat(sidecar["fetched_at"]).utcoffset().total_seconds() == 0
+    assert sorted(read_table(refreshed_once.warehouse, "leaderboard")["release_month"].unique()) == MONTHS
+    assert sorted(read_table(refreshed_once.warehouse, "leaderboard_history")["release_month"].unique()) == MONTHS
+    assert run_count(refreshed_once) == 2  # one run over the nine months, then publish
+
+
+def test_a_second_refresh_of_unchanged_content_lands_nothing_and_runs_nothing(refreshed, upstream, monkeypatch,
+                                                                                 capsys):
+    point_at(monkeypatch, upstream.url("/casi_rolling_12_months.csv"))
+    raw, warehouse, runs = tree_hashes(refreshed.data_raw), tree_hashes(refreshed.warehouse), run_count(refreshed)
+    assert run_cli(refreshed, "refresh") == 0
+    assert "upstream unchanged" in capsys.readouterr().out
+    assert (tree_hashes(refreshed.data_raw), tree_hashes(refreshed.warehouse)) == (raw, warehouse)
+    assert run_count(refreshed) == runs
+
+
+REAL = REAL_ROLLING.read_bytes() if REAL_ROLLING.exists() else b""
+CUT = REAL.index(b"\n", 700) + 25  # mid-row: the body stops inside the label of row 14
+
+
+@pytest.mark.parametrize("route, error, attempts", [
+    (Route(404, b"404: Not Found"), "HTTP 404 Not Found", 1),
+    (Route(500, b"oops"), "HTTP 500 Internal Server Error (gave up after 3 attempts)", 3),
+    (Route(body=REAL, delay=5), f"timed out after {TIMEOUT:g} s (gave up after 3 attempts)", 3),
+    (Route(body=b"<!DOCTYPE html><html><body>Rate limited</body></html>", content_type="text/html; charset=utf-8"),
+     "an HTML page, not the CSV (Content-Type text/html)", 1),
+    (Route(body=b"\n  <html><head><title>Sign in</title></head></html>"),
+     "an HTML page, not the CSV (Content-Type text/plain)", 1),
+    (Route(body=bytes(range(256))), "not UTF-8 (byte 0x80 at offset 128)", 1),
+    (Route(body=b"hello,world\n1,2\n"), "column 2: last column 'world' is not a month abbreviation (Jan..Dec)", 1),
+    (Route(body=REAL[:CUT]), "row 14: expected 10 cells as in the header, found 1", 1),
+    (Route(body=REAL[:600], announced=len(REAL)),
+     f"truncated body: 600 bytes of {len(REAL)} announced (gave up after 3 attempts)", 3),
+], ids=["404", "500", "timeout", "html", "html-as-text", "garbage-bytes", "garbage-csv", "truncated-rows",
+        "truncated-body"])
+def test_a_failed_refresh_says_why_in_one_line_and_writes_nothing(refreshed, upstream, monkeypatch, capsys,
+                                                                   route, error, attempts):
+    path = f"/failure-{len(upstream.routes)}.csv"
+    upstream.routes[path] = route
+    url = upstream.url(path)
+    point_at(monkeypatch, url)
+    raw, warehouse, runs = tree_hashes(refreshed.data_raw), tree_hashes(refreshed.warehouse), run_count(refreshed)
+    capsys.readouterr()
+    assert run_cli(refreshed, "refresh") == 1
+    assert capsys.readouterr().err.splitlines() == [f"casi-pipeline refresh: {url}: {error}"]
+    assert upstream.hits[path] == attempts
+    assert (tree_hashes(refreshed.data_raw), tree_hashes(refreshed.warehouse)) == (raw, warehouse)
+    assert run_count(refreshed) == runs
+
+
+@pytest.mark.parametrize("url, error", [
+    ("http://127.0.0.1:9/casi.csv",  # the discard port: nothing listens there
+     "ConnectionRefusedError: [Errno 111] Connection refused (gave up after 3 attempts)"),
+    ("file:///nonexistent/casi_rolling_12_months.csv", "no such file"),
+    ("ftp://example.org/casi.csv", "only http://, https:// and file:// sources are supported"),
+])
+def test_unreachable_sources_fail_in_one_line(settings, monkeypatch, capsys, url, error):
+    point_at(monkeypatch, url)
+    assert run_cli(settings, "refresh") == 1
+    assert capsys.readouterr().err.splitlines() == [f"casi-pipeline refresh: {url}: {error}"]
+    assert tree_hashes(settings.data_raw) == {} and not settings.warehouse.exists()
+
+
+def test_a_restatement_lands_beside_the_original_and_its_differences_are_reported(refreshed, upstream, monkeypatch,
+                                                                                    capsys):
+    line = next(row for row in REAL.splitlines() if row.startswith(b"Anthropic Claude Sonnet 4.5,"))
+    assert line.endswith(b",98.06")
+    restated = REAL.replace(line, line[:-len(b"98.06")] + b"97.5")
+    upstream.routes["/restated.csv"] = Route(body=restated)
+    point_at(monkeypatch, upstream.url("/restated.csv"))
+    assert run_cli(refreshed, "refresh") == 0
+    assert "restatement" in capsys.readouterr().out
+
+    drop = refreshed.data_raw / "2026-02"
+    assert (drop / drops.ROLLING_FILE).read_bytes() == REAL  # never overwritten
+    [new] = [p for p in drop.iterdir() if drops.RESTATEMENT.match(p.name)]
+    assert new.read_bytes() == restated
+    sidecar = json.loads((drop / (new.name + ".source.json")).read_text())
+    assert sidecar["sha256"] == hashlib.sha256(restated).hexdigest() and sidecar["file"] == new.name
+
+    normalised = read_table(refreshed.warehouse, "normalise")
+    sonnet = normalised[(normalised["release_month"] == "2026-02")
+                        & (normalised["model_id"] == "anthropic/claude-sonnet-4.5")].iloc[0]
+    assert sonnet["casi"] == 97.5 and sonnet["casi_source"].startswith(f"data_raw/2026-02/{new.name}:")
+    with dg.DagsterInstance.from_config(str(refreshed.dagster_home)) as instance:
+        record = instance.get_latest_asset_check_evaluation_record(
+            dg.AssetCheckKey(dg.AssetKey("normalise"), "restated_values"))
+    evaluation = record.event.dagster_event.event_specific_data
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert [(f["release_month"], f["old_value"], f["new_value"]) for f in evaluation.metadata["found"].value] == [
+        ("2026-02", 98.06, 97.5)]
+
+    # The same restated content again is unchanged: nothing lands, nothing runs.
+    raw, runs = tree_hashes(refreshed.data_raw), run_count(refreshed)
+    assert run_cli(refreshed, "refresh") == 0
+    assert tree_hashes(refreshed.data_raw) == raw and run_count(refreshed) == runs
+
+
+@pytest.mark.parametrize("last, today, month", [
+    ("Feb", date(2026, 11, 27), "2026-02"),
+    ("Feb", date(2026, 2, 1), "2026-02"),
+    ("Feb", date(2026, 1, 31), "2025-02"),
+    ("Dec", date(2026, 1, 5), "2025-12"),
+])
+def test_the_as_of_month_is_the_newest_month_not_after_today_with_that_abbreviation(last, today, month):
+    raw = drops.read_csv_bytes(f"Model,{last}\nA B,1\n".encode(), "upstream")
+    assert as_of_month(raw, today) == month

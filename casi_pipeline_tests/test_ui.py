@@ -1,0 +1,191 @@
+"""The Dagster UI for real: `dagster dev` on 127.0.0.1 after a run, its GraphQL API, a UI backfill, and headless
+Chromium showing the asset graph (the screenshot lands in test-artifacts/, git-ignored)."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from casi_pipeline.settings import DAGSTER_HOME_ENV, DATA_RAW_ENV, WAREHOUSE_ENV, Settings
+
+from .conftest import REPO, add_real_rolling, add_sample, run_cli
+
+LAUNCHER = Path(__file__).with_name("ui_launcher.py")
+DAGSTER = Path(sys.executable).with_name("dagster")
+ARTIFACTS = REPO / "test-artifacts"
+STAGES = ["ingest", "validate", "normalise", "leaderboard"]
+MONTHS = ["2025-06", "2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02"]
+# Guards so that a broken server fails the test instead of hanging it; not performance assertions.
+STARTUP_LIMIT, BACKFILL_LIMIT, STOP_LIMIT = 300, 600, 120
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--virtual-time-budget=15000"]  # let the page fetch its data and render before the shot
+
+
+def chromium() -> str:
+    found = shutil.which("chromium")
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
+        pytest.skip("chromium is not installed: apt-get install -y --no-install-recommends chromium")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Webserver:
+    def __init__(self, url: str):
+        self.url = url
+
+    def graphql(self, query: str, **variables) -> dict:
+        request = urllib.request.Request(f"{self.url}/graphql", json.dumps({"query": query, "variables": variables})
+                                         .encode(), {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.load(response)
+        assert "errors" not in answer, answer["errors"]
+        return answer["data"]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_LIMIT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"dagster dev exited with {process.returncode}: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/server_info", timeout=5):
+                return
+        except OSError:
+            time.sleep(1)
+    pytest.fail(f"dagster dev did not answer /server_info within {STARTUP_LIMIT} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGINT to dagster dev's process id, then wait for its whole session (webserver, daemon, code servers)."""
+    os.kill(process.pid, signal.SIGINT)
+    returncode = process.wait(timeout=STOP_LIMIT)
+    deadline = time.monotonic() + STOP_LIMIT
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)  # the launcher made dagster dev a session leader: pgid == its pid
+        except ProcessLookupError:
+            break
+        time.sleep(1)
+    else:
+        os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail("dagster dev left processes behind after SIGINT")
+    assert returncode == 0, f"dagster dev exited with {returncode} on SIGINT"
+
+
+@pytest.fixture(scope="module")
+def webserver(tmp_path_factory) -> Webserver:
+    """`dagster dev` against a temporary DAGSTER_HOME, after `casi-pipeline run` on the sample and the real file."""
+    base = tmp_path_factory.mktemp("ui")
+    settings = Settings(data_raw=base / "data_raw", warehouse=base / "warehouse", dagster_home=base / "dagster_home")
+    add_sample(settings.data_raw)
+    add_real_rolling(settings.data_raw)
+    assert run_cli(settings, "run") == 0
+    port, log = free_port(), base / "dagster_dev.log"
+    environment = {**os.environ, DAGSTER_HOME_ENV: str(settings.dagster_home),
+                   DATA_RAW_ENV: str(settings.data_raw), WAREHOUSE_ENV: str(settings.warehouse)}
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, str(LAUNCHER), str(DAGSTER), "dev", "-h", "127.0.0.1", "-p", str(port),
+             "-w", str(REPO / "workspace.yaml")],
+            cwd=REPO, env=environment, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(url, process, log)
+        yield Webserver(url)
+    finally:
+        stop(process)
+
+
+ASSET_GRAPH = """{ assetNodes {
+  assetKey { path } groupName description owners { ... on TeamAssetOwner { team } } kinds
+  dependencyKeys { path }
+  assetChecksOrError { ... on AssetChecks { checks { name blocking } } }
+  metadataEntries { label }
+  assetMaterializations(limit: 1) { metadataEntries { label
+    ... on IntMetadataEntry { intValue }
+    ... on TableColumnLineageMetadataEntry { lineage { columnName columnDeps { assetKey { path } columnName } } }
+  } }
+} }"""
+
+
+def test_the_asset_graph_in_graphql_has_lineage_checks_and_metadata(webserver):
+    nodes = {node["assetKey"]["path"][-1]: node for node in webserver.graphql(ASSET_GRAPH)["assetNodes"]}
+    for previous, stage in zip(["raw_drops", *STAGES], STAGES):
+        node = nodes[stage]
+        assert [key["path"][-1] for key in node["dependencyKeys"]] == [previous], stage
+        assert {"name": f"{stage}_suite", "blocking": True} in node["assetChecksOrError"]["checks"], stage
+        assert node["description"] and node["groupName"] == "release" and node["owners"] == [{"team": "leaderboard"}]
+        assert {"pandas", "parquet"} <= set(node["kinds"])
+        assert {"dagster/column_schema", "dagster/code_references"} <= {e["label"] for e in node["metadataEntries"]}
+        latest = {entry["label"]: entry for entry in node["assetMaterializations"][0]["metadataEntries"]}
+        assert latest["dagster/row_count"]["intValue"] > 0, stage
+        upstream = {dep["assetKey"]["path"][-1] for column in latest["dagster/column_lineage"]["lineage"]
+                    for dep in column["columnDeps"]}
+        assert upstream == {previous}, stage
+    raw_metadata = {entry["label"] for entry in nodes["raw_drops"]["metadataEntries"]}
+    assert {"dagster/column_schema", "dagster/code_references"} <= raw_metadata
+    latest = {entry["label"]: entry for entry in nodes["ingest"]["assetMaterializations"][0]["metadataEntries"]}
+    lineage = {column["columnName"]: {(d["assetKey"]["path"][-1], d["columnName"]) for d in column["columnDeps"]}
+               for column in latest["dagster/column_lineage"]["lineage"]}
+    assert lineage["label"] == {("raw_drops", "Model"), ("raw_drops", "provider"), ("raw_drops", "model")}
+    assert [key["path"][-1] for key in nodes["leaderboard_history"]["dependencyKeys"]] == ["leaderboard"]
+
+
+def test_a_backfill_of_nine_months_from_the_ui_is_one_run(webserver):
+    """What the partitions page's "Materialize" over a range sends: one single-run backfill."""
+    launched = webserver.graphql("""mutation($params: LaunchBackfillParams!) {
+        launchPartitionBackfill(backfillParams: $params) {
+          __typename ... on LaunchBackfillSuccess { backfillId } } }""",
+                                 params={"assetSelection": [{"path": [stage]} for stage in STAGES],
+                                         "partitionNames": MONTHS})["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess"
+    deadline = time.monotonic() + BACKFILL_LIMIT
+    while time.monotonic() < deadline:
+        backfill = webserver.graphql("""query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+            ... on PartitionBackfill { status runs(limit: 20) { status tags { key value } } } } }""",
+                                     id=launched["backfillId"])["partitionBackfillOrError"]
+        if backfill["status"] != "REQUESTED":
+            break
+        time.sleep(2)
+    assert backfill["status"] == "COMPLETED_SUCCESS"
+    [run] = backfill["runs"]
+    tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+    assert run["status"] == "SUCCESS"
+    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (MONTHS[0],
+                                                                                                      MONTHS[-1])
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", header[16:24])
+
+
+def test_the_asset_graph_page_renders_in_headless_chromium(webserver, tmp_path):
+    browser = chromium()
+    assert webserver.graphql("mutation { setNuxSeen }")["setNuxSeen"] is True  # the first-visit dialog covers the page
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "asset_graph.png"
+    shot.unlink(missing_ok=True)
+    subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", f"--screenshot={shot}",
+                    "--window-size=1600,1000", f"{webserver.url}/locations/casi_pipeline/asset-groups/release/lineage"],
+                   check=True, capture_output=True, timeout=STARTUP_LIMIT)
+    assert png_size(shot) == (1600, 1000)
+    assert shot.stat().st_size > 30_000  # a blank page compresses to ~7 kB; the rendered graph is ~100 kB
