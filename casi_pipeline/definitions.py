@@ -22,7 +22,8 @@ publish_job = dg.define_asset_job(PUBLISH_JOB, selection=dg.AssetSelection.group
 
 def resources(settings: Settings) -> dict:
     return {
-        "io_manager": HiveParquetIOManager(root=str(settings.warehouse)),
+        "io_manager": HiveParquetIOManager(root=str(settings.warehouse),
+                                           pause_writes=str(settings.pause_writes) if settings.pause_writes else None),
         "raw": RawDrops(root=str(settings.data_raw)),
     }
 

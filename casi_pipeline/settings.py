@@ -9,6 +9,7 @@ from pathlib import Path
 DATA_RAW_ENV = "CASI_DATA_RAW"
 WAREHOUSE_ENV = "CASI_WAREHOUSE"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
+PAUSE_WRITES_ENV = "CASI_TEST_PAUSE_WRITES"  # tests only: a control folder (storage.parquet_io.pause_at)
 
 # Telemetry off: this machine has no network, and the instance must not try to reach one.
 _DAGSTER_YAML = "telemetry:\n  enabled: false\n"
@@ -19,6 +20,7 @@ class Settings:
     data_raw: Path
     warehouse: Path
     dagster_home: Path
+    pause_writes: Path | None = None
 
     @classmethod
     def from_env(cls, cwd: Path | None = None) -> "Settings":
@@ -27,6 +29,7 @@ class Settings:
             data_raw=Path(os.environ.get(DATA_RAW_ENV) or base / "data_raw").resolve(),
             warehouse=Path(os.environ.get(WAREHOUSE_ENV) or base / "warehouse").resolve(),
             dagster_home=Path(os.environ.get(DAGSTER_HOME_ENV) or base / ".dagster_home").resolve(),
+            pause_writes=Path(os.environ[PAUSE_WRITES_ENV]) if os.environ.get(PAUSE_WRITES_ENV) else None,
         )
 
 
