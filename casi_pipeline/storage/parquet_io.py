@@ -83,6 +83,8 @@ def locked(root: Path, names: Iterable[str]) -> Iterator[None]:
     folder.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         for name in sorted(set(names)):
+            if name != PUBLISHED_LOCK:
+                months.parse(name)  # a lock file name is a release month: nothing outside .locks/
             handle = stack.enter_context((folder / f"{name}.lock").open("a"))
             fcntl.flock(handle, fcntl.LOCK_EX)  # released when the handle closes
         yield
