@@ -29,7 +29,8 @@ publish_job = dg.define_asset_job(PUBLISH_JOB,
 
 def resources(settings: Settings) -> dict:
     return {
-        "io_manager": HiveParquetIOManager(root=str(settings.warehouse)),
+        "io_manager": HiveParquetIOManager(root=str(settings.warehouse),
+                                           pause_writes=str(settings.pause_writes) if settings.pause_writes else None),
         "raw": RawDrops(root=str(settings.data_raw)),
         "upstream": UpstreamSource(url=settings.upstream_url, timeout_seconds=settings.upstream_timeout),
     }

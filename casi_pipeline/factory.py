@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -47,10 +47,17 @@ class StageResult:
     frame: pd.DataFrame
     findings: dict[str, list[dict]] = field(default_factory=dict)  # WARN check name -> rows found
     check_frame: pd.DataFrame | None = None  # what the suite validates, when it needs more columns than are stored
+    by_products: dict[str, pd.DataFrame] = field(default_factory=dict)  # read by later stages of a chain, not stored
 
 
 # (release months, tables built so far or loaded, execution context) -> StageResult; raises StageError.
 BuildFn = Callable[[list[str], dict[str, pd.DataFrame], dg.AssetExecutionContext], StageResult]
+# (execution context, release months) -> a lock held around building AND storing, so two runs take turns.
+HoldFn = Callable[[dg.AssetExecutionContext, list[str]], AbstractContextManager]
+
+
+def _hold_nothing(_context, _months) -> AbstractContextManager:
+    return nullcontext()
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ class Stage:
     build: BuildFn
     warn_checks: Mapping[str, str] = field(default_factory=dict)  # name -> description
     kinds: frozenset[str] = frozenset({"pandas", "parquet"})
+    reads: str | None = None  # in a chain, the table this stage reads; by default the stage before it
 
     @property
     def key(self) -> dg.AssetKey:
@@ -101,6 +109,7 @@ def gated(stage: Stage, months: list[str], tables: dict[str, pd.DataFrame], cont
         yield dg.AssetCheckResult(check_name=check, asset_key=stage.key, passed=False,
                                   severity=dg.AssetCheckSeverity.ERROR, metadata={"errors": metadata_json(error.lines)})
         raise _refuse(check, error.lines) from None
+    tables.update(result.by_products)
     for name in stage.warn_checks:
         rows = result.findings.get(name, [])
         yield dg.AssetCheckResult(check_name=name, asset_key=stage.key, passed=not rows,
@@ -132,6 +141,7 @@ def build_stage_chain(
     partitions_def: dg.PartitionsDefinition,
     backfill_policy: dg.BackfillPolicy,
     required_resources: set[str],
+    hold: HoldFn = _hold_nothing,
 ) -> dg.AssetsDefinition:
     outs = {stage.table.name: dg.AssetOut(key=stage.key, description=stage.description, group_name=group,
                                           owners=OWNERS, kinds=set(stage.kinds), metadata=stage.definition_metadata(),
@@ -140,8 +150,9 @@ def build_stage_chain(
     with beta_api():
         decorate = dg.multi_asset(
             name=name, description=description, outs=outs, deps=upstream,
-            # each stage reads the one before it (the first reads the raw drops)
-            internal_asset_deps={stage.table.name: {previous.key} if previous else set(upstream)
+            # each stage reads the one before it or the one it names (the first reads the raw drops)
+            internal_asset_deps={stage.table.name: ({dg.AssetKey(stage.reads)} if stage.reads else
+                                                    {previous.key} if previous else set(upstream))
                                  for previous, stage in zip([None, *stages[:-1]], stages)},
             check_specs=[spec for stage in stages for spec in stage.check_specs()],
             partitions_def=partitions_def, backfill_policy=backfill_policy, can_subset=False,
@@ -152,20 +163,23 @@ def build_stage_chain(
     def _chain(context):
         months = list(context.partition_keys)
         tables: dict[str, pd.DataFrame] = {}
-        for stage in stages:
-            for item in gated(stage, months, tables, context):
-                if isinstance(item, pd.DataFrame):
-                    tables[stage.table.name] = item
-                else:
-                    yield item
-        # Every suite passed: only now does anything reach the warehouse.
-        for stage in stages:
-            yield _output(stage, tables[stage.table.name], output_name=stage.table.name)
+        # Held until the last output is stored: Dagster stores each output before resuming this generator.
+        with hold(context, months):
+            for stage in stages:
+                for item in gated(stage, months, tables, context):
+                    if isinstance(item, pd.DataFrame):
+                        tables[stage.table.name] = item
+                    else:
+                        yield item
+            # Every suite passed: only now does anything reach the warehouse.
+            for stage in stages:
+                yield _output(stage, tables[stage.table.name], output_name=stage.table.name)
 
     return _chain
 
 
-def build_stage_asset(stage: Stage, *, group: str, inputs: Mapping[str, tuple[Table, dg.PartitionMapping | None]]
+def build_stage_asset(stage: Stage, *, group: str, inputs: Mapping[str, tuple[Table, dg.PartitionMapping | None]],
+                      hold: HoldFn = _hold_nothing, required_resources: set[str] | None = None
                       ) -> dg.AssetsDefinition:
     """One gated, unpartitioned asset whose inputs are loaded by the IO manager (conformed to their tables)."""
 
@@ -174,10 +188,12 @@ def build_stage_asset(stage: Stage, *, group: str, inputs: Mapping[str, tuple[Ta
         kinds=set(stage.kinds), metadata=stage.definition_metadata(), check_specs=stage.check_specs(),
         ins={name: dg.AssetIn(key=dg.AssetKey(table.name), partition_mapping=mapping)
              for name, (table, mapping) in inputs.items()},
+        required_resource_keys=required_resources,
     )
     def _asset(context, **loaded):
         tables = {name: inputs[name][0].conform(frame) for name, frame in loaded.items()}
-        for item in gated(stage, [], tables, context):
-            yield _output(stage, item) if isinstance(item, pd.DataFrame) else item
+        with hold(context, []):
+            for item in gated(stage, [], tables, context):
+                yield _output(stage, item) if isinstance(item, pd.DataFrame) else item
 
     return _asset

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from casi_pipeline.settings import Settings
+from casi_pipeline.storage.parquet_io import LOCKS_FOLDER
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -59,9 +60,27 @@ def add_sample(raw: Path) -> None:
 
 
 def tree_hashes(root: Path) -> dict[str, str]:
-    """sha256 of every file under root, to prove nothing changed."""
+    """sha256 of every file under root, to prove nothing changed. The warehouse's run locks hold no data."""
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+            for p in sorted(root.rglob("*")) if p.is_file() and LOCKS_FOLDER not in p.relative_to(root).parts}
+
+
+def copy_landed(template: Settings, settings: Settings) -> dict[str, str]:
+    """Give a test its own copy of a landed raw root, warehouse and Dagster instance (built once per module; the
+    reports' data-quality summary reads the instance); returns the warehouse hashes."""
+    shutil.copytree(template.data_raw, settings.data_raw, dirs_exist_ok=True)
+    shutil.copytree(template.warehouse, settings.warehouse)
+    shutil.copytree(template.dagster_home, settings.dagster_home)
+    return tree_hashes(settings.warehouse)
+
+
+def land(base: Path, fill) -> Settings:
+    """A raw root filled by `fill(raw)` and run once through `casi-pipeline run`: a module's landed template."""
+    settings = Settings(data_raw=base / "data_raw", warehouse=base / "warehouse", dagster_home=base / "dagster_home")
+    settings.data_raw.mkdir(parents=True)
+    fill(settings.data_raw)
+    assert run_cli(settings, "run") == 0
+    return settings
 
 
 def read_table(warehouse: Path, table: str) -> pd.DataFrame:
@@ -82,11 +101,7 @@ def run_cli(settings: Settings, *args: str) -> int:
 @pytest.fixture(scope="session")
 def real_data_run(tmp_path_factory) -> Settings:
     """The real rolling CSV as data_raw/2026-02/, run once through `casi-pipeline run`."""
-    base = tmp_path_factory.mktemp("real")
-    settings = Settings(data_raw=base / "data_raw", warehouse=base / "warehouse", dagster_home=base / "dagster_home")
-    add_real_rolling(settings.data_raw)
-    assert run_cli(settings, "run") == 0
-    return settings
+    return land(tmp_path_factory.mktemp("real"), add_real_rolling)
 
 
 # --- a real HTTP server on 127.0.0.1 standing in for the upstream publisher -----------------------------------

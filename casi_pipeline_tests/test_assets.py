@@ -31,10 +31,10 @@ def test_a_clean_month_lands_every_stage_with_lineage_and_row_counts(settings):
     result, _ = materialize(settings)
     assert result.success
     evaluations = check_evaluations(result)
-    assert all(e.passed for e in evaluations.values()) and len(evaluations) == 9
+    assert all(e.passed for e in evaluations.values()) and len(evaluations) == 10
     by_asset = {event.asset_key.path[-1]: event.materialization.metadata
                 for event in result.get_asset_materialization_events()}
-    assert set(by_asset) == {"ingest", "validate", "normalise", "leaderboard"}
+    assert set(by_asset) == {"ingest", "validate", "normalise", "restatements", "leaderboard"}
     assert by_asset["leaderboard"]["dagster/row_count"].value == 3  # 1 on CASI, 2 on ARS
     lineage = by_asset["leaderboard"]["dagster/column_lineage"].value.deps_by_column
     assert {(dep.asset_key.path[-1], dep.column_name) for dep in lineage["rtp"]} == {
@@ -60,7 +60,7 @@ def test_a_failing_suite_blocks_every_stage_and_records_its_samples(settings):
     assert expectation["sample_locations"][0]["source_row"] == 2
     assert "normalise_suite" not in evaluations  # the stages after it never ran
     assert result.get_asset_materialization_events() == []
-    assert not settings.warehouse.exists()
+    assert tree_hashes(settings.warehouse) == {}  # nothing but the run lock
 
 
 def test_an_in_drop_disagreement_is_refused_by_normalise_and_nothing_lands(settings):
@@ -74,7 +74,7 @@ def test_an_in_drop_disagreement_is_refused_by_normalise_and_nothing_lands(setti
     assert evaluations["validate_suite"].passed and not evaluations["normalise_suite"].passed
     [expectation] = evaluations["normalise_suite"].metadata["failed"].value
     assert "files of one drop disagree" in expectation["sample_values"][0]
-    assert not settings.warehouse.exists()
+    assert tree_hashes(settings.warehouse) == {}  # nothing but the run lock
 
 
 def test_an_unreadable_file_fails_the_ingest_check_with_its_line(settings):

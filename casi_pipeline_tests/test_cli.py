@@ -1,14 +1,14 @@
 """`casi-pipeline run` and `backfill` on the bundled sample, and what a broken drop does: one line, nothing lost."""
 
 import csv
-import shutil
 
 import pandas as pd
 import pytest
 
 from casi_pipeline.settings import Settings
 
-from .conftest import PUBLISHED_INPUTS, add_drop, add_real_rolling, add_sample, read_table, run_cli, tree_hashes
+from .conftest import (PUBLISHED_INPUTS, add_drop, add_real_rolling, add_sample, copy_landed, land, read_table, run_cli,
+                       tree_hashes)
 
 
 def published_board_inputs(month: str) -> list[dict]:
@@ -53,22 +53,14 @@ def test_bundled_sample_reproduces_september_rtp_and_cos_on_both_boards(settings
 @pytest.fixture(scope="module")
 def landed_once(tmp_path_factory) -> Settings:
     """Sample drops plus the real rolling snapshot, run once for the module."""
-    base = tmp_path_factory.mktemp("landed")
-    settings = Settings(data_raw=base / "data_raw", warehouse=base / "warehouse", dagster_home=base / "dagster_home")
-    add_sample(settings.data_raw)
-    add_real_rolling(settings.data_raw)
-    assert run_cli(settings, "run") == 0
-    return settings
+    return land(tmp_path_factory.mktemp("landed"), lambda raw: (add_sample(raw), add_real_rolling(raw)))
 
 
 @pytest.fixture
 def landed(settings, landed_once):
     """This test's own copy of the landed raw root, warehouse and Dagster instance (the reports' data-quality
     summary comes from the instance); returns the warehouse hashes."""
-    shutil.copytree(landed_once.data_raw, settings.data_raw, dirs_exist_ok=True)
-    shutil.copytree(landed_once.warehouse, settings.warehouse)
-    shutil.copytree(landed_once.dagster_home, settings.dagster_home)
-    return tree_hashes(settings.warehouse)
+    return copy_landed(landed_once, settings)
 
 
 def replace_cell(path, label: str, old: str, new: str) -> None:
@@ -109,8 +101,7 @@ def test_a_bad_drop_stops_only_the_months_it_feeds(settings, landed, capsys):
     assert run_cli(settings, "run") == 1
     errors = capsys.readouterr().err.splitlines()
     assert errors[:-1] == ["2025-11 validate: data_raw/2025-11/metrics.csv row 2: the same model label appears twice "
-                           "in one file (found {'release_month': '2025-11', 'source_file': 'data_raw/2025-11/metrics.csv',"
-                           " 'source_column': None, 'label': 'Anthropic Claude Sonnet 4.5'}; 2 row(s) in all)"]
+                           "in one file (found 'Anthropic Claude Sonnet 4.5'; 2 row(s) in all)"]
     assert tree_hashes(settings.warehouse) == landed
 
 

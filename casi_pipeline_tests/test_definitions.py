@@ -20,6 +20,7 @@ def test_each_stage_depends_on_the_one_before_and_the_history_on_them():
     assert parents["ingest"] == {"raw_drops"}
     for previous, stage in zip(STAGES, STAGES[1:]):
         assert parents[stage] == {previous}
+    assert parents["restatements"] == {"validate"}  # found while normalising, from the typed values
     assert parents["models"] == {"normalise"}
     assert parents["leaderboard_history"] == {"leaderboard"}
 
@@ -31,7 +32,7 @@ def test_every_table_has_its_blocking_suite_check_and_column_schema():
     specs = {(spec.asset_key.path[-1], spec.name): spec
              for definition in [release_stages, *published] for spec in definition.check_specs}
     graph = defs.resolve_asset_graph()
-    for name in [*STAGES, "models", "leaderboard_history"]:
+    for name in [*STAGES, "restatements", "models", "leaderboard_history"]:
         assert specs[(name, f"{name}_suite")].blocking, name
         node = graph.get(dg.AssetKey(name))
         first_column = node.metadata["dagster/column_schema"].columns[0]
@@ -39,8 +40,10 @@ def test_every_table_has_its_blocking_suite_check_and_column_schema():
         assert node.owners == ["team:leaderboard"], name
         assert node.group_name in {"release", "published"}
     normalise_checks = {key.name for key in graph.get(dg.AssetKey("normalise")).check_keys}
-    assert normalise_checks == {"normalise_suite", "unknown_models", "near_duplicate_labels", "restated_values",
-                                "unknown_benchmarks", "performance_mismatch"}
+    assert normalise_checks == {"normalise_suite", "unknown_models", "near_duplicate_labels", "unknown_benchmarks",
+                                "performance_mismatch"}
+    assert {key.name for key in graph.get(dg.AssetKey("restatements")).check_keys} == {
+        "restatements_suite", "restated_values"}
     assert not any(spec.blocking for (asset, name), spec in specs.items() if not name.endswith("_suite"))
 
 

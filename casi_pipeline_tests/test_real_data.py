@@ -105,11 +105,11 @@ def test_runs_partitions_and_checks_are_in_the_instance(real_data_run):
     try:
         runs = instance.get_runs()
         assert len(runs) == len(MONTHS) + 1 and all(run.is_success for run in runs)
-        for key in ("ingest", "validate", "normalise", "leaderboard"):
+        for key in ("ingest", "validate", "normalise", "restatements", "leaderboard"):
             assert instance.get_materialized_partitions(dg.AssetKey(key)) == set(MONTHS)
         check_keys = [dg.AssetCheckKey(dg.AssetKey(asset), name) for asset, name in [
             ("ingest", "ingest_suite"), ("validate", "validate_suite"), ("normalise", "normalise_suite"),
-            ("normalise", "unknown_models"), ("normalise", "restated_values"), ("leaderboard", "leaderboard_suite"),
+            ("normalise", "unknown_models"), ("restatements", "restated_values"), ("leaderboard", "leaderboard_suite"),
             ("models", "models_suite"), ("leaderboard_history", "leaderboard_history_suite")]]
         latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(check_keys)
         assert set(latest) == set(check_keys)

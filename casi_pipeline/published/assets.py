@@ -1,4 +1,8 @@
-"""Cross-release tables, built from every release month: the model dimension and the board history."""
+"""Cross-release tables, built from every release month: the model dimension and the board history.
+
+Both are append-only in effect: each reads its own stored table and keeps every row the current data no longer
+produces (transforms.retain_published), so removing an old drop never unpublishes a board row or a model.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from casi_pipeline.factory import Stage, StageResult, build_stage_asset
 from casi_pipeline.quality import suites
 from casi_pipeline.reference import methodology, registry
 from casi_pipeline.release.tables import LEADERBOARD, NORMALISE
+from casi_pipeline.release.transforms import retain_published
+from casi_pipeline.storage.parquet_io import PUBLISHED_LOCK
 from casi_pipeline.storage.tables import Column, Table
 
 GROUP = "published"
@@ -23,12 +29,19 @@ MODELS = Table("models", (
     Column("last_release_month", "str", "last release month with a value", (("normalise", "release_month"),)),
 ))
 
-HISTORY = Table("leaderboard_history", tuple(
-    Column(c.name, c.dtype, c.description, (("leaderboard", c.name),)) for c in LEADERBOARD.columns
+HISTORY = Table("leaderboard_history", (
+    *(Column(c.name, c.dtype, c.description, (("leaderboard", c.name),)) for c in LEADERBOARD.columns),
+    Column("in_current_data", "bool", "false when the current raw data no longer produces this row (e.g. its drop "
+           "was removed); it stays because it was published"),
 ))
+HISTORY_KEY = ["release_month", "board", "model_id"]
 
 
-def _models(_months, inputs, _context) -> StageResult:
+def _published(context, table: Table) -> pd.DataFrame:
+    return table.conform(context.resources.io_manager.read_table(table.name))
+
+
+def _models(_months, inputs, context) -> StageResult:
     normalised = inputs["normalise"]
     aliases = {model.id: set(model.aliases) for model in registry().models}
     rows = []
@@ -41,26 +54,37 @@ def _models(_months, inputs, _context) -> StageResult:
             "registered": bool(latest["registered"]),
             "first_release_month": group["release_month"].iloc[0], "last_release_month": latest["release_month"],
         })
-    return StageResult(pd.DataFrame(rows, columns=MODELS.names))
+    current = MODELS.conform(pd.DataFrame(rows, columns=MODELS.names))
+    return StageResult(retain_published(_published(context, MODELS), current, ["model_id"]))
 
 
-def _history(_months, inputs, _context) -> StageResult:
-    boards = inputs["leaderboard"].sort_values(["release_month", "board", "rank", "model_id"])
-    return StageResult(boards)
+def _history(_months, inputs, context) -> StageResult:
+    current = HISTORY.conform(inputs["leaderboard"].assign(in_current_data=True))
+    published = _published(context, HISTORY).assign(in_current_data=False)
+    kept = retain_published(published, current, HISTORY_KEY)
+    return StageResult(kept.sort_values(["release_month", "board", "rank", "model_id"], ignore_index=True))
 
 
 every_month = dg.AllPartitionMapping()
 
+
+def _hold_published_lock(context, _months):
+    return context.resources.io_manager.locked([PUBLISHED_LOCK])
+
+
+# Both read their own stored table, so two publishing runs take turns.
+holding_published_lock = {"hold": _hold_published_lock, "required_resources": {"io_manager"}}
+
 models = build_stage_asset(
     Stage(MODELS, "The model dimension: one row per canonical model ever seen, with aliases and first/last month.",
           suites.models_suite(), ("model_id",), _models),
-    group=GROUP, inputs={"normalise": (NORMALISE, every_month)},
+    group=GROUP, inputs={"normalise": (NORMALISE, every_month)}, **holding_published_lock,
 )
 
 leaderboard_history = build_stage_asset(
     Stage(HISTORY, "Every board of every release month: the history the leaderboards are published from.",
           suites.history_suite(methodology()), suites.BOARD_LOCATION, _history),
-    group=GROUP, inputs={"leaderboard": (LEADERBOARD, every_month)},
+    group=GROUP, inputs={"leaderboard": (LEADERBOARD, every_month)}, **holding_published_lock,
 )
 
 assets = [models, leaderboard_history]

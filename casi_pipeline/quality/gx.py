@@ -14,6 +14,8 @@ import great_expectations as gx
 import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
+from casi_pipeline.storage.safe_text import escape_markdown
+
 # GX turns on logging.captureWarnings at import, which sends every Python warning in the process to a silent
 # logger. Undo it so warnings stay visible.
 logging.captureWarnings(False)
@@ -70,6 +72,14 @@ def _where(location: dict[str, Any], locate: tuple[str, ...]) -> str:
     return " ".join(parts)
 
 
+def _shown(value: Any, locate: tuple[str, ...]) -> Any:
+    """A multi-column sample (a dict) without the columns the location already names."""
+    if not isinstance(value, dict):
+        return value
+    rest = {column: cell for column, cell in value.items() if column not in locate}
+    return next(iter(rest.values())) if len(rest) == 1 else rest
+
+
 @dataclass(frozen=True)
 class SuiteReport:
     suite: str
@@ -100,13 +110,13 @@ class SuiteReport:
                 prefix = f"{month} {stage}" if month else stage
                 where = _where(location, self.locate)
                 more = f"; {outcome.unexpected_count} row(s) in all" if (outcome.unexpected_count or 0) > 1 else ""
-                lines.append(f"{prefix}: {where}: {outcome.description} (found {value!r}{more})")
+                lines.append(f"{prefix}: {where}: {outcome.description} (found {_shown(value, self.locate)!r}{more})")
         return lines
 
     def check_result(self, check_name: str, asset_key: dg.AssetKey) -> dg.AssetCheckResult:
         rows = "\n".join(
             f"| {'✅' if o.success else '❌'} | {o.description} | {o.unexpected_count if o.unexpected_count is not None else ''}"
-            f" | {', '.join(map(repr, o.sample_values)) if not o.success else ''} |"
+            f" | {escape_markdown(', '.join(map(repr, o.sample_values))) if not o.success else ''} |"  # values come from outside
             for o in self.outcomes
         )
         summary = "| | expectation | unexpected | sample |\n|---|---|---|---|\n" + rows

@@ -93,6 +93,17 @@ def normalise_suite(catalogue: Catalogue) -> gx.ExpectationSuite:
     ])
 
 
+def restatements_suite(catalogue: Catalogue) -> gx.ExpectationSuite:
+    return _suite("restatements", [
+        *_months("release_month"),
+        gxe.ExpectColumnValuesToNotBeNull(column="model_id", description="restated model has no id"),
+        gxe.ExpectColumnValuesToBeInSet(column="metric", value_set=list(catalogue.raw_metrics),
+                                        description="restated metric is not a raw metric"),
+        gxe.ExpectColumnValuesToNotBeNull(column="old_source", description="restatement has no old source"),
+        gxe.ExpectColumnValuesToNotBeNull(column="new_source", description="restatement has no new source"),
+    ])
+
+
 def leaderboard_suite(catalogue: Catalogue, methodology: Methodology) -> gx.ExpectationSuite:
     return _suite("leaderboard", [
         gxe.ExpectColumnValuesToBeInSet(column="board", value_set=sorted(methodology.boards),

@@ -230,7 +230,9 @@ def ingest_release(root: Path, release_month: str) -> pd.DataFrame:
                 cell = dict(zip(header, cells))
                 record = {"release_month": release_month, "value_month": drop.month, "drop_month": drop.month,
                           "source_file": raw.name, "source_sha256": raw.sha256, "source_row": line,
-                          "source_column": None, "label": f"{cell['provider']} {cell['model']}"}
+                          "source_column": None,
+                          # surrounding spaces in either part must not change the label
+                          "label": f"{cell['provider'].strip()} {cell['model'].strip()}"}
                 record.update({name: _empty(cell[name]) for name in metric_names if name in cell})
                 records.append(record)
         benchmarks_path = drop.file(BENCHMARKS_FILE)

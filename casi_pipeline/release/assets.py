@@ -1,7 +1,9 @@
-"""Wiring of the four release stages: ingest -> validate -> normalise -> leaderboard (the score stage).
+"""Wiring of the release stages: ingest -> validate -> normalise -> leaderboard (the score stage), and the
+restatements that normalise finds.
 
 They form one multi-asset partitioned by release month: each stage is an asset with its own expectation suite,
-and a month's tables land together only when every suite has passed (see casi_pipeline.factory).
+and a month's tables land together only when every suite has passed (see casi_pipeline.factory). A run holds the
+lock of each of its months from the first read to the last write, so two runs of one month take turns.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from casi_pipeline.quality import suites
 from casi_pipeline.raw import drops
 from casi_pipeline.reference import benchmark_catalogue, catalogue, methodology, registry
 from casi_pipeline.release import transforms
-from casi_pipeline.release.tables import INGEST, LEADERBOARD, NORMALISE, RAW, RAW_MONTH, VALIDATE
+from casi_pipeline.release.tables import INGEST, LEADERBOARD, NORMALISE, RAW, RAW_MONTH, RESTATEMENTS, VALIDATE
 
 GROUP = "release"
 
@@ -72,7 +74,18 @@ def _validate(_months, tables, _context) -> StageResult:
 def _normalise(_months, tables, _context) -> StageResult:
     table, conflicts, findings = transforms.normalise(tables["validate"], registry(), catalogue().raw_metrics,
                                                       benchmark_catalogue())
-    return StageResult(table, findings.rows, check_frame=table.assign(in_drop_conflict=conflicts))
+    restated = pd.DataFrame(findings.rows.pop(transforms.RESTATED_VALUES, []), columns=RESTATEMENTS.names)
+    return StageResult(table, findings.rows, check_frame=table.assign(in_drop_conflict=conflicts),
+                       by_products={transforms.RESTATED_VALUES: restated})
+
+
+def _restatements(release_months: list[str], tables, context) -> StageResult:
+    """What normalise found restated, plus every restatement recorded before for these months: the record only grows,
+    even when the older drop is later removed."""
+    recorded = RESTATEMENTS.conform(context.resources.io_manager.read_partitions(RESTATEMENTS.name, release_months))
+    found = RESTATEMENTS.conform(tables[transforms.RESTATED_VALUES])
+    table = transforms.retain_published(recorded, found, RESTATEMENTS.names)
+    return StageResult(table, {transforms.RESTATED_VALUES: table.to_dict("records")})
 
 
 def _leaderboard(release_months: list[str], tables, context) -> StageResult:
@@ -107,17 +120,23 @@ STAGES = [
           warn_checks={
               transforms.UNKNOWN_MODELS: "labels not in the model registry, added as new models",
               transforms.NEAR_DUPLICATE_LABELS: "unknown labels that look like a registered model",
-              transforms.RESTATED_VALUES: "values that a newer drop restates differently (the newer one wins)",
               transforms.UNKNOWN_BENCHMARKS: "benchmarks.csv names a benchmark not in the benchmark catalogue "
                                              "(left out of the computed performance)",
               transforms.PERFORMANCE_MISMATCH: "published and computed Average Performance differ by more than the "
                                                "catalogue's reconciliation tolerance (the board uses the published)",
           }),
+    Stage(RESTATEMENTS,
+          "Values that a newer drop restates differently (the newer one wins on the boards): old and new value with "
+          "both sources. Append-only: a restatement once recorded stays.",
+          suites.restatements_suite(catalogue()), suites.MODEL_LOCATION, _restatements,
+          warn_checks={transforms.RESTATED_VALUES: "values that a newer drop restates differently"},
+          reads=VALIDATE.name),
     Stage(LEADERBOARD,
           "The score stage: the CASI and ARS boards of a release month, competition-ranked by security, with RTP, "
           "Cost of Security and the change since the previous release month. Performance is the published one when "
           "the drop gives it, else the computed one (performance_basis says which).",
-          suites.leaderboard_suite(catalogue(), methodology()), suites.BOARD_LOCATION, _leaderboard),
+          suites.leaderboard_suite(catalogue(), methodology()), suites.BOARD_LOCATION, _leaderboard,
+          reads=NORMALISE.name),
 ]
 
 release_stages = build_stage_chain(
@@ -125,6 +144,7 @@ release_stages = build_stage_chain(
     description="ingest -> validate -> normalise -> leaderboard for each release month, each gated by its suite",
     upstream=[raw_drops.key], partitions_def=release_months, backfill_policy=one_run_per_backfill,
     required_resources={"raw", "io_manager"},
+    hold=lambda context, months: context.resources.io_manager.locked(months),
 )
 
 assets = [raw_drops, release_stages]

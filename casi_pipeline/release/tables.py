@@ -36,7 +36,8 @@ def _raw_metric_columns(dtype: str, upstream: str | None) -> tuple[Column, ...]:
 INGEST = Table("ingest", (
     Column("release_month", "str", "release month these files feed", ((RAW, RAW_MONTH),)),
     *PROVENANCE,
-    Column("label", "str", "model label as written: rolling `Model`, or metrics `provider` + ' ' + `model`",
+    Column("label", "str", "model label as written: rolling `Model`, or metrics `provider` + ' ' + `model` "
+           "(each part without surrounding spaces)",
            ((RAW, "Model"), (RAW, "provider"), (RAW, "model"))),
     *_raw_metric_columns("str", None),
     Column("benchmark", "str", "benchmarks.csv: benchmark name as written; empty for rows of other files",
@@ -141,4 +142,18 @@ LEADERBOARD = Table("leaderboard", (
            (("normalise", "casi_source"), ("normalise", "ars_source"))),
     Column("source_sha256", "str", "sha256 of that raw file", (("normalise", "casi_sha256"), ("normalise", "ars_sha256"))),
     Column("methodology_version", "str", "version of methodology.yaml the board was scored with"),
+))
+
+_ANY_RAW_METRIC = tuple(("validate", name) for name in catalogue().raw_metrics)
+
+RESTATEMENTS = Table("restatements", (
+    Column("release_month", "str", "release month of the restated value", (("validate", "release_month"),)),
+    Column("model_id", "str", "canonical model id", (("validate", "label"),)),
+    Column("metric", "str", "the metric a newer drop restated (casi, ars, performance, a price)"),
+    Column("old_value", "float", "the value in the older drop", _ANY_RAW_METRIC),
+    Column("old_source", "str", "where the old value came from: <file>:<row>",
+           (("validate", "source_file"), ("validate", "source_row"))),
+    Column("new_value", "float", "the value in the newest drop, the one the boards use", _ANY_RAW_METRIC),
+    Column("new_source", "str", "where the new value came from: <file>:<row>",
+           (("validate", "source_file"), ("validate", "source_row"))),
 ))

@@ -281,5 +281,13 @@ def _performance_used(normalised: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def retain_published(published: pd.DataFrame, current: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """Append-only in effect: the current rows, plus every published row whose key the current data no longer
+    produces (e.g. its drop was removed). A key still produced takes the current row; what changed is in the
+    restatements table."""
+    gone = ~published.set_index(key).index.isin(current.set_index(key).index)
+    return pd.concat([current, published[gone]], ignore_index=True).sort_values(key, ignore_index=True)
+
+
 def previous_month(release_month: str) -> str:
     return months.shift(release_month, -1)

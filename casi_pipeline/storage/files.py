@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -12,18 +12,32 @@ from typing import BinaryIO
 READABLE = 0o644
 
 
+def _temporary_prefix(path: Path) -> str:
+    # Dot-prefixed and not ending in the target's suffix: pyarrow.dataset and pandas skip dot files, and
+    # `*/*.parquet` globs (DuckDB) do not match, so a killed writer's leftover is never read as data.
+    return f".{path.name}."
+
+
 @contextmanager
-def atomic_file(path: Path) -> Iterator[BinaryIO]:
+def atomic_file(path: Path, before_replace: Callable[[Path], None] | None = None) -> Iterator[BinaryIO]:
     """A binary sink that becomes `path` only when the block ends without error: a reader sees the old file or the
-    new one, never half of one."""
+    new one, never half of one.
+
+    Writers of one target hold its lock (parquet_io.locked), so a leftover of a writer killed before its rename is
+    removed here rather than accumulating. `before_replace` is a test hook (parquet_io.pause_at).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    for leftover in path.parent.glob(f"{_temporary_prefix(path)}*.tmp"):
+        leftover.unlink(missing_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(handle, READABLE)  # mkstemp creates 0600; published files are for others to read
         with os.fdopen(handle, "wb") as sink:
             yield sink
             sink.flush()
             os.fsync(sink.fileno())
+        if before_replace is not None:
+            before_replace(path)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -6,6 +6,10 @@ Any tool reads them: `pyarrow.dataset.dataset(root / "leaderboard", partitioning
 
 from __future__ import annotations
 
+import fcntl
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -18,12 +22,47 @@ from casi_pipeline.storage.files import atomic_file
 
 PARTITION_COLUMN = "release_month"
 PART_FILE = "part-0.parquet"
+LOCKS_FOLDER = ".locks"  # dot-prefixed: pyarrow, pandas and DuckDB globs never take it for data
+PUBLISHED_LOCK = "published"  # the cross-release tables
+PAUSE_POLL_SECONDS = 0.05
 
 
-def write_atomically(frame: pd.DataFrame, path: Path) -> None:
+def write_atomically(frame: pd.DataFrame, path: Path, before_replace: Callable[[Path], None] | None = None) -> None:
     """Write beside the target, flush to disk, then rename over it: a reader sees the old file or the new one."""
-    with atomic_file(path) as sink:
+    with atomic_file(path, before_replace) as sink:
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+
+
+def pause_at(control: Path) -> Callable[[Path], None]:
+    """Test hook (Settings.pause_writes): before renaming a finished temporary file into place, when the target's
+    path contains the text of `<control>/match`, write `<control>/paused` and wait until `<control>/resume`
+    exists. Lets a test kill a writer, or start a second run, at an exact point of a write."""
+
+    def pause(target: Path) -> None:
+        match = control / "match"
+        if (control / "resume").exists() or not match.exists() or match.read_text() not in target.as_posix():
+            return
+        (control / "paused").write_text(target.as_posix())
+        while not (control / "resume").exists():
+            time.sleep(PAUSE_POLL_SECONDS)
+
+    return pause
+
+
+@contextmanager
+def locked(root: Path, names: Iterable[str]) -> Iterator[None]:
+    """Hold an exclusive lock per name (a release month, or PUBLISHED_LOCK) under `<root>/.locks/`, so two runs of the
+    same month take turns instead of interleaving their writes. Taken in sorted order, so two runs never wait on
+    each other in a cycle; the system releases them when the process ends, even on SIGKILL."""
+    folder = root / LOCKS_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        for name in sorted(set(names)):
+            if name != PUBLISHED_LOCK:
+                months.parse(name)  # a lock file name is a release month: nothing outside .locks/
+            handle = stack.enter_context((folder / f"{name}.lock").open("a"))
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the handle closes
+        yield
 
 
 def partition_path(root: Path, table: str, release_month: str) -> Path:
@@ -48,6 +87,18 @@ class HiveParquetIOManager(dg.ConfigurableIOManager):
     """Stores each asset as a Parquet table under `root`; partitioned assets split by release month."""
 
     root: str
+    pause_writes: str | None = None  # tests only: see pause_at
+
+    def _write(self, frame: pd.DataFrame, path: Path) -> None:
+        write_atomically(frame, path, pause_at(Path(self.pause_writes)) if self.pause_writes else None)
+
+    def locked(self, names: Iterable[str]):
+        return locked(Path(self.root), names)
+
+    def read_table(self, table: str) -> pd.DataFrame:
+        """An unpartitioned table as stored, or an empty frame if it was never written."""
+        path = table_path(Path(self.root), table)
+        return pq.read_table(path).to_pandas() if path.exists() else pd.DataFrame()
 
     def _table(self, context: dg.OutputContext | dg.InputContext) -> str:
         return context.asset_key.path[-1]
@@ -55,11 +106,11 @@ class HiveParquetIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         root, table = Path(self.root), self._table(context)
         if not context.has_asset_partitions:
-            write_atomically(obj, table_path(root, table))
+            self._write(obj, table_path(root, table))
             return
         for release_month in context.asset_partition_keys:
             part = obj[obj[PARTITION_COLUMN] == release_month].drop(columns=PARTITION_COLUMN)
-            write_atomically(part, partition_path(root, table, release_month))
+            self._write(part, partition_path(root, table, release_month))
 
     def read_partitions(self, table: str, release_months: list[str]) -> pd.DataFrame:
         """The stored partitions of a table, concatenated; months never materialised are absent (no error)."""
@@ -71,5 +122,4 @@ class HiveParquetIOManager(dg.ConfigurableIOManager):
         table = self._table(context)
         if context.has_asset_partitions:
             return self.read_partitions(table, list(context.asset_partition_keys))
-        path = table_path(Path(self.root), table)
-        return pq.read_table(path).to_pandas() if path.exists() else pd.DataFrame()
+        return self.read_table(table)

@@ -1,0 +1,169 @@
+"""Every class of bad raw input, arriving in a landed warehouse through `casi-pipeline run`: exit 1, one line naming
+the file, the place and what is wrong; the raw files untouched; every warehouse file byte-for-byte as it was.
+Harmless variants (BOM, CRLF, trailing blank lines, spaces around labels) give the same tables as the clean file."""
+
+import pandas as pd
+import pytest
+
+from .conftest import SAMPLE_RAW, add_drop, copy_landed, land, read_table, run_cli, tree_hashes
+
+ROLLING = "casi_rolling_12_months.csv"
+METRICS = "metrics.csv"
+NOVEMBER_METRICS = (SAMPLE_RAW / "2025-11" / METRICS).read_text()  # Claude Sonnet 4.5 at 95.86
+ROLLING_AT = f"data_raw/2025-11/{ROLLING}"
+METRICS_AT = f"data_raw/2025-11/{METRICS}"
+ALLOWED = "provider, model, casi, ars, performance, input_usd_per_mtok, output_usd_per_mtok"
+
+
+def november_rolling(*rows: str, header: str = "Model,Nov") -> bytes:
+    return "\n".join([header, *rows, ""]).encode()
+
+
+GOOD_ROWS = ("Anthropic Claude Sonnet 4.5,95.86", "OpenAI GPT-5,80.31")
+
+
+@pytest.fixture(scope="module")
+def landed_once(tmp_path_factory):
+    """The bundled November 2025 drop, landed once for the module (one release month keeps each case quick)."""
+    return land(tmp_path_factory.mktemp("landed"), lambda raw: add_drop(raw, "2025-11", {METRICS: NOVEMBER_METRICS}))
+
+
+@pytest.fixture
+def landed(settings, landed_once):
+    return copy_landed(landed_once, settings)
+
+
+def run_refused(settings, capsys) -> list[str]:
+    """Run on the changed raw root; it must exit 1 and change neither the raw files nor the warehouse."""
+    raw_before = tree_hashes(settings.data_raw)
+    capsys.readouterr()
+    assert run_cli(settings, "run") == 1
+    assert tree_hashes(settings.data_raw) == raw_before
+    return capsys.readouterr().err.splitlines()
+
+
+# Each bad file replaces or joins the landed November drop; every line below is exactly what `run` prints.
+ROLLING_CASES = {
+    "empty file": (b"", f"2025-11 ingest: {ROLLING_AT}: empty file: no header and no rows"),
+    "header only": (november_rolling(), f"2025-11 ingest: {ROLLING_AT}: header only: no data rows"),
+    "no Model column": (november_rolling(*GOOD_ROWS, header="Name,Nov"),
+                        f"2025-11 ingest: {ROLLING_AT}: column 1: first column must be 'Model', found 'Name'"),
+    "not a month": (november_rolling("OpenAI GPT-5,78.96,80.31", header="Model,Oct,Novem"),
+                    f"2025-11 ingest: {ROLLING_AT}: column 3: 'Novem' is not a month abbreviation (Jan..Dec)"),
+    "months not consecutive": (
+        november_rolling("OpenAI GPT-5,82.34,80.31", header="Model,Sep,Nov"),
+        f"2025-11 ingest: {ROLLING_AT}: column 2: months are not consecutive: 'Sep' where 'Oct' was expected"),
+    "last column not the drop's month": (
+        november_rolling("OpenAI GPT-5,82.34,78.96", header="Model,Sep,Oct"),
+        f"2025-11 ingest: {ROLLING_AT}: column 3: last column is 'Oct' but the drop is 2025-11 ('Nov')"),
+    "too many cells": (november_rolling(GOOD_ROWS[0], "OpenAI GPT-5,80.31,1"),
+                       f"2025-11 ingest: {ROLLING_AT}: row 3: expected 2 cells as in the header, found 3"),
+    "too few cells (truncated download)": (
+        november_rolling(GOOD_ROWS[0], "OpenAI GPT-5"),
+        f"2025-11 ingest: {ROLLING_AT}: row 3: expected 2 cells as in the header, found 1"),
+    "n/a": (november_rolling(GOOD_ROWS[0], "OpenAI GPT-5,n/a"),
+            f"2025-11 ingest: {ROLLING_AT} row 3 column Nov: casi is not a number (found 'n/a')"),
+    "decimal comma": (november_rolling(GOOD_ROWS[0], 'OpenAI GPT-5,"80,31"'),
+                      f"2025-11 ingest: {ROLLING_AT} row 3 column Nov: casi is not a number (found '80,31')"),
+    "above 100": (november_rolling(GOOD_ROWS[0], "OpenAI GPT-5,108.06"),
+                  f"2025-11 validate: {ROLLING_AT} row 3 column Nov: casi must be within 0..100 (found 108.06)"),
+    "negative": (november_rolling(GOOD_ROWS[0], "OpenAI GPT-5,-80.31"),
+                 f"2025-11 validate: {ROLLING_AT} row 3 column Nov: casi must be within 0..100 (found -80.31)"),
+    "same label twice": (
+        november_rolling(*GOOD_ROWS, "OpenAI GPT-5,80.31"),
+        f"2025-11 validate: {ROLLING_AT} row 3 column Nov: the same model label appears twice in one file "
+        "(found 'OpenAI GPT-5'; 2 row(s) in all)"),
+    "not UTF-8": (november_rolling(GOOD_ROWS[0], "OpenAI GPT-5 \xe9,80.31").replace(b"\xc3\xa9", b"\xe9"),
+                  f"2025-11 ingest: {ROLLING_AT}: not UTF-8 (byte 0xe9 at offset 57)"),
+}
+
+METRICS_HEADER = "provider,model,casi,ars,performance,input_usd_per_mtok,output_usd_per_mtok"
+METRICS_CASES = {
+    "unknown column": ("provider,model,casi,elo\nAnthropic,Claude Sonnet 4.5,95.86,1210\n",
+                       f"2025-11 ingest: {METRICS_AT}: column 4: unknown column 'elo' (allowed: {ALLOWED})"),
+    "negative price": (f"{METRICS_HEADER}\nAnthropic,Claude Sonnet 4.5,95.86,,49.6,-3,15\n",
+                       f"2025-11 validate: {METRICS_AT} row 2: input_usd_per_mtok must be >= 0 (found -3.0)"),
+    "non-numeric price": (f"{METRICS_HEADER}\nAnthropic,Claude Sonnet 4.5,95.86,,49.6,3,$15\n",
+                          f"2025-11 ingest: {METRICS_AT} row 2: output_usd_per_mtok is not a number (found '$15')"),
+    "provider/model pair twice": (
+        f"{METRICS_HEADER}\nAnthropic,Claude Sonnet 4.5,95.86,,49.6,3,15\nAnthropic,Claude Sonnet 4.5,95.86,,49.6,3,15\n",
+        f"2025-11 validate: {METRICS_AT} row 2: the same model label appears twice in one file "
+        "(found 'Anthropic Claude Sonnet 4.5'; 2 row(s) in all)"),
+}
+
+
+@pytest.mark.parametrize("case", ROLLING_CASES)
+def test_a_bad_rolling_snapshot_is_refused_with_one_line(settings, landed, capsys, case):
+    content, line = ROLLING_CASES[case]
+    add_drop(settings.data_raw, "2025-11", {ROLLING: content})
+    assert run_refused(settings, capsys) == [line, "casi-pipeline: 1 failure(s)"]
+    assert tree_hashes(settings.warehouse) == landed
+
+
+@pytest.mark.parametrize("case", METRICS_CASES)
+def test_a_bad_metrics_file_is_refused_with_one_line(settings, landed, capsys, case):
+    content, line = METRICS_CASES[case]
+    add_drop(settings.data_raw, "2025-11", {METRICS: content})
+    assert run_refused(settings, capsys) == [line, "casi-pipeline: 1 failure(s)"]
+    assert tree_hashes(settings.warehouse) == landed
+
+
+def test_metrics_that_disagree_with_the_rolling_snapshot_of_the_drop_are_refused(settings, landed, capsys):
+    add_drop(settings.data_raw, "2025-11", {ROLLING: november_rolling("Anthropic Claude Sonnet 4.5,95.68")})
+    assert run_refused(settings, capsys) == [
+        "2025-11 normalise: model_id anthropic/claude-sonnet-4.5: one drop gives two different values for one model "
+        f"(found 'files of one drop disagree: {ROLLING_AT} row 2: casi=95.68 vs {METRICS_AT} row 2: casi=95.86')",
+        "casi-pipeline: 1 failure(s)"]
+    assert tree_hashes(settings.warehouse) == landed
+
+
+def test_months_the_bad_file_does_not_feed_still_land(settings, landed, capsys):
+    add_drop(settings.data_raw, "2025-10", {METRICS: "provider,model,casi\nOpenAI,GPT-5,78.96\n"})  # a new month
+    add_drop(settings.data_raw, "2025-12", {ROLLING: b"Model,Dec\nOpenAI GPT-5,n/a\n"})  # feeds December only
+    assert run_refused(settings, capsys) == [
+        "2025-12 ingest: data_raw/2025-12/casi_rolling_12_months.csv row 2 column Dec: casi is not a number "
+        "(found 'n/a')", "casi-pipeline: 1 failure(s)"]
+    after = tree_hashes(settings.warehouse)
+    published = ("models/part-0.parquet", "leaderboard_history/part-0.parquet")  # rebuilt with October
+    assert {path: after[path] for path in landed if path not in published} == {
+        path: digest for path, digest in landed.items() if path not in published}
+    assert "leaderboard/release_month=2025-10/part-0.parquet" in after
+    assert not any("2025-12" in path for path in after)
+    history = read_table(settings.warehouse, "leaderboard_history")
+    assert history[["release_month", "model"]].values.tolist() == [["2025-10", "GPT-5"], ["2025-11", "Claude Sonnet 4.5"]]
+
+
+# --- harmless variants -------------------------------------------------------------------------------------------
+
+CLEAN = {ROLLING: "Model,Oct,Nov\nAnthropic Claude Sonnet 4.5,,95.86\nOpenAI GPT-5,78.96,80.31\n",
+         METRICS: NOVEMBER_METRICS}
+VARIANTS = {
+    "byte-order mark": lambda name, text: "\ufeff" + text,
+    "CRLF": lambda name, text: text.replace("\n", "\r\n"),
+    "trailing blank lines": lambda name, text: text + "\n\r\n\n",
+    "spaces around labels": lambda name, text: (
+        text.replace("Anthropic,Claude Sonnet 4.5,", " Anthropic ,  Claude Sonnet 4.5 ,") if name == METRICS
+        else text.replace("OpenAI GPT-5,", "  OpenAI GPT-5 ,")),
+}
+COMPARED = ["validate", "normalise", "restatements", "leaderboard", "models", "leaderboard_history"]
+
+
+def tables_without_file_hashes(warehouse) -> dict[str, pd.DataFrame]:
+    """The tables a variant must reproduce; only the raw files' sha256 may differ (ingest keeps the text as written)."""
+    return {name: read_table(warehouse, name).filter(regex=r"^(?!.*sha256$)") for name in COMPARED}
+
+
+@pytest.fixture(scope="module")
+def clean_tables(tmp_path_factory, landed_once):
+    base = tmp_path_factory.mktemp("clean")
+    settings = land(base, lambda raw: add_drop(raw, "2025-11", CLEAN))
+    return tables_without_file_hashes(settings.warehouse)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_harmless_variants_give_the_same_tables(settings, landed, clean_tables, variant):
+    change = VARIANTS[variant]
+    add_drop(settings.data_raw, "2025-11", {name: change(name, text) for name, text in CLEAN.items()})
+    assert run_cli(settings, "run") == 0
+    for name, table in tables_without_file_hashes(settings.warehouse).items():
+        pd.testing.assert_frame_equal(table, clean_tables[name], obj=name)
