@@ -10,6 +10,7 @@ import struct
 import subprocess
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from casi_pipeline.reference import registry
@@ -252,3 +253,15 @@ def test_a_report_without_its_charts_fails_and_keeps_the_old_page(hostile_run, t
     assert failure.step_failure_data.user_failure_data.description == (
         f"2025-09 report: chart {missing} is missing; materialise board_charts")
     assert report_path(settings.warehouse, "2025-09").read_bytes() == before
+
+
+def test_changes_of_a_board_that_shares_no_model_with_the_month_before():
+    from casi_pipeline.reports.changes import board_changes
+
+    previous = pd.DataFrame({"release_month": ["2025-10"], "model_id": ["a/old"], "rank": [1], "security": [90.0],
+                             "security_change": [float("nan")]})
+    current = pd.DataFrame({"release_month": ["2025-11"], "model_id": ["a/new"], "rank": [1], "security": [91.0],
+                            "security_change": [float("nan")]})
+    changes = board_changes(current, previous)
+    assert changes.moves.empty
+    assert changes.new["model_id"].tolist() == ["a/new"] and changes.gone["model_id"].tolist() == ["a/old"]

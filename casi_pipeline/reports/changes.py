@@ -23,7 +23,8 @@ def board_changes(current: pd.DataFrame, previous: pd.DataFrame) -> Changes:
         return Changes(None, current.iloc[0:0], previous, current.iloc[0:0])
     before = previous.set_index("model_id")["rank"]
     stayed = current[current["model_id"].isin(before.index)].copy()
-    stayed["previous_rank"] = stayed["model_id"].map(before)
+    # astype: mapping an empty selection would otherwise keep the id column's string dtype
+    stayed["previous_rank"] = stayed["model_id"].map(before).astype("int64")
     stayed["rank_change"] = stayed["previous_rank"] - stayed["rank"]  # positive = climbed
     stayed["size"] = stayed["security_change"].abs()
     moves = (stayed[stayed["size"] > 0].sort_values(["size", "model_id"], ascending=[False, True])
