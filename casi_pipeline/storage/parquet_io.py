@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -21,20 +23,28 @@ PARTITION_COLUMN = "release_month"
 PART_FILE = "part-0.parquet"
 
 
-def write_atomically(frame: pd.DataFrame, path: Path) -> None:
-    """Write beside the target, flush to disk, then rename over it: a reader sees the old file or the new one."""
+@contextmanager
+def atomic_target(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` to write; on success it is flushed to disk and renamed over `path`, so a
+    reader sees the old file or the new one. On failure it is removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
     try:
-        with os.fdopen(handle, "wb") as sink:
-            pq.write_table(table, sink)
-            sink.flush()
-            os.fsync(sink.fileno())
+        yield Path(temporary)
+        with open(temporary, "rb+") as written:
+            os.fsync(written.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_atomically(frame: pd.DataFrame | pa.Table, path: Path) -> None:
+    """Write beside the target, flush to disk, then rename over it."""
+    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    with atomic_target(path) as temporary:
+        pq.write_table(table, temporary)
 
 
 def partition_path(root: Path, table: str, release_month: str) -> Path:
