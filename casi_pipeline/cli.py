@@ -103,7 +103,10 @@ def backfill(settings: Settings, first: str, last: str) -> int:
               file=sys.stderr)
         return 2
     runner = Runner(settings)
-    failures = runner.release_range(first, last) or runner.redteam_range(first, last) or runner.publish()
+    # the red-team stages only over the months in range that have red-team results (one run, first to last)
+    redteam = [month for month in redteam_raw.redteam_months(settings.data_raw) if first <= month <= last]
+    failures = (runner.release_range(first, last) or (runner.redteam_range(redteam[0], redteam[-1]) if redteam else [])
+                or runner.publish())
     return _report(failures, f"backfilled {first}..{last} -> {settings.warehouse}")
 
 
@@ -118,6 +121,13 @@ def synthesise(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="casi-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -127,10 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     backfill_parser.add_argument("--to", dest="last", required=True, metavar="YYYY-MM")
     synth_parser = commands.add_parser("synth", help="write seeded synthetic red-team results into a drop")
     synth_parser.add_argument("--month", required=True, metavar="YYYY-MM")
-    synth_parser.add_argument("--models", type=int, default=60)
-    synth_parser.add_argument("--attacks", type=int, default=12_000)
-    synth_parser.add_argument("--runs", type=int, default=1, help="rows per (model, attack); rows = models x attacks x runs")
-    synth_parser.add_argument("--campaigns", type=int, default=200, help="agentic campaigns per model")
+    synth_parser.add_argument("--models", type=_positive, default=60)
+    synth_parser.add_argument("--attacks", type=_positive, default=12_000)
+    synth_parser.add_argument("--runs", type=_positive, default=1,
+                              help="rows per (model, attack); rows = models x attacks x runs")
+    synth_parser.add_argument("--campaigns", type=_positive, default=200, help="agentic campaigns per model")
     synth_parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     settings = Settings.from_env()

@@ -50,6 +50,20 @@ def test_a_blocked_trial_turned_into_a_success_strictly_lowers_the_score(attacks
     assert score((severity, complexity, trials, worse)) < score(attacks)
 
 
+@given(attack_sets(), st.data())
+def test_a_new_successful_trial_lowers_the_score_unless_the_attack_always_succeeded(attacks, data):
+    severity, complexity, trials, successes = attacks
+    index = data.draw(st.integers(0, len(trials) - 1))
+    more_trials, more_successes = trials.copy(), successes.copy()
+    more_trials[index] += 1
+    more_successes[index] += 1
+    after = score((severity, complexity, more_trials, more_successes))
+    if successes[index] < trials[index]:
+        assert after < score(attacks)
+    else:
+        assert after == score(attacks)  # its success rate stays 1
+
+
 @given(attack_sets(min_size=2), st.integers(1, 4), st.integers(1, 5), st.integers(1, 1000))
 def test_a_success_costs_more_on_a_severer_attack(attacks, severity, complexity, trials):
     """Two attacks alike but for severity: the same new success lowers the score more on the severer one."""

@@ -24,9 +24,8 @@ SPILL_DIRECTORY = Path(tempfile.gettempdir()) / "casi-pipeline-duckdb"
 
 def connect() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with a bounded memory budget and no insertion-order bookkeeping."""
-    connection = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": False,
-                                        "temp_directory": str(SPILL_DIRECTORY)})
-    return connection
+    return duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": False,
+                                  "temp_directory": str(SPILL_DIRECTORY)})
 
 
 def quote(text: str) -> str:

@@ -24,6 +24,7 @@ from casi_pipeline.release.transforms import UNKNOWN_MODELS
 
 GROUP = "redteam"
 RECONCILIATION_GROUP = "published"  # cross-release, built with the published tables
+STREAMED = frozenset({"duckdb", "parquet"})  # stages whose raw rows DuckDB streams
 
 redteam_raw = dg.AssetSpec(
     RAW,
@@ -75,13 +76,14 @@ STAGES = [
                   "A file with other columns or types is refused whole.",
           suites.ingest_suite(), suites.FILE_LOCATION, _ingest),
     Stage(VALIDATE, "The files whose every row passed the row and key rules (checked in DuckDB, streamed).",
-          suites.validate_suite(), RAW_LOCATION, _validate),
+          suites.validate_suite(), RAW_LOCATION, _validate, kinds=STREAMED),
     Stage(NORMALISE, "One row per (month, kind, label): the canonical model each raw label names.",
           suites.normalise_suite(), suites.LABEL_LOCATION, _normalise,
           warn_checks={UNKNOWN_MODELS: "labels not in the model registry, scored as new models"}),
     Stage(SCORES, "The score stage: CASI-style and ARS-style boards computed from raw results (methodology "
                   "redteam-v1), with bootstrap intervals, competition rank and rank interval.",
-          suites.scores_suite(sorted(kind.board for kind in raw.KINDS.values())), suites.BOARD_LOCATION, _score),
+          suites.scores_suite(sorted(kind.board for kind in raw.KINDS.values())), suites.BOARD_LOCATION, _score,
+          kinds=STREAMED),
 ]
 
 redteam_stages = build_stage_chain(
