@@ -13,8 +13,10 @@ import dagster as dg
 from casi_pipeline import months
 from casi_pipeline import refresh as upstream
 from casi_pipeline.automation.drop_sensor import PARTITION_RANGE_END, PARTITION_RANGE_START
-from casi_pipeline.definitions import PUBLISH_JOB, RELEASE_JOB, build_definitions
+from casi_pipeline.definitions import PUBLISH_JOB, RELEASE_JOB, REDTEAM_JOB, build_definitions
 from casi_pipeline.raw import drops
+from casi_pipeline.redteam import raw as redteam_raw
+from casi_pipeline.redteam import synth
 from casi_pipeline.settings import DAGSTER_HOME_ENV, Settings, prepare_dagster_home
 
 # Step events and errors go to the instance (and the UI); the terminal shows one line per failure (below).
@@ -54,6 +56,13 @@ class Runner:
         return self._execute(RELEASE_JOB, f"{first}..{last}",
                              tags={PARTITION_RANGE_START: first, PARTITION_RANGE_END: last})
 
+    def redteam_month(self, month: str) -> list[str]:
+        return self._execute(REDTEAM_JOB, f"{month} redteam", partition_key=month)
+
+    def redteam_range(self, first: str, last: str) -> list[str]:
+        return self._execute(REDTEAM_JOB, f"{first}..{last} redteam",
+                             tags={PARTITION_RANGE_START: first, PARTITION_RANGE_END: last})
+
     def publish(self) -> list[str]:
         return self._execute(PUBLISH_JOB, "publish")
 
@@ -71,14 +80,16 @@ def _report(failures: list[str], done: str) -> int:
 def run(settings: Settings) -> int:
     """Each release month in its own run, oldest first: a bad drop stops only the months it feeds."""
     release_months = drops.release_months(settings.data_raw)
-    if not release_months:
+    redteam_months = redteam_raw.redteam_months(settings.data_raw)
+    if not release_months and not redteam_months:
         print(f"casi-pipeline: no release drops under {settings.data_raw}", file=sys.stderr)
         return 1
     runner = Runner(settings)
     failures = [line for month in release_months for line in runner.release_month(month)]
+    failures += [line for month in redteam_months for line in runner.redteam_month(month)]
     failures += runner.publish()
-    return _report(failures, f"release months {release_months[0]}..{release_months[-1]} "
-                             f"({len(release_months)}) -> {settings.warehouse}")
+    every = sorted({*release_months, *redteam_months})
+    return _report(failures, f"release months {every[0]}..{every[-1]} ({len(every)}) -> {settings.warehouse}")
 
 
 def backfill(settings: Settings, first: str, last: str) -> int:
@@ -93,7 +104,10 @@ def backfill(settings: Settings, first: str, last: str) -> int:
               file=sys.stderr)
         return 2
     runner = Runner(settings)
-    failures = runner.release_range(first, last) or runner.publish()
+    # the red-team stages only over the months in range that have red-team results (one run, first to last)
+    redteam = [month for month in redteam_raw.redteam_months(settings.data_raw) if first <= month <= last]
+    failures = (runner.release_range(first, last) or (runner.redteam_range(redteam[0], redteam[-1]) if redteam else [])
+                or runner.publish())
     return _report(failures, f"backfilled {first}..{last} -> {settings.warehouse}")
 
 
@@ -114,6 +128,24 @@ def refresh(settings: Settings) -> int:
     return _report(failures, f"release months {affected[0]}..{affected[-1]} ({len(affected)}) -> {settings.warehouse}")
 
 
+def synthesise(settings: Settings, args: argparse.Namespace) -> int:
+    if not months.is_month_key(args.month):
+        print(f"casi-pipeline: {args.month!r} is not a release month (YYYY-MM)", file=sys.stderr)
+        return 2
+    result = synth.write_drop(settings.data_raw, args.month, models=args.models, attacks=args.attacks,
+                              runs=args.runs, campaigns=args.campaigns, seed=args.seed)
+    print(f"wrote {result.attack_rows:,} attack rows and {result.campaign_rows:,} campaign rows into "
+          f"{settings.data_raw / args.month} ({len(result.files)} files)")
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="casi-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -122,12 +154,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     backfill_parser.add_argument("--from", dest="first", required=True, metavar="YYYY-MM")
     backfill_parser.add_argument("--to", dest="last", required=True, metavar="YYYY-MM")
     commands.add_parser("refresh", help="download the upstream snapshot; if new or changed, land it and run its months")
+    synth_parser = commands.add_parser("synth", help="write seeded synthetic red-team results into a drop")
+    synth_parser.add_argument("--month", required=True, metavar="YYYY-MM")
+    synth_parser.add_argument("--models", type=_positive, default=60)
+    synth_parser.add_argument("--attacks", type=_positive, default=12_000)
+    synth_parser.add_argument("--runs", type=_positive, default=1,
+                              help="rows per (model, attack); rows = models x attacks x runs")
+    synth_parser.add_argument("--campaigns", type=_positive, default=200, help="agentic campaigns per model")
+    synth_parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if args.command == "run":
         return run(settings)
     if args.command == "refresh":
         return refresh(settings)
+    if args.command == "synth":
+        return synthesise(settings, args)
     return backfill(settings, args.first, args.last)
 
 

@@ -11,6 +11,7 @@ from casi_pipeline.factory import beta_api
 from casi_pipeline.published import assets as published_assets
 from casi_pipeline.raw.resource import RawDrops
 from casi_pipeline.refresh.resource import UpstreamSource
+from casi_pipeline.redteam import assets as redteam_assets
 from casi_pipeline.release import assets as release_assets
 from casi_pipeline.reports import assets as report_assets
 from casi_pipeline.settings import Settings
@@ -18,13 +19,16 @@ from casi_pipeline.storage.parquet_io import HiveParquetIOManager
 
 RELEASE_JOB = "release_job"
 PUBLISH_JOB = "publish_job"
+REDTEAM_JOB = "redteam_job"
 
 release_job = dg.define_asset_job(RELEASE_JOB, selection=dg.AssetSelection.groups(release_assets.GROUP),
                                   description="ingest -> validate -> normalise -> leaderboard for release months")
 publish_job = dg.define_asset_job(PUBLISH_JOB,
                                   selection=dg.AssetSelection.groups(published_assets.GROUP, report_assets.GROUP),
-                                  description="the cross-release tables (models, leaderboard_history), then the "
-                                              "exports, charts and reports built from them")
+                                  description="the cross-release tables (models, leaderboard_history, the red-team "
+                                              "reconciliation), then the exports, charts and reports built from them")
+redteam_job = dg.define_asset_job(REDTEAM_JOB, selection=dg.AssetSelection.groups(redteam_assets.GROUP),
+                                  description="red-team results: ingest -> validate -> normalise -> scores")
 
 
 def resources(settings: Settings) -> dict:
@@ -39,10 +43,10 @@ def resources(settings: Settings) -> dict:
 def build_definitions(settings: Settings) -> dg.Definitions:
     with beta_api():  # code references link each asset to its source in the UI
         assets = dg.with_source_code_references([*release_assets.assets, *published_assets.assets,
-                                                    *report_assets.assets])
+                                                    *report_assets.assets, *redteam_assets.assets])
     return dg.Definitions(
         assets=assets,
-        jobs=[release_job, publish_job, refresh_job],
+        jobs=[release_job, publish_job, refresh_job, redteam_job],
         schedules=[refresh_schedule],
         sensors=[build_drop_sensor(release_job),
                  build_publish_sensor(RELEASE_JOB, set(release_assets.release_stages.keys), publish_job)],

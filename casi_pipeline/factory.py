@@ -7,6 +7,9 @@ WARN checks for drift, the blocking ERROR check that fails before anything is wr
   each stage is its own asset with its own checks in the lineage graph, and a release month lands whole or not
   at all: outputs are handed to the IO manager only after every stage's suite has passed.
 - `build_stage_asset` makes one gated asset from upstream assets (the cross-release tables).
+
+A stage whose rows are too many for a pandas frame (the red-team results) declares a `SqlSuite` instead of a GX
+suite: its table is then a summary, and the suite checks every row of `StageResult.rows_sql` in DuckDB.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import great_expectations as gx
 import pandas as pd
 
 from casi_pipeline.errors import StageError
-from casi_pipeline.quality.gx import metadata_json, run_suite
+from casi_pipeline.quality.gx import SuiteReport, metadata_json, run_suite
+from casi_pipeline.quality.sql_rules import SqlSuite
 from casi_pipeline.storage.safe_text import escape_markdown
 from casi_pipeline.storage.tables import Table
 
@@ -48,6 +52,7 @@ class StageResult:
     findings: dict[str, list[dict]] = field(default_factory=dict)  # WARN check name -> rows found
     check_frame: pd.DataFrame | None = None  # what the suite validates, when it needs more columns than are stored
     by_products: dict[str, pd.DataFrame] = field(default_factory=dict)  # read by later stages of a chain, not stored
+    rows_sql: str | None = None  # for a SqlSuite: a DuckDB query over every row it validates (streamed, not loaded)
 
 
 # (release months, tables built so far or loaded, execution context) -> StageResult; raises StageError.
@@ -64,7 +69,7 @@ def _hold_nothing(_context, _months) -> AbstractContextManager:
 class Stage:
     table: Table
     description: str
-    suite: gx.ExpectationSuite
+    suite: gx.ExpectationSuite | SqlSuite
     locate: tuple[str, ...]
     build: BuildFn
     warn_checks: Mapping[str, str] = field(default_factory=dict)  # name -> description
@@ -77,9 +82,19 @@ class Stage:
 
     def check_specs(self) -> list[dg.AssetCheckSpec]:
         specs = [dg.AssetCheckSpec(suite_check_name(self.table.name), asset=self.key, blocking=True,
-                                   description=f"the {self.suite.name} expectation suite (Great Expectations)")]
+                                   description=f"the {self.suite.name} expectation suite ({self.suite_engine})")]
         return specs + [dg.AssetCheckSpec(name, asset=self.key, description=text)
                         for name, text in self.warn_checks.items()]
+
+    @property
+    def suite_engine(self) -> str:
+        return "row rules in DuckDB" if isinstance(self.suite, SqlSuite) else "Great Expectations"
+
+    def validate(self, result: StageResult) -> SuiteReport:
+        if isinstance(self.suite, SqlSuite):
+            return self.suite.run(result.rows_sql, self.locate)
+        return run_suite(result.check_frame if result.check_frame is not None else result.frame, self.suite,
+                         self.locate)
 
     def definition_metadata(self) -> dict:
         return {"dagster/column_schema": self.table.schema(), "dagster/table_name": self.table.name}
@@ -115,8 +130,7 @@ def gated(stage: Stage, months: list[str], tables: dict[str, pd.DataFrame], cont
         yield dg.AssetCheckResult(check_name=name, asset_key=stage.key, passed=not rows,
                                   severity=dg.AssetCheckSeverity.WARN,
                                   metadata={"count": len(rows), "found": metadata_json(rows[:50])})
-    report = run_suite(result.check_frame if result.check_frame is not None else result.frame, stage.suite,
-                       stage.locate)
+    report = stage.validate(result)
     yield report.check_result(check, stage.key)
     if not report.success:
         raise _refuse(check, report.failure_lines(stage.table.name))

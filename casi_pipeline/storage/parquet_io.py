@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from casi_pipeline import months
-from casi_pipeline.storage.files import atomic_file
+from casi_pipeline.storage.files import atomic_file, atomic_target  # noqa: F401  (atomic_target: streamed writers)
 
 PARTITION_COLUMN = "release_month"
 PART_FILE = "part-0.parquet"
@@ -27,10 +27,12 @@ PUBLISHED_LOCK = "published"  # the cross-release tables
 PAUSE_POLL_SECONDS = 0.05
 
 
-def write_atomically(frame: pd.DataFrame, path: Path, before_replace: Callable[[Path], None] | None = None) -> None:
+def write_atomically(frame: pd.DataFrame | pa.Table, path: Path,
+                     before_replace: Callable[[Path], None] | None = None) -> None:
     """Write beside the target, flush to disk, then rename over it: a reader sees the old file or the new one."""
+    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
     with atomic_file(path, before_replace) as sink:
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+        pq.write_table(table, sink)
 
 
 def pause_at(control: Path) -> Callable[[Path], None]:
@@ -63,6 +65,13 @@ def locked(root: Path, names: Iterable[str]) -> Iterator[None]:
             handle = stack.enter_context((folder / f"{name}.lock").open("a"))
             fcntl.flock(handle, fcntl.LOCK_EX)  # released when the handle closes
         yield
+
+
+def write_atomically(frame: pd.DataFrame | pa.Table, path: Path) -> None:
+    """Write beside the target, flush to disk, then rename over it."""
+    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    with atomic_target(path) as temporary:
+        pq.write_table(table, temporary)
 
 
 def partition_path(root: Path, table: str, release_month: str) -> Path:

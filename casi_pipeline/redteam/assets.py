@@ -1,0 +1,109 @@
+"""Wiring of the red-team stages: redteam_ingest -> redteam_validate -> redteam_normalise -> redteam_scores,
+partitioned by release month like the release stages, and the cross-release reconciliation with the published
+boards.
+
+The raw rows never become one pandas frame: ingest and validate store one row per file, normalise one row per
+label, and the score stage one row per model and board; the suites see every raw row through DuckDB.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+
+from casi_pipeline.errors import RawInputError, StageError
+from casi_pipeline.factory import OWNERS, Stage, StageResult, build_stage_asset, build_stage_chain
+from casi_pipeline.quality.suites import RAW_LOCATION
+from casi_pipeline.redteam import raw, suites, transforms
+from casi_pipeline.redteam.methodology import redteam_methodology
+from casi_pipeline.redteam.tables import INGEST, NORMALISE, RAW, RECONCILIATION, SCORES, VALIDATE
+from casi_pipeline.reference import registry
+from casi_pipeline.release.assets import one_run_per_backfill, release_months
+from casi_pipeline.release.tables import LEADERBOARD
+from casi_pipeline.release.transforms import UNKNOWN_MODELS
+
+GROUP = "redteam"
+RECONCILIATION_GROUP = "published"  # cross-release, built with the published tables
+STREAMED = frozenset({"duckdb", "parquet"})  # stages whose raw rows DuckDB streams
+
+redteam_raw = dg.AssetSpec(
+    RAW,
+    description="Raw red-team results in a release drop: data_raw/<YYYY-MM>/attacks/*.parquet (one row per run "
+                "of an attack against a model) and agentic/*.parquet (one row per model and campaign). Read-only.",
+    group_name=GROUP, kinds={"parquet"}, owners=OWNERS,
+    metadata={"dagster/column_schema": dg.TableSchema(columns=[
+        dg.TableColumn(name, kind_type, f"{kind.name}/*.parquet")
+        for kind in raw.KINDS.values() for name, kind_type in kind.columns.items()])},
+)
+
+
+def _ingest(release_months: list[str], _tables, context) -> StageResult:
+    root, rows, errors = context.resources.raw.path, [], []
+    for month in release_months:
+        for kind in raw.KINDS.values():
+            for path in raw.files(root, month, kind):
+                try:
+                    rows.append(raw.inspect(root, month, kind, path))
+                except RawInputError as error:
+                    errors.append(f"{month} redteam_ingest: {error}")
+    if errors:
+        raise StageError(errors)
+    return StageResult(INGEST.conform(pd.DataFrame(rows, columns=INGEST.names)))
+
+
+def _validate(_months, tables, context) -> StageResult:
+    manifest = tables[INGEST.name]
+    rules = len(suites.validate_suite().rules)
+    return StageResult(manifest.assign(rules_passed=rules),
+                       rows_sql=transforms.raw_rows(context.resources.raw.path, manifest))
+
+
+def _normalise(_months, tables, context) -> StageResult:
+    rows = transforms.raw_rows(context.resources.raw.path, tables[VALIDATE.name], located=False)
+    table, findings = transforms.normalise(transforms.label_counts(rows), registry())
+    return StageResult(table, findings.rows)
+
+
+def _score(release_months: list[str], tables, context) -> StageResult:
+    boards = [transforms.score_board(context.resources.raw.path, tables[VALIDATE.name], tables[NORMALISE.name],
+                                     month, kind, redteam_methodology())
+              for month in release_months for kind in raw.KINDS.values()]
+    return StageResult(pd.concat(boards, ignore_index=True))
+
+
+STAGES = [
+    Stage(INGEST, "One row per raw red-team file feeding the month: kind, sha256, rows (from the Parquet footer). "
+                  "A file with other columns or types is refused whole.",
+          suites.ingest_suite(), suites.FILE_LOCATION, _ingest),
+    Stage(VALIDATE, "The files whose every row passed the row and key rules (checked in DuckDB, streamed).",
+          suites.validate_suite(), RAW_LOCATION, _validate, kinds=STREAMED),
+    Stage(NORMALISE, "One row per (month, kind, label): the canonical model each raw label names.",
+          suites.normalise_suite(), suites.LABEL_LOCATION, _normalise,
+          warn_checks={UNKNOWN_MODELS: "labels not in the model registry, scored as new models"}),
+    Stage(SCORES, "The score stage: CASI-style and ARS-style boards computed from raw results (methodology "
+                  "redteam-v1), with bootstrap intervals, competition rank and rank interval.",
+          suites.scores_suite(sorted(kind.board for kind in raw.KINDS.values())), suites.BOARD_LOCATION, _score,
+          kinds=STREAMED),
+]
+
+redteam_stages = build_stage_chain(
+    "redteam_stages", STAGES, group=GROUP,
+    description="redteam_ingest -> validate -> normalise -> scores for each release month, each gated by its suite",
+    upstream=[redteam_raw.key], partitions_def=release_months, backfill_policy=one_run_per_backfill,
+    required_resources={"raw"},
+)
+
+
+def _reconciliation(_months, inputs, _context) -> StageResult:
+    return StageResult(transforms.reconcile(inputs["redteam_scores"], inputs["leaderboard"]))
+
+
+redteam_reconciliation = build_stage_asset(
+    Stage(RECONCILIATION, "Scores computed here from raw results beside the published board's score, where both "
+                          "exist for the same month, board and model.",
+          suites.reconciliation_suite(), suites.BOARD_LOCATION, _reconciliation),
+    group=RECONCILIATION_GROUP,
+    inputs={"redteam_scores": (SCORES, dg.AllPartitionMapping()), "leaderboard": (LEADERBOARD, dg.AllPartitionMapping())},
+)
+
+assets = [redteam_raw, redteam_stages, redteam_reconciliation]

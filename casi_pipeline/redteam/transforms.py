@@ -1,0 +1,206 @@
+"""The red-team stage logic: DuckDB queries that stream the raw Parquet files, and numpy for the scores.
+
+No function here loads raw rows into pandas: DuckDB aggregates them to one row per (model, attack) or
+(model, campaign) first, which is what the methodology and the bootstrap need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from casi_pipeline.quality.sql_rules import connect, quote
+from casi_pipeline.redteam import scoring
+from casi_pipeline.redteam.methodology import RedTeamMethodology
+from casi_pipeline.redteam.raw import ATTACKS, BOOLEAN, INTEGER, KINDS, RawKind, raw_path
+from casi_pipeline.redteam.tables import NORMALISE, RECONCILIATION, SCORES
+from casi_pipeline.reference import Registry
+from casi_pipeline.release.transforms import Findings, _identify
+
+SQL_TYPES = {INTEGER: "BIGINT", BOOLEAN: "BOOLEAN"}  # anything else is text
+LABEL_SQL = "trim(provider) || ' ' || trim(model)"
+
+
+def _empty_relation() -> str:
+    """Zero rows with every column of every kind, so rules and queries always find their columns."""
+    columns = {name: SQL_TYPES.get(kind, "VARCHAR") for raw in KINDS.values() for name, kind in raw.columns.items()}
+    selected = ", ".join(f"NULL::{sql_type} AS {name}" for name, sql_type in columns.items())
+    return (f"SELECT NULL::VARCHAR AS kind, NULL::VARCHAR AS release_month, NULL::VARCHAR AS source_file, "
+            f"NULL::BIGINT AS source_row, {selected} WHERE false")
+
+
+def raw_rows(root: Path, manifest: pd.DataFrame, located: bool = True) -> str:
+    """Every raw row of the manifest's files, with kind and release month, and when `located` the file and 1-based
+    row (what the validate suite checks; reading row numbers costs a little). A SQL query; DuckDB streams it."""
+    parts = [_empty_relation()]
+    for file in manifest.itertuples():
+        location = (f"{quote(file.source_file)} AS source_file, file_row_number + 1 AS source_row, "
+                    f"* EXCLUDE (file_row_number)" if located else "*")
+        parts.append(
+            f"SELECT {quote(file.kind)} AS kind, {quote(file.release_month)} AS release_month, {location} "
+            f"FROM read_parquet({quote(str(raw_path(root, file.source_file)))}, file_row_number = {located})")
+    return " UNION ALL BY NAME ".join(parts)
+
+
+def _files(root: Path, manifest: pd.DataFrame, month: str, kind: RawKind) -> str:
+    """A DuckDB list of the month's files of one kind, for read_parquet."""
+    chosen = manifest[(manifest["release_month"] == month) & (manifest["kind"] == kind.name)]
+    return "[" + ", ".join(quote(str(raw_path(root, name))) for name in chosen["source_file"]) + "]"
+
+
+def label_counts(relation: str) -> pd.DataFrame:
+    connection = connect()
+    try:
+        # group on the raw columns first (few distinct values, cheap), build labels on the groups only
+        return connection.sql(
+            f"SELECT release_month, kind, {LABEL_SQL} AS label, sum(rows)::BIGINT AS rows FROM ("
+            f"SELECT release_month, kind, provider, model, count(*) AS rows FROM ({relation}) GROUP BY ALL) "
+            f"GROUP BY ALL ORDER BY release_month, kind, label").df()
+    finally:
+        connection.close()
+
+
+def normalise(counts: pd.DataFrame, registry: Registry) -> tuple[pd.DataFrame, Findings]:
+    """One row per (month, kind, label) with the canonical model it names (the release stages' matching)."""
+    findings = Findings()
+    identities = _identify(counts["label"], registry, findings) if not counts.empty else None
+    if identities is None:
+        return NORMALISE.empty(), findings
+    table = counts.merge(identities, on="label", how="left").assign(registry_version=registry.version)
+    return NORMALISE.conform(table), findings
+
+
+# --- score ------------------------------------------------------------------------------------------------------
+
+
+def _unit_rows(root: Path, manifest: pd.DataFrame, month: str, kind: RawKind) -> pa.Table:
+    """Attacks: one row per (label, attack), runs summed, in no particular order (every later sum is exact or
+    per cell). Campaigns: one row each, ordered, since per-model means of fractions depend on the order."""
+    files = f"read_parquet({_files(root, manifest, month, kind)}, union_by_name = true)"
+    if kind is ATTACKS:
+        query = f"""
+            SELECT {LABEL_SQL} AS label, attack_id AS unit, any_value(severity) AS severity,
+                   any_value(complexity) AS complexity, sum(trials)::BIGINT AS trials,
+                   sum(successes)::BIGINT AS successes
+            FROM {files} GROUP BY provider, model, attack_id"""
+    else:
+        query = f"""
+            SELECT {LABEL_SQL} AS label, campaign_id AS unit, breached, sophistication_at_breach, turns_survived,
+                   max_turns, leaked_signals, attempts
+            FROM {files} ORDER BY label, unit"""
+    connection = connect()
+    try:
+        return connection.sql(query).to_arrow_table()
+    finally:
+        connection.close()
+
+
+def _column(table: pa.Table, name: str) -> np.ndarray:
+    return table.column(name).to_numpy()
+
+
+def _codes(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of a text column (sorted) and each row's index into them, without a Python string sort."""
+    encoded = pc.dictionary_encode(table.column(name)).combine_chunks()
+    values = encoded.dictionary.to_numpy(zero_copy_only=False).astype(str)
+    order = np.argsort(values, kind="stable")
+    position = np.empty_like(order)
+    position[order] = np.arange(order.size)
+    return values[order], position[encoded.indices.to_numpy()]
+
+
+def _sum_cells(rows: np.ndarray, columns: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A units x models matrix of `values` summed per cell (aliases of one model add up)."""
+    return np.bincount(rows * shape[1] + columns, weights=values, minlength=shape[0] * shape[1]).reshape(shape)
+
+
+@dataclass
+class UnitMatrices:
+    """What a board is computed from: per unit and model, the score's numerator and denominator."""
+
+    model_ids: np.ndarray
+    numerator: np.ndarray  # units x models
+    denominator: np.ndarray  # units x models; 0 where the model did not face the unit
+    per_model: dict[str, np.ndarray]  # units, trials, breaches and the ARS dimensions
+
+
+def _models(rows: pa.Table, label_to_model: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    labels, label_index = _codes(rows, "label")
+    model_ids, model_of_label = np.unique([label_to_model[label] for label in labels], return_inverse=True)
+    return model_ids, model_of_label[label_index]
+
+
+def _attack_matrices(rows: pa.Table, label_to_model: dict[str, str], method: RedTeamMethodology) -> UnitMatrices:
+    model_ids, model_index = _models(rows, label_to_model)
+    units, unit_index = _codes(rows, "unit")
+    shape = (len(units), len(model_ids))
+    trials = _sum_cells(unit_index, model_index, _column(rows, "trials"), shape)
+    successes = _sum_cells(unit_index, model_index, _column(rows, "successes"), shape)
+    severity, complexity = np.ones(len(units), dtype=np.int64), np.ones(len(units), dtype=np.int64)
+    severity[unit_index], complexity[unit_index] = _column(rows, "severity"), _column(rows, "complexity")
+    faced = trials > 0
+    numerator, denominator = scoring.security_contributions(
+        severity[:, None], complexity[:, None], np.where(faced, trials, 1), successes, method)
+    return UnitMatrices(model_ids, numerator * faced, denominator * faced, {
+        "units": faced.sum(axis=0), "trials": trials.sum(axis=0), "breaches": successes.sum(axis=0)})
+
+
+def _campaign_matrices(rows: pa.Table, label_to_model: dict[str, str], method: RedTeamMethodology) -> UnitMatrices:
+    model_ids, model_index = _models(rows, label_to_model)
+    units, unit_index = _codes(rows, "unit")
+    dimensions = scoring.agentic_dimensions(
+        _column(rows, "breached"), rows.column("sophistication_at_breach").to_numpy(zero_copy_only=False),
+        _column(rows, "turns_survived"), _column(rows, "max_turns"), _column(rows, "leaked_signals"),
+        _column(rows, "attempts"), method)
+    shape = (len(units), len(model_ids))
+    campaigns = np.bincount(model_index, minlength=len(model_ids))
+    return UnitMatrices(
+        model_ids, _sum_cells(unit_index, model_index, scoring.agentic_value(dimensions, method), shape),
+        _sum_cells(unit_index, model_index, np.ones(rows.num_rows), shape), {
+            "units": campaigns, "trials": campaigns,
+            "breaches": np.bincount(model_index, weights=_column(rows, "breached"), minlength=len(model_ids)),
+            **{name: np.bincount(model_index, weights=values, minlength=len(model_ids)) / campaigns
+               for name, values in dimensions.items()}})
+
+
+def score_board(root: Path, manifest: pd.DataFrame, identities: pd.DataFrame, month: str, kind: RawKind,
+                method: RedTeamMethodology) -> pd.DataFrame:
+    """The board of one month and kind: score, bootstrap interval, competition rank and rank interval."""
+    if not ((manifest["release_month"] == month) & (manifest["kind"] == kind.name)).any():
+        return SCORES.empty()
+    names = identities[(identities["release_month"] == month) & (identities["kind"] == kind.name)]
+    label_to_model = dict(zip(names["label"], names["model_id"]))
+    build = _attack_matrices if kind is ATTACKS else _campaign_matrices
+    cells = build(_unit_rows(root, manifest, month, kind), label_to_model, method)
+    score = scoring.ratio_scores(cells.numerator, cells.denominator)
+    low, high = scoring.bootstrap_intervals(cells.numerator, cells.denominator, method.resamples, method.confidence,
+                                            scoring.board_seed(method.seed, month, kind.board))
+    best, worst = scoring.rank_interval(low, high)
+    display = names.drop_duplicates("model_id").set_index("model_id").loc[cells.model_ids]
+    board = pd.DataFrame({
+        "release_month": month, "board": kind.board, "rank": scoring.competition_rank(score),
+        "tied": (score[None, :] == score[:, None]).sum(axis=1) > 1, "model_id": cells.model_ids,
+        "provider": display["provider"].to_numpy(), "model": display["model"].to_numpy(),
+        "score": score, "score_low": low, "score_high": high, "rank_best": best, "rank_worst": worst,
+        **{name: values for name, values in cells.per_model.items()}, "methodology_version": method.version,
+    })
+    return SCORES.conform(board.sort_values(["rank", "model_id"]))
+
+
+def reconcile(scores: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """Side by side where a month has raw results and the published board also scores the model."""
+    both = scores.merge(published, on=["release_month", "board", "model_id"], suffixes=("_redteam", ""))
+    if both.empty:
+        return RECONCILIATION.empty()
+    both = both.rename(columns={"security": "published_security", "rank": "published_rank",
+                                "score": "redteam_score", "score_low": "redteam_low", "score_high": "redteam_high",
+                                "rank_redteam": "redteam_rank", "methodology_version": "published_methodology_version",
+                                "methodology_version_redteam": "redteam_methodology_version"})
+    both["difference"] = both["redteam_score"] - both["published_security"]
+    both["published_within_interval"] = both["published_security"].between(both["redteam_low"], both["redteam_high"])
+    return RECONCILIATION.conform(both.sort_values(["release_month", "board", "published_rank", "model_id"]))
