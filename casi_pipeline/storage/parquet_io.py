@@ -67,13 +67,6 @@ def locked(root: Path, names: Iterable[str]) -> Iterator[None]:
         yield
 
 
-def write_atomically(frame: pd.DataFrame | pa.Table, path: Path) -> None:
-    """Write beside the target, flush to disk, then rename over it."""
-    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
-    with atomic_target(path) as temporary:
-        pq.write_table(table, temporary)
-
-
 def partition_path(root: Path, table: str, release_month: str) -> Path:
     months.parse(release_month)  # refuses anything but YYYY-MM, so no path leaves the warehouse
     return root / table / f"{PARTITION_COLUMN}={release_month}" / PART_FILE
