@@ -144,7 +144,7 @@ def test_a_restatement_lands_beside_the_original_and_its_differences_are_reporte
     assert sonnet["casi"] == 97.5 and sonnet["casi_source"].startswith(f"data_raw/2026-02/{new.name}:")
     with dg.DagsterInstance.from_config(str(refreshed.dagster_home)) as instance:
         record = instance.get_latest_asset_check_evaluation_record(
-            dg.AssetCheckKey(dg.AssetKey("normalise"), "restated_values"))
+            dg.AssetCheckKey(dg.AssetKey("restatements"), "restated_values"))
     evaluation = record.event.dagster_event.event_specific_data
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
     assert [(f["release_month"], f["old_value"], f["new_value"]) for f in evaluation.metadata["found"].value] == [

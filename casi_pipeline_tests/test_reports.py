@@ -134,7 +134,7 @@ def test_the_february_report_is_self_contained_and_says_what_changed(real_data_r
     board = page[page.index('id="board-CASI"'):page.index('id="quality"')]
     assert "<td>1</td><td>Anthropic Claude Sonnet 4.5</td><td class=n>98.06</td>" in board
     quality = page[page.index('id="quality"'):]
-    assert "9 checks: 9 passed, 0 warned, 0 failed." in quality  # 7 of the release run, 2 of the publish run
+    assert "12 checks: 12 passed, 0 warned, 0 failed." in quality  # 10 of the release run, 2 of the publish run
     assert quality.count("models_suite") == 1
     assert "leaderboard_suite" in quality and "leaderboard_history_suite" in quality and "models_suite" in quality
     assert "no CASI board for May 2025, nothing to compare with" in report_path(real_data_run.warehouse,

@@ -49,12 +49,12 @@ class ExpectationOutcome:
         }
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON-safe: NaN becomes None, numpy scalars become Python ones."""
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     if hasattr(value, "item"):
         value = value.item()
     if isinstance(value, float) and math.isnan(value):
@@ -157,7 +157,7 @@ def run_suite(frame: pd.DataFrame, suite: gx.ExpectationSuite, locate: tuple[str
     result = _context().data_sources.pandas_default.read_dataframe(frame).validate(suite, result_format=result_format)
     outcomes = []
     for item in result.results:
-        details = _clean(item.to_json_dict().get("result") or {})
+        details = json_safe(item.to_json_dict().get("result") or {})
         config = item.expectation_config
         error = _exception_message(item.exception_info)
         outcomes.append(ExpectationOutcome(
@@ -174,4 +174,4 @@ def run_suite(frame: pd.DataFrame, suite: gx.ExpectationSuite, locate: tuple[str
 
 
 def metadata_json(value: Any) -> dg.MetadataValue:
-    return dg.MetadataValue.json(json.loads(json.dumps(_clean(value), default=str)))
+    return dg.MetadataValue.json(json.loads(json.dumps(json_safe(value), default=str)))

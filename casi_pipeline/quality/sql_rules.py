@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from casi_pipeline.quality.gx import SAMPLE_SIZE, ExpectationOutcome, SuiteReport, _clean
+from casi_pipeline.quality.gx import SAMPLE_SIZE, ExpectationOutcome, SuiteReport, json_safe
 
 # Enough for the streaming aggregates; DuckDB spills to disk beyond it instead of growing (peak RSS target 1 GiB).
 MEMORY_LIMIT = "512MB"
@@ -98,7 +98,7 @@ class SqlSuite:
                 f"ORDER BY release_month, source_file, source_row LIMIT {SAMPLE_SIZE}").fetchall()
             outcomes.append(ExpectationOutcome(
                 expectation=f"row_rule:{rule.column}", description=rule.description, success=not count,
-                unexpected_count=int(count), sample_values=[_clean(row[3]) for row in samples],
+                unexpected_count=int(count), sample_values=[json_safe(row[3]) for row in samples],
                 sample_locations=[{"release_month": row[0], "source_file": row[1], "source_row": row[2],
                                    "source_column": rule.column} for row in samples],
                 observed_value=None, error=None))

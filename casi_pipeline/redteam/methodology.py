@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from casi_pipeline.errors import ReferenceDataError
-from casi_pipeline.reference import _read_yaml, _require
+from casi_pipeline.reference import read_yaml, require_field
 
 PATH = Path(__file__).parent / "methodology.yaml"
 LEVELS = (1, 2, 3, 4, 5)  # severity and complexity are rated 1..5
@@ -48,23 +48,23 @@ def _levels(path: Path, where: str, value, increasing: bool) -> dict[int, float]
 
 
 def parse(path: Path) -> RedTeamMethodology:
-    data = _read_yaml(path)
-    security = _require(path, "top level", data, "security", dict)
-    agentic = _require(path, "top level", data, "agentic", dict)
-    bootstrap = _require(path, "top level", data, "bootstrap", dict)
-    weights = _require(path, "agentic", agentic, "weights", dict)
+    data = read_yaml(path)
+    security = require_field(path, "top level", data, "security", dict)
+    agentic = require_field(path, "top level", data, "agentic", dict)
+    bootstrap = require_field(path, "top level", data, "bootstrap", dict)
+    weights = require_field(path, "agentic", agentic, "weights", dict)
     if sorted(weights) != sorted(DIMENSIONS):
         raise ReferenceDataError(str(path), "agentic.weights", f"expected exactly {list(DIMENSIONS)}, got {list(weights)}")
     for name in DIMENSIONS:
-        weight = _require(path, "agentic.weights", weights, name, (int, float))
+        weight = require_field(path, "agentic.weights", weights, name, (int, float))
         if weight < 0:
             raise ReferenceDataError(str(path), f"agentic.weights.{name}", f"must not be negative, got {weight}")
     if abs(sum(weights.values()) - 1) > 1e-9:
         raise ReferenceDataError(str(path), "agentic.weights", f"weights must add up to 1, got {sum(weights.values())}")
-    resamples = _require(path, "bootstrap", bootstrap, "resamples", int)
+    resamples = require_field(path, "bootstrap", bootstrap, "resamples", int)
     if resamples < MIN_RESAMPLES:
         raise ReferenceDataError(str(path), "bootstrap.resamples", f"at least {MIN_RESAMPLES}, got {resamples}")
-    confidence = _require(path, "bootstrap", bootstrap, "confidence", float)
+    confidence = require_field(path, "bootstrap", bootstrap, "confidence", float)
     if not 0 < confidence < 1:
         raise ReferenceDataError(str(path), "bootstrap.confidence", f"must be between 0 and 1, got {confidence}")
     return RedTeamMethodology(
@@ -73,8 +73,8 @@ def parse(path: Path) -> RedTeamMethodology:
         simplicity_weight=_levels(path, "security.simplicity_weight", security.get("simplicity_weight"),
                                   increasing=False),
         dimension_weights={name: float(weights[name]) for name in DIMENSIONS},
-        max_sophistication=_require(path, "agentic", agentic, "max_sophistication", int),
-        resamples=resamples, confidence=confidence, seed=_require(path, "bootstrap", bootstrap, "seed", int),
+        max_sophistication=require_field(path, "agentic", agentic, "max_sophistication", int),
+        resamples=resamples, confidence=confidence, seed=require_field(path, "bootstrap", bootstrap, "seed", int),
     )
 
 

@@ -20,7 +20,7 @@ from casi_pipeline.redteam.methodology import RedTeamMethodology
 from casi_pipeline.redteam.raw import ATTACKS, BOOLEAN, INTEGER, KINDS, RawKind, raw_path
 from casi_pipeline.redteam.tables import NORMALISE, RECONCILIATION, SCORES
 from casi_pipeline.reference import Registry
-from casi_pipeline.release.transforms import Findings, _identify
+from casi_pipeline.release.transforms import Findings, identify_labels
 
 SQL_TYPES = {INTEGER: "BIGINT", BOOLEAN: "BOOLEAN"}  # anything else is text
 LABEL_SQL = "trim(provider) || ' ' || trim(model)"
@@ -68,7 +68,7 @@ def label_counts(relation: str) -> pd.DataFrame:
 def normalise(counts: pd.DataFrame, registry: Registry) -> tuple[pd.DataFrame, Findings]:
     """One row per (month, kind, label) with the canonical model it names (the release stages' matching)."""
     findings = Findings()
-    identities = _identify(counts["label"], registry, findings) if not counts.empty else None
+    identities = identify_labels(counts["label"], registry, findings) if not counts.empty else None
     if identities is None:
         return NORMALISE.empty(), findings
     table = counts.merge(identities, on="label", how="left").assign(registry_version=registry.version)

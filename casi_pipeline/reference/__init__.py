@@ -36,7 +36,7 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-.") or "unknown"
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -48,7 +48,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _require(path: Path, where: str, entry: dict, name: str, kind: type | tuple[type, ...]) -> Any:
+def require_field(path: Path, where: str, entry: dict, name: str, kind: type | tuple[type, ...]) -> Any:
     value = entry.get(name)
     if not isinstance(value, kind) or (isinstance(value, str) and not value.strip()):
         raise ReferenceDataError(str(path), f"{where}.{name}", f"expected {getattr(kind, '__name__', kind)}, got {value!r}")
@@ -84,7 +84,7 @@ class Registry:
 
 
 def parse_registry(path: Path) -> Registry:
-    data = _read_yaml(path)
+    data = read_yaml(path)
     entries = data.get("models")
     if not isinstance(entries, list):
         raise ReferenceDataError(str(path), "models", "expected a list")
@@ -93,7 +93,7 @@ def parse_registry(path: Path) -> Registry:
         where = f"models[{index}]"
         if not isinstance(entry, dict):
             raise ReferenceDataError(str(path), where, "expected a mapping")
-        model_id = _require(path, where, entry, "id", str)
+        model_id = require_field(path, where, entry, "id", str)
         if not MODEL_ID.match(model_id):
             raise ReferenceDataError(str(path), f"{where}.id", f"{model_id!r} is not `provider/model` in lower case")
         if model_id in where_id:
@@ -102,7 +102,7 @@ def parse_registry(path: Path) -> Registry:
         aliases = entry.get("aliases") or []
         if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
             raise ReferenceDataError(str(path), f"{where}.aliases", "expected a list of labels")
-        model = Model(model_id, _require(path, where, entry, "provider", str), _require(path, where, entry, "model", str),
+        model = Model(model_id, require_field(path, where, entry, "provider", str), require_field(path, where, entry, "model", str),
                       tuple(aliases))
         for position, label in enumerate((model.label, *model.aliases)):
             owner = by_key.get(match_key(label))
@@ -141,7 +141,7 @@ class Catalogue:
 
 
 def parse_catalogue(path: Path) -> Catalogue:
-    data = _read_yaml(path)
+    data = read_yaml(path)
     entries = data.get("metrics")
     if not isinstance(entries, dict) or not entries:
         raise ReferenceDataError(str(path), "metrics", "expected a mapping of metric name to definition")
@@ -160,14 +160,14 @@ def parse_catalogue(path: Path) -> Catalogue:
             raise ReferenceDataError(str(path), where, f"min {bounds[0]} is above max {bounds[1]}")
         metrics[name] = Metric(
             name=name,
-            display=_require(path, where, entry, "display", str),
-            description=_require(path, where, entry, "description", str),
-            unit=_require(path, where, entry, "unit", str),
+            display=require_field(path, where, entry, "display", str),
+            description=require_field(path, where, entry, "description", str),
+            unit=require_field(path, where, entry, "unit", str),
             min=bounds[0],
             max=bounds[1],
-            higher_is_better=_require(path, where, entry, "higher_is_better", bool),
-            decimals=_require(path, where, entry, "decimals", int),
-            raw=_require(path, where, entry, "raw", bool),
+            higher_is_better=require_field(path, where, entry, "higher_is_better", bool),
+            decimals=require_field(path, where, entry, "decimals", int),
+            raw=require_field(path, where, entry, "raw", bool),
         )
     return Catalogue(int(data["version"]), metrics)
 
@@ -184,7 +184,7 @@ class Methodology:
 
 
 def parse_methodology(path: Path, catalogue: Catalogue) -> Methodology:
-    data = _read_yaml(path)
+    data = read_yaml(path)
     boards = data.get("boards")
     if not isinstance(boards, dict) or not boards:
         raise ReferenceDataError(str(path), "boards", "expected a mapping of board name to security metric")
@@ -194,7 +194,7 @@ def parse_methodology(path: Path, catalogue: Catalogue) -> Methodology:
     rtp = data.get("rtp")
     if not isinstance(rtp, dict):
         raise ReferenceDataError(str(path), "rtp", "expected a mapping")
-    weights = [_require(path, "rtp", rtp, name, (int, float)) for name in ("security_weight", "performance_weight")]
+    weights = [require_field(path, "rtp", rtp, name, (int, float)) for name in ("security_weight", "performance_weight")]
     if abs(sum(weights) - 1) > 1e-9:
         raise ReferenceDataError(str(path), "rtp", f"weights must add up to 1, got {sum(weights)}")
     return Methodology(str(data["version"]), dict(boards), float(weights[0]), float(weights[1]))
@@ -258,7 +258,7 @@ def _number(path: Path, where: str, value: Any, *, above: float | None = None, a
 
 
 def parse_benchmarks(path: Path) -> BenchmarkCatalogue:
-    data = _read_yaml(path)
+    data = read_yaml(path)
     threshold = _number(path, "coverage_threshold", data.get("coverage_threshold"), above=0, at_most=1)
     tolerance = _number(path, "reconciliation_tolerance", data.get("reconciliation_tolerance"), at_least=0)
     categories = data.get("categories")
@@ -272,7 +272,7 @@ def parse_benchmarks(path: Path) -> BenchmarkCatalogue:
         where = f"benchmarks[{index}]"
         if not isinstance(entry, dict):
             raise ReferenceDataError(str(path), where, "expected a mapping")
-        category = _require(path, where, entry, "category", str)
+        category = require_field(path, where, entry, "category", str)
         if category not in categories:
             raise ReferenceDataError(str(path), f"{where}.category",
                                      f"{category!r} is not one of the categories ({', '.join(categories)})")
@@ -280,7 +280,7 @@ def parse_benchmarks(path: Path) -> BenchmarkCatalogue:
         aliases = entry.get("aliases") or []
         if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
             raise ReferenceDataError(str(path), f"{where}.aliases", "expected a list of names")
-        benchmark = Benchmark(_require(path, where, entry, "name", str), category, weight, tuple(aliases))
+        benchmark = Benchmark(require_field(path, where, entry, "name", str), category, weight, tuple(aliases))
         for position, name in enumerate((benchmark.name, *benchmark.aliases)):
             place = f"{where}.aliases[{position - 1}]" if position else f"{where}.name"
             if match_key(name) in where_key:

@@ -50,7 +50,7 @@ UNKNOWN_BENCHMARKS = "unknown_benchmarks"
 PERFORMANCE_MISMATCH = "performance_mismatch"
 
 
-def _identify(labels: pd.Series, registry: Registry, findings: Findings) -> pd.DataFrame:
+def identify_labels(labels: pd.Series, registry: Registry, findings: Findings) -> pd.DataFrame:
     """Canonical identity per distinct label; unknown labels become new models and are reported."""
     known_labels = {match_key(label): model.id for model in registry.models for label in (model.label, *model.aliases)}
     rows = []
@@ -86,7 +86,7 @@ def normalise(validated: pd.DataFrame, registry: Registry, metric_names: tuple[s
     validated = validated[validated["value_month"] == validated["release_month"]]
     if validated.empty:
         return NORMALISE.empty(), pd.Series([], dtype="str"), findings
-    identity = _identify(validated["label"], registry, findings)
+    identity = identify_labels(validated["label"], registry, findings)
     seen = validated[["release_month", "label"]].merge(identity, on="label", how="left")
     labels = seen.groupby(["release_month", "model_id"])["label"].agg(lambda group: "; ".join(sorted(set(group))))
     # benchmarks.csv rows carry no metric, so they drop out of `long`.
