@@ -18,7 +18,8 @@ import pyarrow.parquet as pq
 from casi_pipeline import months
 from casi_pipeline.redteam.raw import AGENTIC, ATTACKS
 from casi_pipeline.reference import registry
-from casi_pipeline.storage.parquet_io import atomic_target, write_atomically
+from casi_pipeline.storage.files import atomic_target
+from casi_pipeline.storage.parquet_io import write_atomically
 
 FAMILIES = ("jailbreak", "prompt_injection", "role_play", "encoding", "multilingual", "crescendo",
             "data_exfiltration", "system_prompt_leak")

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from casi_pipeline import months
-from casi_pipeline.storage.files import atomic_file, atomic_target  # noqa: F401  (atomic_target: streamed writers)
+from casi_pipeline.storage.files import atomic_file
 
 PARTITION_COLUMN = "release_month"
 PART_FILE = "part-0.parquet"
