@@ -156,6 +156,7 @@ def build_stage_chain(
     backfill_policy: dg.BackfillPolicy,
     required_resources: set[str],
     hold: HoldFn = _hold_nothing,
+    pool: str | None = None,
 ) -> dg.AssetsDefinition:
     outs = {stage.table.name: dg.AssetOut(key=stage.key, description=stage.description, group_name=group,
                                           owners=OWNERS, kinds=set(stage.kinds), metadata=stage.definition_metadata(),
@@ -170,7 +171,7 @@ def build_stage_chain(
                                  for previous, stage in zip([None, *stages[:-1]], stages)},
             check_specs=[spec for stage in stages for spec in stage.check_specs()],
             partitions_def=partitions_def, backfill_policy=backfill_policy, can_subset=False,
-            required_resource_keys=required_resources,
+            required_resource_keys=required_resources, pool=pool,
         )
 
     @decorate
@@ -193,8 +194,8 @@ def build_stage_chain(
 
 
 def build_stage_asset(stage: Stage, *, group: str, inputs: Mapping[str, tuple[Table, dg.PartitionMapping | None]],
-                      hold: HoldFn = _hold_nothing, required_resources: set[str] | None = None
-                      ) -> dg.AssetsDefinition:
+                      hold: HoldFn = _hold_nothing, required_resources: set[str] | None = None,
+                      pool: str | None = None) -> dg.AssetsDefinition:
     """One gated, unpartitioned asset whose inputs are loaded by the IO manager (conformed to their tables)."""
 
     @dg.asset(
@@ -202,7 +203,7 @@ def build_stage_asset(stage: Stage, *, group: str, inputs: Mapping[str, tuple[Ta
         kinds=set(stage.kinds), metadata=stage.definition_metadata(), check_specs=stage.check_specs(),
         ins={name: dg.AssetIn(key=dg.AssetKey(table.name), partition_mapping=mapping)
              for name, (table, mapping) in inputs.items()},
-        required_resource_keys=required_resources,
+        required_resource_keys=required_resources, pool=pool,
     )
     def _asset(context, **loaded):
         tables = {name: inputs[name][0].conform(frame) for name, frame in loaded.items()}

@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from casi_pipeline.factory import Stage, StageResult, build_stage_asset
+from casi_pipeline.pools import PUBLISHED_POOL
 from casi_pipeline.quality import suites
 from casi_pipeline.reference import methodology, registry
 from casi_pipeline.release.tables import LEADERBOARD, NORMALISE
@@ -73,7 +74,7 @@ def _hold_published_lock(context, _months):
 
 
 # Both read their own stored table, so two publishing runs take turns.
-holding_published_lock = {"hold": _hold_published_lock, "required_resources": {"io_manager"}}
+holding_published_lock = {"hold": _hold_published_lock, "required_resources": {"io_manager"}, "pool": PUBLISHED_POOL}
 
 models = build_stage_asset(
     Stage(MODELS, "The model dimension: one row per canonical model ever seen, with aliases and first/last month.",

@@ -13,6 +13,7 @@ import pandas as pd
 
 from casi_pipeline.errors import RawInputError, StageError
 from casi_pipeline.factory import OWNERS, Stage, StageResult, build_stage_asset, build_stage_chain
+from casi_pipeline.pools import PUBLISHED_POOL, REDTEAM_POOL
 from casi_pipeline.quality.suites import RAW_LOCATION
 from casi_pipeline.redteam import raw, suites, transforms
 from casi_pipeline.redteam.methodology import redteam_methodology
@@ -90,7 +91,7 @@ redteam_stages = build_stage_chain(
     "redteam_stages", STAGES, group=GROUP,
     description="redteam_ingest -> validate -> normalise -> scores for each release month, each gated by its suite",
     upstream=[redteam_raw.key], partitions_def=release_months, backfill_policy=one_run_per_backfill,
-    required_resources={"raw"},
+    required_resources={"raw"}, pool=REDTEAM_POOL,
 )
 
 
@@ -104,6 +105,7 @@ redteam_reconciliation = build_stage_asset(
           suites.reconciliation_suite(), suites.BOARD_LOCATION, _reconciliation),
     group=RECONCILIATION_GROUP,
     inputs={"redteam_scores": (SCORES, dg.AllPartitionMapping()), "leaderboard": (LEADERBOARD, dg.AllPartitionMapping())},
+    pool=PUBLISHED_POOL,
 )
 
 assets = [redteam_raw, redteam_stages, redteam_reconciliation]

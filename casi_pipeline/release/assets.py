@@ -14,6 +14,7 @@ import pandas as pd
 from casi_pipeline import months
 from casi_pipeline.errors import RawInputError, StageError
 from casi_pipeline.factory import OWNERS, Stage, StageResult, beta_api, build_stage_chain
+from casi_pipeline.pools import RELEASE_POOL
 from casi_pipeline.quality import suites
 from casi_pipeline.raw import drops
 from casi_pipeline.reference import benchmark_catalogue, catalogue, methodology, registry
@@ -144,7 +145,7 @@ release_stages = build_stage_chain(
     description="ingest -> validate -> normalise -> leaderboard for each release month, each gated by its suite",
     upstream=[raw_drops.key], partitions_def=release_months, backfill_policy=one_run_per_backfill,
     required_resources={"raw", "io_manager"},
-    hold=lambda context, months: context.resources.io_manager.locked(months),
+    hold=lambda context, months: context.resources.io_manager.locked(months), pool=RELEASE_POOL,
 )
 
 assets = [raw_drops, release_stages]

@@ -11,6 +11,7 @@ import pandas as pd
 
 from casi_pipeline import months
 from casi_pipeline.factory import OWNERS
+from casi_pipeline.pools import PUBLISHED_POOL
 from casi_pipeline.published.assets import HISTORY, MODELS
 from casi_pipeline.reference import Methodology, methodology
 from casi_pipeline.release.assets import STAGES
@@ -68,7 +69,7 @@ def _markdown_image(board: str, chart: str, png: bytes) -> dg.MetadataValue:
 
 # Inputs are the two cross-release tables, conformed to their declared columns.
 HISTORY_AND_MODELS = {"history": dg.AssetIn(key=HISTORY.name), "models": dg.AssetIn(key=MODELS.name)}
-COMMON = dict(group_name=GROUP, owners=OWNERS, required_resource_keys={"io_manager"})
+COMMON = dict(group_name=GROUP, owners=OWNERS, required_resource_keys={"io_manager"}, pool=PUBLISHED_POOL)
 
 
 @dg.asset(
