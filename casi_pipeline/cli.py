@@ -13,7 +13,9 @@ import dagster as dg
 from casi_pipeline import months
 from casi_pipeline import refresh as upstream
 from casi_pipeline.automation.drop_sensor import PARTITION_RANGE_END, PARTITION_RANGE_START
+from casi_pipeline.automation.failure_alert import step_failure_lines
 from casi_pipeline.definitions import PUBLISH_JOB, RELEASE_JOB, REDTEAM_JOB, build_definitions
+from casi_pipeline.instance import InstanceError, open_instance
 from casi_pipeline.raw import drops
 from casi_pipeline.redteam import raw as redteam_raw
 from casi_pipeline.redteam import synth
@@ -25,13 +27,7 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 def failure_lines(result: dg.ExecuteInProcessResult, what: str) -> list[str]:
     """One line per failure: the stage's own lines when it failed a check, else the step and the error."""
-    lines = []
-    for event in result.get_step_failure_events():
-        data = event.step_failure_data
-        if data.user_failure_data is not None and data.user_failure_data.description:
-            lines.extend(data.user_failure_data.description.splitlines())
-        elif data.error is not None:
-            lines.append(f"{what} {event.step_key}: {data.error.cls_name}: {data.error.message.strip().splitlines()[0]}")
+    lines = step_failure_lines(result.get_step_failure_events(), what)
     if not lines and not result.success:
         lines.append(f"{what}: run {result.run_id} failed")
     return lines
@@ -42,7 +38,7 @@ class Runner:
         os.environ[DAGSTER_HOME_ENV] = str(prepare_dagster_home(settings.dagster_home))
         self.settings = settings
         self.defs = build_definitions(settings)
-        self.instance = dg.DagsterInstance.get()
+        self.instance = open_instance(settings.dagster_home)  # InstanceError: one line, before anything is written
 
     def _execute(self, job_name: str, what: str, **options) -> list[str]:
         job = self.defs.resolve_job_def(job_name)
@@ -164,13 +160,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     synth_parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    if args.command == "run":
-        return run(settings)
-    if args.command == "refresh":
-        return refresh(settings)
-    if args.command == "synth":
-        return synthesise(settings, args)
-    return backfill(settings, args.first, args.last)
+    try:
+        if args.command == "run":
+            return run(settings)
+        if args.command == "refresh":
+            return refresh(settings)
+        if args.command == "synth":
+            return synthesise(settings, args)
+        return backfill(settings, args.first, args.last)
+    except InstanceError as error:
+        print(f"casi-pipeline: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from casi_pipeline.automation.drop_sensor import build_drop_sensor
+from casi_pipeline.automation.failure_alert import build_failure_alert_sensor
 from casi_pipeline.automation.publish_sensor import build_publish_sensor
 from casi_pipeline.automation.refresh_schedule import refresh_job, refresh_schedule
 from casi_pipeline.factory import beta_api
@@ -49,7 +50,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[release_job, publish_job, refresh_job, redteam_job],
         schedules=[refresh_schedule],
         sensors=[build_drop_sensor(release_job),
-                 build_publish_sensor(RELEASE_JOB, set(release_assets.release_stages.keys), publish_job)],
+                 build_publish_sensor(RELEASE_JOB, set(release_assets.release_stages.keys), publish_job),
+                 build_failure_alert_sensor(settings.alert_webhook_url)],
         resources=resources(settings),
         executor=dg.in_process_executor,  # the multiprocess executor re-imports GX (~3.5 s) for every step
     )

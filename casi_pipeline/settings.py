@@ -14,6 +14,8 @@ UPSTREAM_TIMEOUT_ENV = "CASI_UPSTREAM_TIMEOUT_SECONDS"
 # Where F5 Labs publishes the rolling snapshot (see ../shared/data/f5-labs-ai-leaderboards/SOURCE.md).
 DEFAULT_UPSTREAM_URL = "https://raw.githubusercontent.com/F5-Labs/ai-leaderboards/main/casi_rolling_12_months.csv"
 DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 30.0
+ALERT_WEBHOOK_ENV = "CASI_ALERT_WEBHOOK_URL"  # a run failed: post to it (automation.failure_alert)
+POSTGRES_URL_ENV = "DAGSTER_POSTGRES_URL"  # read by deploy/dagster.yaml: the instance on PostgreSQL
 PAUSE_WRITES_ENV = "CASI_TEST_PAUSE_WRITES"  # tests only: a control folder (storage.parquet_io.pause_at)
 
 # Telemetry off: this machine has no network, and the instance must not try to reach one.
@@ -28,6 +30,7 @@ class Settings:
     upstream_url: str = DEFAULT_UPSTREAM_URL
     upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT_SECONDS  # per attempt
     pause_writes: Path | None = None
+    alert_webhook_url: str | None = None
 
     @classmethod
     def from_env(cls, cwd: Path | None = None) -> "Settings":
@@ -39,6 +42,7 @@ class Settings:
             upstream_url=os.environ.get(UPSTREAM_URL_ENV) or DEFAULT_UPSTREAM_URL,
             upstream_timeout=float(os.environ.get(UPSTREAM_TIMEOUT_ENV) or DEFAULT_UPSTREAM_TIMEOUT_SECONDS),
             pause_writes=Path(os.environ[PAUSE_WRITES_ENV]) if os.environ.get(PAUSE_WRITES_ENV) else None,
+            alert_webhook_url=os.environ.get(ALERT_WEBHOOK_ENV) or None,
         )
 
 
