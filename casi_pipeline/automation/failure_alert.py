@@ -62,8 +62,9 @@ def build_failure_alert_sensor(webhook_url: str | None) -> dg.SensorDefinition:
         try:
             post_alert(webhook_url, alert_text(run.job_name, run.run_id, failures))
         except (urllib.error.URLError, OSError, ValueError) as error:  # HTTPError is a URLError; ValueError: bad URL
+            reason = str(error).replace(webhook_url, _where(webhook_url))  # urllib may quote the whole URL
             context.log.warning(f"{SENSOR_NAME}: alert for run {run.run_id} not delivered to {_where(webhook_url)}: "
-                                f"{error}")
+                                f"{reason}")
         return None
 
     return run_failure_webhook
