@@ -56,11 +56,12 @@ class PostgresServer:
         subprocess.run([*self.as_owner, str(self.binaries / "initdb"), "-D", str(self.data), "-U", USER,
                         f"--pwfile={password_file}", "--auth-host=scram-sha-256", "--auth-local=trust",
                         "--encoding=UTF8", "--no-sync"], check=True, capture_output=True)
-        self.process = subprocess.Popen(
-            [*self.as_owner, str(self.binaries / "postgres"), "-D", str(self.data), "-p", str(self.port),
-             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.sockets}",
-             "-c", "fsync=off", "-c", "max_connections=200"],
-            stdout=subprocess.DEVNULL, stderr=(self.base / "server.log").open("wb"))
+        with (self.base / "server.log").open("wb") as log:  # the server keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [*self.as_owner, str(self.binaries / "postgres"), "-D", str(self.data), "-p", str(self.port),
+                 "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.sockets}",
+                 "-c", "fsync=off", "-c", "max_connections=200"],
+                stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + START_SECONDS
         while not self._accepts():
             if self.process.poll() is not None or time.monotonic() > deadline:
