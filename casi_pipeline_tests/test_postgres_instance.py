@@ -189,18 +189,20 @@ def test_run_monitoring_fails_a_run_whose_worker_died_and_frees_its_slot(on_post
     settings, _ = on_postgres
     # No health check for in-process or default-launcher workers: max_runtime_seconds is what ends them (1 s here).
     deploy_home(settings.dagster_home, max_runtime_seconds=1, poll_interval_seconds=1,
-                free_slots_after_run_end_seconds=0)
+                free_slots_after_run_end_seconds=1)  # 0 would turn the freeing off
     add_sample(settings.data_raw)
     worker, _ = paused_writer(settings, tmp_path, "normalise/release_month=2025-09/")
     [held] = concurrency(settings).claimed_slots
     worker.send_signal(signal.SIGKILL)
     worker.communicate()
 
-    daemon = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster-daemon")), "run", "--workspace", str(REPO / "workspace.yaml")],
-        cwd=REPO, env={**os.environ, "DAGSTER_HOME": str(settings.dagster_home),
-                       "CASI_DATA_RAW": str(settings.data_raw), "CASI_WAREHOUSE": str(settings.warehouse)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    log = tmp_path / "daemon.log"
+    with log.open("wb") as sink:  # the daemon keeps its own copy of the descriptor
+        daemon = subprocess.Popen(
+            [str(Path(sys.executable).with_name("dagster-daemon")), "run", "--workspace", str(REPO / "workspace.yaml")],
+            cwd=REPO, env={**os.environ, "DAGSTER_HOME": str(settings.dagster_home),
+                           "CASI_DATA_RAW": str(settings.data_raw), "CASI_WAREHOUSE": str(settings.warehouse)},
+            stdout=sink, stderr=sink, start_new_session=True)
     try:
         deadline = time.monotonic() + WAIT_SECONDS
         while True:
@@ -211,7 +213,7 @@ def test_run_monitoring_fails_a_run_whose_worker_died_and_frees_its_slot(on_post
                 instance.dispose()
             if status == dg.DagsterRunStatus.FAILURE and concurrency(settings).claimed_slots == []:
                 break
-            assert daemon.poll() is None, daemon.communicate()[1][-2000:]
+            assert daemon.poll() is None, log.read_text()[-2000:]
             assert time.monotonic() < deadline, f"run {held.run_id} still {status} after {WAIT_SECONDS} s"
             time.sleep(1)
     finally:
