@@ -15,16 +15,15 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy.exc
 import yaml
-from dagster._core.errors import DagsterError, DagsterInvalidConfigError
 
 from casi_pipeline.settings import POSTGRES_URL_ENV
 
 try:
     from dagster_postgres.utils import DagsterPostgresException
 except ImportError:  # without the [deploy] extra the instance cannot be on PostgreSQL, so this is never raised
-    DagsterPostgresException = DagsterError
+    DagsterPostgresException = dg.DagsterError
 
-OPEN_ERRORS = (DagsterError, DagsterPostgresException, sqlalchemy.exc.SQLAlchemyError, yaml.YAMLError, OSError)
+OPEN_ERRORS = (dg.DagsterError, DagsterPostgresException, sqlalchemy.exc.SQLAlchemyError, yaml.YAMLError, OSError)
 _UNSET_VARIABLE = re.compile(r'environment variable "([^"]+)" which is not set')
 _DRIVER_PREFIX = re.compile(r"^\([\w.]+\) ")  # SQLAlchemy's "(psycopg2.OperationalError) " before the server's words
 
@@ -37,7 +36,7 @@ def _reason(error: BaseException) -> str:
     """The innermost cause, in one line: the server's own words (which never include the password)."""
     while error.__cause__ is not None:
         error = error.__cause__
-    if isinstance(error, DagsterInvalidConfigError):
+    if isinstance(error, dg.DagsterInvalidConfigError):
         for config_error in error.errors:
             if unset := _UNSET_VARIABLE.search(config_error.message):
                 return f"{unset.group(1)} is not set"
