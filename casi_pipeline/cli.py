@@ -38,7 +38,7 @@ class Runner:
         os.environ[DAGSTER_HOME_ENV] = str(prepare_dagster_home(settings.dagster_home))
         self.settings = settings
         self.defs = build_definitions(settings)
-        self.instance = open_instance(settings.dagster_home)  # InstanceError: one line, before anything is written
+        self.instance = open_instance(settings.dagster_home)  # InstanceError: one line, before any run writes
 
     def _execute(self, job_name: str, what: str, **options) -> list[str]:
         job = self.defs.resolve_job_def(job_name)

@@ -21,7 +21,7 @@ from casi_pipeline.settings import POSTGRES_URL_ENV, Settings
 
 from .conftest import REPO, add_sample, land, run_cli, tree_hashes
 from .postgres import postgres  # noqa: F401  (the session's PostgreSQL server, a fixture)
-from .test_crash_and_concurrency import WAIT_SECONDS, paused_writer, start, waiting_for_a_lock
+from .test_crash_and_concurrency import WAIT_SECONDS, paused_writer, start, wait_for, waiting_for_a_lock
 
 DEPLOY_INSTANCE = REPO / "deploy" / "dagster.yaml"
 RELEASE_STEP = "release_stages"
@@ -151,8 +151,6 @@ def test_a_second_run_of_the_same_month_waits_for_the_pool_slot(on_postgres, tmp
         # Run B's step is queued for the slot: it has not started, so it cannot be waiting on a file lock either.
         def second_is_pending() -> bool:
             return bool(concurrency(settings).pending_run_ids - {holder.run_id})
-
-        from .test_crash_and_concurrency import wait_for
 
         wait_for(second_is_pending, "the second run to queue for the release pool", second)
         [waiting] = concurrency(settings).pending_run_ids - {holder.run_id}

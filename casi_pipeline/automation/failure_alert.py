@@ -13,6 +13,8 @@ from collections.abc import Iterable
 
 import dagster as dg
 
+from casi_pipeline.settings import ALERT_WEBHOOK_ENV
+
 SENSOR_NAME = "run_failure_webhook"
 POST_TIMEOUT_SECONDS = 10.0
 
@@ -55,7 +57,7 @@ def build_failure_alert_sensor(webhook_url: str | None) -> dg.SensorDefinition:
     )
     def run_failure_webhook(context: dg.RunFailureSensorContext):
         if not webhook_url:
-            return dg.SkipReason("CASI_ALERT_WEBHOOK_URL is not set")
+            return dg.SkipReason(f"{ALERT_WEBHOOK_ENV} is not set")
         run = context.dagster_run
         failures = step_failure_lines(context.get_step_failure_events(), run.job_name) or [
             context.failure_event.message or "the run failed"]
