@@ -149,7 +149,7 @@ def run_docs(context) -> Iterator[RunDocs | None]:
     if io_manager is None:
         yield None
         return
-    docs = RunDocs(Path(io_manager.root), context.run_id)
+    docs = RunDocs(Path(io_manager.root), context.run.run_id)
     try:
         yield docs
     finally:
