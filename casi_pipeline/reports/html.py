@@ -39,7 +39,7 @@ footer{font-size:12px;color:#52606d;padding:0 32px 24px;max-width:1320px;margin:
 """
 # From warehouse/reports/<YYYY-MM>/report.html to the Data Docs index: a relative link, so the page stays
 # byte-identical and works wherever the warehouse is copied.
-DATA_DOCS_LINK = f"../../{docs.FOLDER}/{docs.INDEX}"
+DATA_DOCS_LINK = f"../../{docs.FOLDER}/{docs.RUNS_PAGE}"
 STATUS_MARK = {"passed": "✔ passed", "warned": "⚠ warned", "failed": "✘ failed"}
 
 
@@ -139,7 +139,7 @@ def render_report(release_month: str, sections: list[BoardSection], quality: lis
 {boards}
 <section id="quality"><h2>Data quality</h2>{_quality(quality)}
 <p>Every validation result in full, run by run: <a href="{DATA_DOCS_LINK}">Great Expectations Data Docs</a>
-(<code>warehouse/{docs.FOLDER}/{docs.INDEX}</code>; without network access their pages are unstyled but readable).</p>
+(<code>warehouse/{docs.FOLDER}/</code>; without network access their pages are unstyled but readable).</p>
 </section>
 </main><footer><p>Data: F5 Labs (CASI and ARS leaderboards), licensed CC BY-NC 4.0; labels merged into canonical
 models, ranks and derived figures added by casi-pipeline. Figures of this month come from:</p><ul>{source_rows}</ul>
