@@ -99,11 +99,11 @@ def test_broken_header_still_reports_its_own_month(tmp_path):
     (ROLLING, "Model,Feb\nOpenAI \x1b[31mGPT-5\x1b[0m,80.31\n", "row 2 column 1 (Model)",
      "'OpenAI \\x1b[31mGPT-5\\x1b[0m'", "001B"),
     (ROLLING, "Model,Feb\nOpenAI GPT-5\u202e,80.31\n", "row 2 column 1 (Model)", "'OpenAI GPT-5\\u202e'", "202E"),
-    ("metrics.csv", "provider,model,casi\nOpen\x00AI,GPT-5,80.31\n", "row 2 column 1 (provider)", "'Open\\x00AI'",
-     "0000"),
+    ("metrics.csv", "provider,model,casi\nOpen\x08AI,GPT-5,80.31\n", "row 2 column 1 (provider)", "'Open\\x08AI'",
+     "0008"),
     ("benchmarks.csv", "provider,model,benchmark,score\nOpenAI,GPT-5,GPQA\x85Diamond,85.2\n",
      "row 2 column 3 (benchmark)", "'GPQA\\x85Diamond'", "0085"),
-], ids=["escape-sequence", "bidi-override", "nul-in-metrics", "c1-in-benchmarks"])
+], ids=["escape-sequence", "bidi-override", "backspace-in-metrics", "c1-in-benchmarks"])
 def test_a_label_with_control_characters_is_refused_naming_file_and_row(tmp_path, file, content, where, shown, code):
     add_drop(tmp_path, "2026-02", {file: content})
     with pytest.raises(RawInputError) as refused:
