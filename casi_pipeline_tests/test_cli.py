@@ -98,12 +98,13 @@ def test_a_broken_value_fails_with_one_line_and_changes_nothing(settings, landed
 
 
 def test_a_bad_drop_stops_only_the_months_it_feeds(settings, landed, capsys):
-    add_drop(settings.data_raw, "2025-11", {"metrics.csv": "provider,model,casi\nAnthropic,Claude Sonnet 4.5,95.86\n"
+    # a new drop (the landed November one is never edited): October's metrics feed October alone
+    add_drop(settings.data_raw, "2025-10", {"metrics.csv": "provider,model,casi\nAnthropic,Claude Sonnet 4.5,95.86\n"
                                                            "Anthropic,Claude Sonnet 4.5,95.86\n"})
     capsys.readouterr()
     assert run_cli(settings, "run") == 1
     errors = capsys.readouterr().err.splitlines()
-    assert errors[:-1] == ["2025-11 validate: data_raw/2025-11/metrics.csv row 2: the same model label appears twice "
+    assert errors[:-1] == ["2025-10 validate: data_raw/2025-10/metrics.csv row 2: the same model label appears twice "
                            "in one file (found 'Anthropic Claude Sonnet 4.5'; 2 row(s) in all)"]
     assert tree_hashes(settings.warehouse) == landed
 

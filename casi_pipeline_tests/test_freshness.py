@@ -26,7 +26,8 @@ def test_the_expected_month_follows_the_due_day(today, due_day, expected):
 
 def test_on_time_passes_and_late_fails_with_the_days_late():
     on_time = freshness.freshness("2026-02", date(2026, 3, 10), 10)
-    assert on_time.passed and on_time.line == "boards are fresh: newest release month 2026-02, the next is due by 2026-04-10"
+    assert on_time.passed
+    assert on_time.line == "boards are fresh: newest release month 2026-02, the next is due by 2026-04-10"
     late = freshness.freshness("2026-01", date(2026, 3, 15), 10)
     assert not late.passed
     assert late.line == ("boards are late: newest release month 2026-01, but 2026-02 was due by 2026-03-10 "
@@ -84,4 +85,6 @@ def test_the_check_runs_daily_on_its_own_schedule_and_never_in_the_publish_run()
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     publish = definitions.resolve_job_def(PUBLISH_JOB)
     # the reports summarise the publish run's checks and must stay byte-identical from one day to the next
-    assert dg.AssetCheckKey(dg.AssetKey("leaderboard_history"), "fresh") not in publish.asset_layer.asset_graph.asset_check_keys
+    checks = publish.asset_layer.asset_graph.asset_check_keys
+    assert dg.AssetCheckKey(dg.AssetKey("leaderboard_history"), "leaderboard_history_suite") in checks
+    assert dg.AssetCheckKey(dg.AssetKey("leaderboard_history"), "fresh") not in checks

@@ -158,8 +158,9 @@ def check_labels(raw: RawFile, columns: tuple[str, ...]) -> None:
         for position, column in positions:
             character = first_unprintable(cells[position]) if position < len(cells) else None
             if character is not None:
-                raise RawInputError(raw.name, f"{cells[position]!r} holds the control character U+{ord(character):04X}; "
-                                    "labels must be readable text", where=f"row {line} column {position + 1} ({column})")
+                raise RawInputError(
+                    raw.name, f"{cells[position]!r} holds the control character U+{ord(character):04X}; labels must "
+                    "be readable text", where=f"row {line} column {position + 1} ({column})")
 
 
 def metrics_columns(raw: RawFile) -> list[str]:

@@ -37,7 +37,8 @@ def _path(root: Path, source_file: str) -> Path:
 
 
 def _sidecar_sha256(root: Path, source_file: str) -> str | None:
-    sidecar = _path(root, source_file).with_name(_path(root, source_file).name + SIDECAR_SUFFIX)
+    path = _path(root, source_file)
+    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
     try:
         return json.loads(sidecar.read_text()).get("sha256")
     except (OSError, ValueError, AttributeError):  # no sidecar, or not one the refresh wrote: no record there
