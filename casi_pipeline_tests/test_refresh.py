@@ -90,10 +90,13 @@ CUT = REAL.index(b"\n", 700) + 25  # mid-row: the body stops inside the label of
     (Route(body=bytes(range(256))), "not UTF-8 (byte 0x80 at offset 128)", 1),
     (Route(body=b"hello,world\n1,2\n"), "column 2: last column 'world' is not a month abbreviation (Jan..Dec)", 1),
     (Route(body=REAL[:CUT]), "row 14: expected 10 cells as in the header, found 1", 1),
+    (Route(body=b"Model,Feb\nOpenAI \x1b[31mGPT-5,80.31\n"),
+     "row 2 column 1 (Model): 'OpenAI \\x1b[31mGPT-5' holds the control character U+001B; labels must be readable text",
+     1),
     (Route(body=REAL[:600], announced=len(REAL)),
      f"truncated body: 600 bytes of {len(REAL)} announced (gave up after 3 attempts)", 3),
 ], ids=["404", "500", "timeout", "html", "html-as-text", "garbage-bytes", "garbage-csv", "truncated-rows",
-        "truncated-body"])
+        "control-characters-in-a-label", "truncated-body"])
 def test_a_failed_refresh_says_why_in_one_line_and_writes_nothing(refreshed, upstream, monkeypatch, capsys,
                                                                    route, error, attempts):
     path = f"/failure-{len(upstream.routes)}.csv"
