@@ -17,4 +17,4 @@ REFRESH_ERRORS = (FetchError, RawInputError)
 def refresh(root: Path, url: str, timeout: float, today: date | None = None,
             max_bytes: int = DEFAULT_UPSTREAM_MAX_BYTES) -> Landed | None:
     """Land the upstream file if it is new or changed; None when it is unchanged. Nothing is written on error."""
-    return land(root, check(fetch(url, timeout, max_bytes), today or date.today()))
+    return land(root, check(fetch(url, timeout, max_bytes=max_bytes), today or date.today()))

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from casi_pipeline.settings import DEFAULT_UPSTREAM_MAX_BYTES
+
 ATTEMPTS = 3
 SCHEMES = ("http://", "https://", "file://")
 # Worth another attempt: the server may recover. A 404 or a wrong body will not, so those fail at once.
@@ -91,8 +93,8 @@ def _get(url: str, timeout: float, max_bytes: int) -> Download:
     return Download(url, body, content_type, datetime.now(UTC))
 
 
-def fetch(url: str, timeout: float, max_bytes: int, attempts: int = ATTEMPTS,
-          sleep: Callable[[float], None] = time.sleep) -> Download:
+def fetch(url: str, timeout: float, attempts: int = ATTEMPTS, sleep: Callable[[float], None] = time.sleep,
+          max_bytes: int = DEFAULT_UPSTREAM_MAX_BYTES) -> Download:
     """GET `url` (http, https or file). Each attempt, from connecting to the last byte, must end within `timeout`
     seconds and `max_bytes` bytes; a body over the limit fails at once. Transient faults are retried; the pause
     doubles from 1 s but never exceeds the timeout, so a short timeout also keeps the retries short."""
