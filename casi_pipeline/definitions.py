@@ -10,6 +10,7 @@ from casi_pipeline.automation.publish_sensor import build_publish_sensor
 from casi_pipeline.automation.refresh_schedule import refresh_job, refresh_schedule
 from casi_pipeline.factory import beta_api
 from casi_pipeline.published import assets as published_assets
+from casi_pipeline.published import freshness
 from casi_pipeline.raw.resource import RawDrops
 from casi_pipeline.refresh.resource import UpstreamSource
 from casi_pipeline.redteam import assets as redteam_assets
@@ -25,7 +26,10 @@ REDTEAM_JOB = "redteam_job"
 release_job = dg.define_asset_job(RELEASE_JOB, selection=dg.AssetSelection.groups(release_assets.GROUP),
                                   description="ingest -> validate -> normalise -> leaderboard for release months")
 publish_job = dg.define_asset_job(PUBLISH_JOB,
-                                  selection=dg.AssetSelection.groups(published_assets.GROUP, report_assets.GROUP),
+                                  # the freshness check depends on the date: it runs on its own schedule, and keeps
+                                  # out of the reports' data-quality summary (byte-identical re-runs)
+                                  selection=dg.AssetSelection.groups(published_assets.GROUP, report_assets.GROUP)
+                                  - dg.AssetSelection.checks(freshness.fresh_check),
                                   description="the cross-release tables (models, leaderboard_history, the red-team "
                                               "reconciliation), then the exports, charts and reports built from them")
 redteam_job = dg.define_asset_job(REDTEAM_JOB, selection=dg.AssetSelection.groups(redteam_assets.GROUP),
@@ -37,7 +41,10 @@ def resources(settings: Settings) -> dict:
         "io_manager": HiveParquetIOManager(root=str(settings.warehouse),
                                            pause_writes=str(settings.pause_writes) if settings.pause_writes else None),
         "raw": RawDrops(root=str(settings.data_raw)),
-        "upstream": UpstreamSource(url=settings.upstream_url, timeout_seconds=settings.upstream_timeout),
+        "upstream": UpstreamSource(url=settings.upstream_url, timeout_seconds=settings.upstream_timeout,
+                                   max_bytes=settings.upstream_max_bytes),
+        "calendar": freshness.ReleaseCalendar(due_day=settings.freshness_day,
+                                              today=settings.today.isoformat() if settings.today else None),
     }
 
 
@@ -47,8 +54,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                                                     *report_assets.assets, *redteam_assets.assets])
     return dg.Definitions(
         assets=assets,
-        jobs=[release_job, publish_job, refresh_job, redteam_job],
-        schedules=[refresh_schedule],
+        asset_checks=[freshness.fresh_check],
+        jobs=[release_job, publish_job, refresh_job, redteam_job, freshness.freshness_job],
+        schedules=[refresh_schedule, freshness.freshness_schedule],
         sensors=[build_drop_sensor(release_job),
                  build_publish_sensor(RELEASE_JOB, set(release_assets.release_stages.keys), publish_job),
                  build_failure_alert_sensor(settings.alert_webhook_url)],

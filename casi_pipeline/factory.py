@@ -18,12 +18,14 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dagster as dg
 import great_expectations as gx
 import pandas as pd
 
 from casi_pipeline.errors import StageError
+from casi_pipeline.quality.docs import RunDocs
 from casi_pipeline.quality.gx import SuiteReport, metadata_json, run_suite
 from casi_pipeline.quality.sql_rules import SqlSuite
 from casi_pipeline.storage.safe_text import escape_markdown
@@ -114,9 +116,10 @@ def _refuse(check: str, lines: list[str]) -> dg.Failure:
     return dg.Failure(description="\n".join(lines), metadata={"check": check, "errors": metadata_json(lines)})
 
 
-def gated(stage: Stage, months: list[str], tables: dict[str, pd.DataFrame], context
+def gated(stage: Stage, months: list[str], tables: dict[str, pd.DataFrame], context, docs: RunDocs | None = None
           ) -> Iterator[dg.AssetCheckResult | pd.DataFrame]:
-    """Build one stage and yield its check results, then its conformed table; raise dg.Failure if it must not land."""
+    """Build one stage and yield its check results, then its conformed table; raise dg.Failure if it must not land.
+    With `docs`, a Great Expectations suite's result also goes to the run's Data Docs, linked from the check."""
     check = suite_check_name(stage.table.name)
     try:
         result = stage.build(months, tables, context)
@@ -131,10 +134,26 @@ def gated(stage: Stage, months: list[str], tables: dict[str, pd.DataFrame], cont
                                   severity=dg.AssetCheckSeverity.WARN,
                                   metadata={"count": len(rows), "found": metadata_json(rows[:50])})
     report = stage.validate(result)
-    yield report.check_result(check, stage.key)
+    page = docs.add(report.validation, stage.suite.name, months) if docs and report.validation is not None else None
+    yield report.check_result(check, stage.key, data_docs=page)
     if not report.success:
         raise _refuse(check, report.failure_lines(stage.table.name))
     yield stage.table.conform(result.frame)
+
+
+@contextmanager
+def run_docs(context) -> Iterator[RunDocs | None]:
+    """The run's Data Docs under the warehouse the IO manager writes to, built when the block ends, even when a
+    suite refused the month (its failures are what people most need to browse)."""
+    io_manager = getattr(context.resources, "io_manager", None)
+    if io_manager is None:
+        yield None
+        return
+    docs = RunDocs(Path(io_manager.root), context.run.run_id)
+    try:
+        yield docs
+    finally:
+        docs.build()
 
 
 def _output(stage: Stage, frame: pd.DataFrame, **options) -> dg.Output:
@@ -179,9 +198,9 @@ def build_stage_chain(
         months = list(context.partition_keys)
         tables: dict[str, pd.DataFrame] = {}
         # Held until the last output is stored: Dagster stores each output before resuming this generator.
-        with hold(context, months):
+        with hold(context, months), run_docs(context) as docs:
             for stage in stages:
-                for item in gated(stage, months, tables, context):
+                for item in gated(stage, months, tables, context, docs):
                     if isinstance(item, pd.DataFrame):
                         tables[stage.table.name] = item
                     else:
@@ -207,8 +226,8 @@ def build_stage_asset(stage: Stage, *, group: str, inputs: Mapping[str, tuple[Ta
     )
     def _asset(context, **loaded):
         tables = {name: inputs[name][0].conform(frame) for name, frame in loaded.items()}
-        with hold(context, []):
-            for item in gated(stage, [], tables, context):
+        with hold(context, []), run_docs(context) as docs:
+            for item in gated(stage, [], tables, context, docs):
                 yield _output(stage, item) if isinstance(item, pd.DataFrame) else item
 
     return _asset

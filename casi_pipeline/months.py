@@ -46,6 +46,11 @@ def span(first: str, last: str) -> list[str]:
     return months
 
 
+def range_label(month_keys: list[str]) -> str:
+    """`2025-06..2026-02` for sorted months, or the one month."""
+    return month_keys[0] if len(month_keys) == 1 else f"{month_keys[0]}..{month_keys[-1]}"
+
+
 def current_month(today: date | None = None) -> str:
     today = today or date.today()
     return key(today.year, today.month)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 DATA_RAW_ENV = "CASI_DATA_RAW"
@@ -11,11 +12,18 @@ WAREHOUSE_ENV = "CASI_WAREHOUSE"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
 UPSTREAM_URL_ENV = "CASI_UPSTREAM_URL"
 UPSTREAM_TIMEOUT_ENV = "CASI_UPSTREAM_TIMEOUT_SECONDS"
+UPSTREAM_MAX_BYTES_ENV = "CASI_UPSTREAM_MAX_BYTES"
+FRESHNESS_DAY_ENV = "CASI_FRESHNESS_DAY"
+TODAY_ENV = "CASI_TEST_TODAY"  # tests only: a fixed date (YYYY-MM-DD) for the freshness check's clock
 # Where F5 Labs publishes the rolling snapshot (see ../shared/data/f5-labs-ai-leaderboards/SOURCE.md).
 DEFAULT_UPSTREAM_URL = "https://raw.githubusercontent.com/F5-Labs/ai-leaderboards/main/casi_rolling_12_months.csv"
 DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 30.0
 ALERT_WEBHOOK_ENV = "CASI_ALERT_WEBHOOK_URL"  # a run failed: post to it (automation.failure_alert)
 POSTGRES_URL_ENV = "DAGSTER_POSTGRES_URL"  # read by deploy/dagster.yaml: the instance on PostgreSQL
+# The file is a few KB today; 10 MiB leaves room for years of growth and still stops a runaway body early.
+DEFAULT_UPSTREAM_MAX_BYTES = 10 * 1024 * 1024
+# A release month is due by this day of the month after it (the publisher updates early in the month).
+DEFAULT_FRESHNESS_DAY = 10
 PAUSE_WRITES_ENV = "CASI_TEST_PAUSE_WRITES"  # tests only: a control folder (storage.parquet_io.pause_at)
 
 # Telemetry off: this machine has no network, and the instance must not try to reach one.
@@ -28,7 +36,10 @@ class Settings:
     warehouse: Path
     dagster_home: Path
     upstream_url: str = DEFAULT_UPSTREAM_URL
-    upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT_SECONDS  # per attempt
+    upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT_SECONDS  # per attempt, connecting to last byte
+    upstream_max_bytes: int = DEFAULT_UPSTREAM_MAX_BYTES
+    freshness_day: int = DEFAULT_FRESHNESS_DAY
+    today: date | None = None  # None: the real clock
     pause_writes: Path | None = None
     alert_webhook_url: str | None = None
 
@@ -41,6 +52,9 @@ class Settings:
             dagster_home=Path(os.environ.get(DAGSTER_HOME_ENV) or base / ".dagster_home").resolve(),
             upstream_url=os.environ.get(UPSTREAM_URL_ENV) or DEFAULT_UPSTREAM_URL,
             upstream_timeout=float(os.environ.get(UPSTREAM_TIMEOUT_ENV) or DEFAULT_UPSTREAM_TIMEOUT_SECONDS),
+            upstream_max_bytes=int(os.environ.get(UPSTREAM_MAX_BYTES_ENV) or DEFAULT_UPSTREAM_MAX_BYTES),
+            freshness_day=int(os.environ.get(FRESHNESS_DAY_ENV) or DEFAULT_FRESHNESS_DAY),
+            today=date.fromisoformat(os.environ[TODAY_ENV]) if os.environ.get(TODAY_ENV) else None,
             pause_writes=Path(os.environ[PAUSE_WRITES_ENV]) if os.environ.get(PAUSE_WRITES_ENV) else None,
             alert_webhook_url=os.environ.get(ALERT_WEBHOOK_ENV) or None,
         )

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from casi_pipeline.quality.docs import FOLDER as DATA_DOCS
 from casi_pipeline.settings import Settings
 from casi_pipeline.storage.parquet_io import LOCKS_FOLDER
 
@@ -59,10 +60,14 @@ def add_sample(raw: Path) -> None:
         shutil.copytree(drop, raw / drop.name, dirs_exist_ok=True)
 
 
+# Neither holds data: the run locks, and the Data Docs (a log of every run, a refused one too, with run ids and times).
+NOT_DATA = (LOCKS_FOLDER, DATA_DOCS)
+
+
 def tree_hashes(root: Path) -> dict[str, str]:
-    """sha256 of every file under root, to prove nothing changed. The warehouse's run locks hold no data."""
+    """sha256 of every file under root, to prove nothing changed (see NOT_DATA)."""
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and LOCKS_FOLDER not in p.relative_to(root).parts}
+            for p in sorted(root.rglob("*")) if p.is_file() and not set(NOT_DATA) & set(p.relative_to(root).parts)}
 
 
 def copy_landed(template: Settings, settings: Settings) -> dict[str, str]:
@@ -114,6 +119,8 @@ class Route:
     content_type: str = "text/plain; charset=utf-8"  # what raw.githubusercontent.com sends for a CSV
     delay: float = 0.0  # seconds before answering (longer than the client's timeout: a timeout)
     announced: int | None = None  # Content-Length to announce when it differs from the body (a truncated body)
+    stream: bytes = b""  # when set: no Content-Length, then this chunk over and over, without end
+    interval: float = 0.0  # seconds between two chunks of `stream` (a server dripping bytes)
 
 
 class UpstreamServer(ThreadingHTTPServer):
@@ -124,6 +131,7 @@ class UpstreamServer(ThreadingHTTPServer):
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.stopping = threading.Event()
+        self.streaming = 0  # handlers still streaming without end; they stop when the client hangs up
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}{path}"
@@ -141,12 +149,30 @@ class _UpstreamHandler(BaseHTTPRequestHandler):
         route = self.server.routes.get(self.path, Route(404, b"404: Not Found"))
         if route.delay and self.server.stopping.wait(route.delay):
             return
+        if route.stream:
+            self._stream(route)
+            return
         self.send_response(route.status)
         self.send_header("Content-Type", route.content_type)
         self.send_header("Content-Length", str(route.announced or len(route.body)))
         self.end_headers()
         self.wfile.write(route.body)
         self.close_connection = True
+
+    def _stream(self, route: Route) -> None:
+        self.send_response(route.status)
+        self.send_header("Content-Type", route.content_type)
+        self.end_headers()
+        self.close_connection = True
+        self.server.streaming += 1
+        try:
+            while not self.server.stopping.wait(route.interval):
+                self.wfile.write(route.stream)
+                self.wfile.flush()
+        except ConnectionError:  # the client gave up: what a bounded download must do
+            pass
+        finally:
+            self.server.streaming -= 1
 
     def log_message(self, *args):  # quiet: the tests assert on what the client saw
         pass

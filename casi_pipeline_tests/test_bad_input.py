@@ -73,22 +73,38 @@ ROLLING_CASES = {
         november_rolling(*GOOD_ROWS, "OpenAI GPT-5,80.31"),
         f"2025-11 validate: {ROLLING_AT} row 3 column Nov: the same model label appears twice in one file "
         "(found 'OpenAI GPT-5'; 2 row(s) in all)"),
+    "control characters in a label": (
+        november_rolling(GOOD_ROWS[0], "OpenAI GPT-5\x1b]0;pwned\x07,80.31"),
+        f"2025-11 ingest: {ROLLING_AT}: row 3 column 1 (Model): 'OpenAI GPT-5\\x1b]0;pwned\\x07' holds the control "
+        "character U+001B; labels must be readable text"),
+    "a C1 control in a label": (
+        november_rolling(GOOD_ROWS[0], "OpenAI GPT\u009b-5,80.31"),
+        f"2025-11 ingest: {ROLLING_AT}: row 3 column 1 (Model): 'OpenAI GPT\\x9b-5' holds the control character "
+        "U+009B; labels must be readable text"),
     "not UTF-8": (november_rolling(GOOD_ROWS[0], "OpenAI GPT-5 \xe9,80.31").replace(b"\xc3\xa9", b"\xe9"),
                   f"2025-11 ingest: {ROLLING_AT}: not UTF-8 (byte 0xe9 at offset 57)"),
 }
 
 METRICS_HEADER = "provider,model,casi,ars,performance,input_usd_per_mtok,output_usd_per_mtok"
+# The landed November metrics.csv is never edited (that is refused as such, see test_immutability.py): a bad
+# metrics file arrives as December's drop.
+DECEMBER_METRICS_AT = f"data_raw/2025-12/{METRICS}"
 METRICS_CASES = {
     "unknown column": ("provider,model,casi,elo\nAnthropic,Claude Sonnet 4.5,95.86,1210\n",
-                       f"2025-11 ingest: {METRICS_AT}: column 4: unknown column 'elo' (allowed: {ALLOWED})"),
+                       f"2025-12 ingest: {DECEMBER_METRICS_AT}: column 4: unknown column 'elo' (allowed: {ALLOWED})"),
     "negative price": (f"{METRICS_HEADER}\nAnthropic,Claude Sonnet 4.5,95.86,,49.6,-3,15\n",
-                       f"2025-11 validate: {METRICS_AT} row 2: input_usd_per_mtok must be >= 0 (found -3.0)"),
-    "non-numeric price": (f"{METRICS_HEADER}\nAnthropic,Claude Sonnet 4.5,95.86,,49.6,3,$15\n",
-                          f"2025-11 ingest: {METRICS_AT} row 2: output_usd_per_mtok is not a number (found '$15')"),
+                       f"2025-12 validate: {DECEMBER_METRICS_AT} row 2: input_usd_per_mtok must be >= 0 (found -3.0)"),
+    "non-numeric price": (
+        f"{METRICS_HEADER}\nAnthropic,Claude Sonnet 4.5,95.86,,49.6,3,$15\n",
+        f"2025-12 ingest: {DECEMBER_METRICS_AT} row 2: output_usd_per_mtok is not a number (found '$15')"),
     "provider/model pair twice": (
         f"{METRICS_HEADER}\nAnthropic,Claude Sonnet 4.5,95.86,,49.6,3,15\nAnthropic,Claude Sonnet 4.5,95.86,,49.6,3,15\n",
-        f"2025-11 validate: {METRICS_AT} row 2: the same model label appears twice in one file "
+        f"2025-12 validate: {DECEMBER_METRICS_AT} row 2: the same model label appears twice in one file "
         "(found 'Anthropic Claude Sonnet 4.5'; 2 row(s) in all)"),
+    "control characters in a label": (
+        f"{METRICS_HEADER}\nAnthropic,Claude \x1b[31mSonnet\x1b[0m 4.5,95.86,,49.6,3,15\n",
+        f"2025-12 ingest: {DECEMBER_METRICS_AT}: row 2 column 2 (model): 'Claude \\x1b[31mSonnet\\x1b[0m 4.5' holds "
+        "the control character U+001B; labels must be readable text"),
 }
 
 
@@ -103,7 +119,7 @@ def test_a_bad_rolling_snapshot_is_refused_with_one_line(settings, landed, capsy
 @pytest.mark.parametrize("case", METRICS_CASES)
 def test_a_bad_metrics_file_is_refused_with_one_line(settings, landed, capsys, case):
     content, line = METRICS_CASES[case]
-    add_drop(settings.data_raw, "2025-11", {METRICS: content})
+    add_drop(settings.data_raw, "2025-12", {METRICS: content})
     assert run_refused(settings, capsys) == [line, "casi-pipeline: 1 failure(s)"]
     assert tree_hashes(settings.warehouse) == landed
 
@@ -162,7 +178,7 @@ def clean_tables(tmp_path_factory, landed_once):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_harmless_variants_give_the_same_tables(settings, landed, clean_tables, variant):
+def test_harmless_variants_give_the_same_tables(settings, clean_tables, variant):
     change = VARIANTS[variant]
     add_drop(settings.data_raw, "2025-11", {name: change(name, text) for name, text in CLEAN.items()})
     assert run_cli(settings, "run") == 0

@@ -63,14 +63,17 @@ def landed(settings, landed_once):
     return copy_landed(landed_once, settings)
 
 
-def replace_cell(path, label: str, old: str, new: str) -> None:
+def replace_cell(path, label: str, old: str, new: str, target=None) -> None:
+    """Write `path` with one cell changed, to `target` (a new file) or over `path` itself (an edit in place)."""
     text = path.read_text()
     line = next(line for line in text.splitlines() if line.startswith(label + ","))
     assert old in line
-    path.write_text(text.replace(line, line.replace(old, new)))
+    (target or path).write_text(text.replace(line, line.replace(old, new)))
 
 
-ROLLING = "data_raw/2026-02/casi_rolling_12_months.csv"
+# A landed file is never edited (test_immutability.py): the broken snapshot arrives as a restatement beside it.
+RESTATED = "casi_rolling_12_months.restated-20260305T060000Z.csv"
+ROLLING = f"data_raw/2026-02/{RESTATED}"
 
 
 @pytest.mark.parametrize("old, new, line", [
@@ -81,7 +84,7 @@ ROLLING = "data_raw/2026-02/casi_rolling_12_months.csv"
 ])
 def test_a_broken_value_fails_with_one_line_and_changes_nothing(settings, landed, capsys, old, new, line):
     rolling = settings.data_raw / "2026-02" / "casi_rolling_12_months.csv"
-    replace_cell(rolling, "Anthropic Claude Sonnet 4.5", old, new)
+    replace_cell(rolling, "Anthropic Claude Sonnet 4.5", old, new, target=rolling.with_name(RESTATED))
     raw_before = tree_hashes(settings.data_raw)
     capsys.readouterr()
     assert run_cli(settings, "run") == 1
@@ -95,12 +98,13 @@ def test_a_broken_value_fails_with_one_line_and_changes_nothing(settings, landed
 
 
 def test_a_bad_drop_stops_only_the_months_it_feeds(settings, landed, capsys):
-    add_drop(settings.data_raw, "2025-11", {"metrics.csv": "provider,model,casi\nAnthropic,Claude Sonnet 4.5,95.86\n"
+    # a new drop (the landed November one is never edited): October's metrics feed October alone
+    add_drop(settings.data_raw, "2025-10", {"metrics.csv": "provider,model,casi\nAnthropic,Claude Sonnet 4.5,95.86\n"
                                                            "Anthropic,Claude Sonnet 4.5,95.86\n"})
     capsys.readouterr()
     assert run_cli(settings, "run") == 1
     errors = capsys.readouterr().err.splitlines()
-    assert errors[:-1] == ["2025-11 validate: data_raw/2025-11/metrics.csv row 2: the same model label appears twice "
+    assert errors[:-1] == ["2025-10 validate: data_raw/2025-10/metrics.csv row 2: the same model label appears twice "
                            "in one file (found 'Anthropic Claude Sonnet 4.5'; 2 row(s) in all)"]
     assert tree_hashes(settings.warehouse) == landed
 

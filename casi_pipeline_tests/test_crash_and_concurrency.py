@@ -23,6 +23,7 @@ from .conftest import add_drop, add_sample, copy_landed, land, run_cli, tree_has
 CLI = Path(sys.executable).with_name("casi-pipeline")
 WAIT_SECONDS = 300  # an upper bound for a loaded machine; nothing here measures speed
 ROLLING = "casi_rolling_12_months.csv"
+RESTATED = "casi_rolling_12_months.restated-20260101T060000Z.csv"
 # A December snapshot that also carries November: it changes the landed 2025-11 tables and adds 2025-12.
 DECEMBER = "Model,Nov,Dec\nAnthropic Claude Sonnet 4.5,95.86,96.88\n"
 DECEMBER_WITH_GPT5 = DECEMBER + "OpenAI GPT-5,80.31,84.08\n"
@@ -68,13 +69,13 @@ def paused_writer(settings, tmp_path, match: str) -> tuple[subprocess.Popen, Pat
     return writer, control
 
 
-def single_run(tmp_path, landed_once, drop: str) -> dict[str, str]:
-    """What one uninterrupted run gives from the same landed state: the reference."""
+def single_run(tmp_path, landed_once, drop: dict[str, str]) -> dict[str, str]:
+    """What one uninterrupted run gives from the same landed state and December drop (file name -> text)."""
     from casi_pipeline.settings import Settings
 
     reference = Settings(tmp_path / "ref" / "data_raw", tmp_path / "ref" / "warehouse", tmp_path / "ref" / "home")
     copy_landed(landed_once, reference)
-    add_drop(reference.data_raw, "2025-12", {ROLLING: drop})
+    add_drop(reference.data_raw, "2025-12", drop)
     assert run_cli(reference, "run") == 0
     return tree_hashes(reference.warehouse)
 
@@ -108,7 +109,7 @@ def test_a_run_killed_while_writing_loses_nothing_and_a_rerun_completes(settings
 
     assert run_cli(settings, "run") == 0  # the rerun completes the release ...
     assert leftovers(settings.warehouse) == []  # ... and clears what the killed writer left
-    assert tree_hashes(settings.warehouse) == single_run(tmp_path, landed_once, DECEMBER_WITH_GPT5)
+    assert tree_hashes(settings.warehouse) == single_run(tmp_path, landed_once, {ROLLING: DECEMBER_WITH_GPT5})
 
 
 def waiting_for_a_lock(pid: int) -> bool:
@@ -120,7 +121,8 @@ def waiting_for_a_lock(pid: int) -> bool:
 def test_two_runs_of_one_month_take_turns_and_end_as_one_run(settings, landed, landed_once, tmp_path):
     add_drop(settings.data_raw, "2025-12", {ROLLING: DECEMBER})
     first, control = paused_writer(settings, tmp_path, "ingest/release_month=2025-11/")  # holds November's lock
-    add_drop(settings.data_raw, "2025-12", {ROLLING: DECEMBER_WITH_GPT5})  # the raw data changes meanwhile
+    # the raw data changes meanwhile: a restatement lands beside the snapshot (a landed file is never edited)
+    add_drop(settings.data_raw, "2025-12", {RESTATED: DECEMBER_WITH_GPT5})
     second = start(settings)
     wait_for(lambda: waiting_for_a_lock(second.pid), "the second run to wait for November's lock", second)
     (control / "resume").touch()
@@ -129,4 +131,5 @@ def test_two_runs_of_one_month_take_turns_and_end_as_one_run(settings, landed, l
         assert process.returncode == 0, err
     # The second run read November only after the first had written all of it: one run's result, never a mixture.
     assert leftovers(settings.warehouse) == []
-    assert tree_hashes(settings.warehouse) == single_run(tmp_path, landed_once, DECEMBER_WITH_GPT5)
+    assert tree_hashes(settings.warehouse) == single_run(tmp_path, landed_once,
+                                                         {ROLLING: DECEMBER, RESTATED: DECEMBER_WITH_GPT5})

@@ -93,3 +93,27 @@ def test_metrics_blank_means_unknown(tmp_path):
 def test_broken_header_still_reports_its_own_month(tmp_path):
     add_drop(tmp_path, "2026-02", {ROLLING: b"Model,Jan,Foo\nA B,1,2\n"})
     assert drops.release_months(tmp_path) == ["2026-02"]
+
+
+@pytest.mark.parametrize("file, content, where, shown, code", [
+    (ROLLING, "Model,Feb\nOpenAI \x1b[31mGPT-5\x1b[0m,80.31\n", "row 2 column 1 (Model)",
+     "'OpenAI \\x1b[31mGPT-5\\x1b[0m'", "001B"),
+    (ROLLING, "Model,Feb\nOpenAI GPT-5\u202e,80.31\n", "row 2 column 1 (Model)", "'OpenAI GPT-5\\u202e'", "202E"),
+    ("metrics.csv", "provider,model,casi\nOpen\x08AI,GPT-5,80.31\n", "row 2 column 1 (provider)", "'Open\\x08AI'",
+     "0008"),
+    ("benchmarks.csv", "provider,model,benchmark,score\nOpenAI,GPT-5,GPQA\x85Diamond,85.2\n",
+     "row 2 column 3 (benchmark)", "'GPQA\\x85Diamond'", "0085"),
+], ids=["escape-sequence", "bidi-override", "backspace-in-metrics", "c1-in-benchmarks"])
+def test_a_label_with_control_characters_is_refused_naming_file_and_row(tmp_path, file, content, where, shown, code):
+    add_drop(tmp_path, "2026-02", {file: content})
+    with pytest.raises(RawInputError) as refused:
+        drops.ingest_release(tmp_path, "2026-02")
+    assert str(refused.value) == (f"{tmp_path.name}/2026-02/{file}: {where}: {shown} holds the control character "
+                                  f"U+{code}; labels must be readable text")
+    assert str(refused.value).isprintable()  # the message itself shows the label escaped
+
+
+def test_labels_with_spaces_and_non_ascii_letters_are_readable_text(tmp_path):
+    add_drop(tmp_path, "2026-02", {ROLLING: "Model,Feb\nMistral Mistral Médium 3,80.31\nZhipu GLM-4.5 (Air),70\n"})
+    assert drops.ingest_release(tmp_path, "2026-02")["label"].tolist() == ["Mistral Mistral Médium 3",
+                                                                             "Zhipu GLM-4.5 (Air)"]

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import shutil
+import time
 from datetime import date, datetime
 
 import dagster as dg
@@ -10,7 +11,7 @@ import pytest
 
 from casi_pipeline.raw import drops
 from casi_pipeline.refresh.land import as_of_month
-from casi_pipeline.settings import UPSTREAM_TIMEOUT_ENV, UPSTREAM_URL_ENV, Settings
+from casi_pipeline.settings import UPSTREAM_MAX_BYTES_ENV, UPSTREAM_TIMEOUT_ENV, UPSTREAM_URL_ENV, Settings
 
 from .conftest import REAL_ROLLING, Route, read_table, run_cli, tree_hashes
 
@@ -89,10 +90,13 @@ CUT = REAL.index(b"\n", 700) + 25  # mid-row: the body stops inside the label of
     (Route(body=bytes(range(256))), "not UTF-8 (byte 0x80 at offset 128)", 1),
     (Route(body=b"hello,world\n1,2\n"), "column 2: last column 'world' is not a month abbreviation (Jan..Dec)", 1),
     (Route(body=REAL[:CUT]), "row 14: expected 10 cells as in the header, found 1", 1),
+    (Route(body=b"Model,Feb\nOpenAI \x1b[31mGPT-5,80.31\n"),
+     "row 2 column 1 (Model): 'OpenAI \\x1b[31mGPT-5' holds the control character U+001B; labels must be readable text",
+     1),
     (Route(body=REAL[:600], announced=len(REAL)),
      f"truncated body: 600 bytes of {len(REAL)} announced (gave up after 3 attempts)", 3),
 ], ids=["404", "500", "timeout", "html", "html-as-text", "garbage-bytes", "garbage-csv", "truncated-rows",
-        "truncated-body"])
+        "control-characters-in-a-label", "truncated-body"])
 def test_a_failed_refresh_says_why_in_one_line_and_writes_nothing(refreshed, upstream, monkeypatch, capsys,
                                                                    route, error, attempts):
     path = f"/failure-{len(upstream.routes)}.csv"
@@ -106,6 +110,42 @@ def test_a_failed_refresh_says_why_in_one_line_and_writes_nothing(refreshed, ups
     assert upstream.hits[path] == attempts
     assert (tree_hashes(refreshed.data_raw), tree_hashes(refreshed.warehouse)) == (raw, warehouse)
     assert run_count(refreshed) == runs
+
+
+CAP = 1024 * 1024
+
+
+@pytest.mark.parametrize("route, timeout, error, attempts", [
+    # one byte every 20 ms, forever: every read succeeds, so only a deadline for the whole attempt stops it
+    (Route(stream=b"M", interval=0.02), 0.3, "timed out after 0.3 s (gave up after 3 attempts)", 3),
+    # 64 KiB chunks without end and without a Content-Length: only the size cap stops it
+    (Route(stream=b"x" * 65536), 30, f"body larger than the limit of {CAP:,} bytes (stopped reading)", 1),
+    (Route(body=b"Model,Feb\n" + b"A B,1\n" * (CAP // 6 + 1)), 30,
+     f"body of {10 + 6 * (CAP // 6 + 1):,} bytes announced, more than the limit of {CAP:,} bytes", 1),
+], ids=["drips-forever", "streams-without-end", "announces-too-much"])
+def test_a_download_is_bounded_in_time_and_size_and_lands_nothing(refreshed, upstream, monkeypatch, capsys,
+                                                                  route, timeout, error, attempts):
+    path = f"/unbounded-{len(upstream.routes)}.csv"
+    upstream.routes[path] = route
+    url = upstream.url(path)
+    monkeypatch.setenv(UPSTREAM_URL_ENV, url)
+    monkeypatch.setenv(UPSTREAM_TIMEOUT_ENV, str(timeout))
+    monkeypatch.setenv(UPSTREAM_MAX_BYTES_ENV, str(CAP))
+    raw, warehouse, runs = tree_hashes(refreshed.data_raw), tree_hashes(refreshed.warehouse), run_count(refreshed)
+    capsys.readouterr()
+    started = time.monotonic()
+    assert run_cli(refreshed, "refresh") == 1
+    elapsed = time.monotonic() - started
+    assert capsys.readouterr().err.splitlines() == [f"casi-pipeline refresh: {url}: {error}"]
+    assert upstream.hits[path] == attempts
+    # 3 attempts of 0.3 s and pauses of 0.3 s: far below what one dripping read per attempt would allow
+    assert elapsed < 5, elapsed
+    assert (tree_hashes(refreshed.data_raw), tree_hashes(refreshed.warehouse)) == (raw, warehouse)
+    assert run_count(refreshed) == runs
+    deadline = time.monotonic() + 5  # the server's handler ends once the client has hung up
+    while upstream.streaming and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert upstream.streaming == 0
 
 
 @pytest.mark.parametrize("url, error", [

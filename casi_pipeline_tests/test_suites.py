@@ -167,3 +167,33 @@ def test_check_summary_escapes_values_from_outside():
     frame = ingest_frame(casi="<script>alert(1)</script> | x")
     summary = check(frame, INGEST_SUITE).check_result("ingest_suite", dg.AssetKey("ingest")).metadata["summary"].value
     assert "&lt;script&gt;" in summary and "<script>" not in summary and "\\| x" in summary
+
+
+# --- the suites as Great Expectations JSON in the repository -------------------------------------------------------
+
+def test_the_committed_suite_files_are_what_the_catalogues_give():
+    from casi_pipeline.quality import suite_files
+
+    current = suite_files.current_suites()
+    assert sorted(path.stem for path in suite_files.FOLDER.glob("*.json")) == sorted(s.name for s in current)
+    for suite in current:  # on a difference: python -m casi_pipeline.quality.suite_files, then review the diff
+        assert suite_files.suite_path(suite.name).read_text() == suite_files.suite_json(suite), suite.name
+
+
+def test_a_committed_suite_is_read_back_by_great_expectations_and_runs_the_same():
+    from casi_pipeline.quality import suite_files
+
+    loaded = suite_files.load("validate")
+    assert loaded.name == "validate" and len(loaded.expectations) == len(VALIDATE_SUITE.expectations)
+    broken = transforms.validate(ingest_frame(casi="108.06"), catalogue().raw_metrics)
+    assert check(broken, loaded).failure_lines("validate") == check(broken, VALIDATE_SUITE).failure_lines("validate") \
+        == [f"2026-02 validate: {FILE} row 9 column Feb: casi must be within 0..100 (found 108.06)"]
+
+
+def test_a_changed_catalogue_bound_shows_in_the_suite_json():
+    from dataclasses import replace
+
+    from casi_pipeline.quality import suite_files
+
+    wider = replace(catalogue(), metrics={**catalogue().metrics, "casi": replace(catalogue().metrics["casi"], max=110)})
+    assert suite_files.suite_json(suites.validate_suite(wider)) != suite_files.suite_path("validate").read_text()

@@ -20,7 +20,7 @@ CRON = "0 6 3 * *"
 @dg.op(description="Download the upstream rolling snapshot; land it as a new or restated drop if it changed.")
 def refresh_from_upstream(context: dg.OpExecutionContext, raw: RawDrops, upstream: UpstreamSource) -> None:
     try:
-        landed = refresh(raw.path, upstream.url, upstream.timeout_seconds)
+        landed = refresh(raw.path, upstream.url, upstream.timeout_seconds, max_bytes=upstream.max_bytes)
     except REFRESH_ERRORS as error:
         raise dg.Failure(description=str(error)) from None
     if landed is None:

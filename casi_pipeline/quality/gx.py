@@ -7,6 +7,7 @@ import logging
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -86,6 +87,7 @@ class SuiteReport:
     success: bool
     outcomes: list[ExpectationOutcome]
     locate: tuple[str, ...]
+    validation: Any = None  # GX's own result (ExpectationSuiteValidationResult), for the Data Docs
 
     @property
     def failed(self) -> list[ExpectationOutcome]:
@@ -113,7 +115,8 @@ class SuiteReport:
                 lines.append(f"{prefix}: {where}: {outcome.description} (found {_shown(value, self.locate)!r}{more})")
         return lines
 
-    def check_result(self, check_name: str, asset_key: dg.AssetKey) -> dg.AssetCheckResult:
+    def check_result(self, check_name: str, asset_key: dg.AssetKey,
+                     data_docs: Path | None = None) -> dg.AssetCheckResult:
         rows = "\n".join(
             f"| {'✅' if o.success else '❌'} | {o.description} | {o.unexpected_count if o.unexpected_count is not None else ''}"
             f" | {escape_markdown(', '.join(map(repr, o.sample_values))) if not o.success else ''} |"  # values come from outside
@@ -131,6 +134,8 @@ class SuiteReport:
                 "expectations_failed": len(self.failed),
                 "failed": dg.MetadataValue.json([o.as_json() for o in self.failed]),
                 "summary": dg.MetadataValue.md(summary),
+                # the full results as Great Expectations Data Docs (a page under warehouse/quality/)
+                **({"data_docs": dg.MetadataValue.path(str(data_docs))} if data_docs else {}),
             },
         )
 
@@ -170,7 +175,7 @@ def run_suite(frame: pd.DataFrame, suite: gx.ExpectationSuite, locate: tuple[str
             observed_value=details.get("observed_value"),
             error=error,
         ))
-    return SuiteReport(suite.name, bool(result.success), outcomes, tuple(locate))
+    return SuiteReport(suite.name, bool(result.success), outcomes, tuple(locate), result)
 
 
 def metadata_json(value: Any) -> dg.MetadataValue:

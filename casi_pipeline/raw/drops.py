@@ -14,6 +14,7 @@ import pandas as pd
 from casi_pipeline import months
 from casi_pipeline.errors import RawInputError
 from casi_pipeline.reference import catalogue
+from casi_pipeline.storage.safe_text import first_unprintable
 
 ROLLING_FILE = "casi_rolling_12_months.csv"
 METRICS_FILE = "metrics.csv"
@@ -148,6 +149,20 @@ def rolling_months(raw: RawFile, drop_month: str) -> list[str]:
     return release
 
 
+def check_labels(raw: RawFile, columns: tuple[str, ...]) -> None:
+    """Labels are text a person can read: a control character (an escape sequence such as ESC [31m, a NUL, a line
+    or paragraph separator) in one of `columns` refuses the file, naming the row and showing the label escaped."""
+    header = [cell.strip() for cell in raw.rows[0][1]]
+    positions = [(header.index(column), column) for column in columns if column in header]
+    for line, cells in raw.rows[1:]:
+        for position, column in positions:
+            character = first_unprintable(cells[position]) if position < len(cells) else None
+            if character is not None:
+                raise RawInputError(
+                    raw.name, f"{cells[position]!r} holds the control character U+{ord(character):04X}; labels must "
+                    "be readable text", where=f"row {line} column {position + 1} ({column})")
+
+
 def metrics_columns(raw: RawFile) -> list[str]:
     header = [cell.strip() for cell in raw.rows[0][1]]
     allowed = set(catalogue().raw_metrics)
@@ -212,6 +227,7 @@ def ingest_release(root: Path, release_month: str) -> pd.DataFrame:
         for rolling in drop.rolling_files():
             raw = read_csv_file(rolling, root)
             columns = rolling_months(raw, drop.month)
+            check_labels(raw, (LABEL_COLUMN,))
             if release_month in columns:
                 header = raw.rows[0][1]
                 for line, cells in raw.rows[1:]:
@@ -226,6 +242,7 @@ def ingest_release(root: Path, release_month: str) -> pd.DataFrame:
         if metrics_path is not None and drop.month == release_month:
             raw = read_csv_file(metrics_path, root)
             header = metrics_columns(raw)
+            check_labels(raw, ("provider", "model"))
             for line, cells in raw.rows[1:]:
                 cell = dict(zip(header, cells))
                 record = {"release_month": release_month, "value_month": drop.month, "drop_month": drop.month,
@@ -260,6 +277,7 @@ def benchmark_records(raw: RawFile, month: str) -> list[dict]:
     """One ingest row per benchmarks.csv row, its score as written. A row must name its benchmark and give a score:
     a benchmark a model has no result for is left out of the file (it is never 0)."""
     header = benchmarks_columns(raw)
+    check_labels(raw, ("provider", "model", "benchmark"))
     records = []
     for line, cells in raw.rows[1:]:
         cell = dict(zip(header, cells))

@@ -8,11 +8,13 @@ from pathlib import Path
 from casi_pipeline.errors import RawInputError
 from casi_pipeline.refresh.fetch import FetchError, fetch
 from casi_pipeline.refresh.land import Landed, check, land
+from casi_pipeline.settings import DEFAULT_UPSTREAM_MAX_BYTES
 
 # Every way a refresh can fail; each message is one line naming the URL (and the row or column where known).
 REFRESH_ERRORS = (FetchError, RawInputError)
 
 
-def refresh(root: Path, url: str, timeout: float, today: date | None = None) -> Landed | None:
+def refresh(root: Path, url: str, timeout: float, today: date | None = None,
+            max_bytes: int = DEFAULT_UPSTREAM_MAX_BYTES) -> Landed | None:
     """Land the upstream file if it is new or changed; None when it is unchanged. Nothing is written on error."""
-    return land(root, check(fetch(url, timeout), today or date.today()))
+    return land(root, check(fetch(url, timeout, max_bytes=max_bytes), today or date.today()))

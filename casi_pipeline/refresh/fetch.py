@@ -1,8 +1,10 @@
-"""Download the publisher's file: a timeout per attempt, a few attempts for transient faults, one-line errors."""
+"""Download the publisher's file: a bounded size and a deadline per attempt, a few attempts for transient faults,
+one-line errors."""
 
 from __future__ import annotations
 
 import http.client
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -10,10 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from casi_pipeline.settings import DEFAULT_UPSTREAM_MAX_BYTES
+
 ATTEMPTS = 3
 SCHEMES = ("http://", "https://", "file://")
 # Worth another attempt: the server may recover. A 404 or a wrong body will not, so those fail at once.
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+CHUNK_BYTES = 64 * 1024
 
 
 class FetchError(Exception):
@@ -32,11 +37,43 @@ class Download:
     fetched_at: datetime
 
 
-def _get(url: str, timeout: float) -> Download:
+def _socket(response) -> socket.socket | None:
+    """The connection under an HTTP response (None for file://), to shorten its timeout as the deadline nears.
+    http.client keeps it as response.fp.raw._sock; there is no public accessor."""
+    return getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+
+
+def _read_body(response, url: str, deadline: float, max_bytes: int) -> bytes:
+    """The whole body, refused past `max_bytes` or past the attempt's deadline, however slowly it arrives."""
+    announced = response.headers.get("Content-Length")
+    if announced and announced.isdigit() and int(announced) > max_bytes:
+        raise FetchError(f"{url}: body of {int(announced):,} bytes announced, more than the limit of "
+                         f"{max_bytes:,} bytes")
+    connection, received, size = _socket(response), [], 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        if connection is not None:
+            connection.settimeout(remaining)  # a server dripping bytes cannot stretch the attempt past its deadline
+        chunk = response.read1(CHUNK_BYTES)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError(f"{url}: body larger than the limit of {max_bytes:,} bytes (stopped reading)")
+        received.append(chunk)
+    if announced and announced.isdigit() and size < int(announced):
+        raise _Transient(f"truncated body: {size} bytes of {announced} announced")
+    return b"".join(received)
+
+
+def _get(url: str, timeout: float, max_bytes: int) -> Download:
+    deadline = time.monotonic() + timeout
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             content_type = response.headers.get("Content-Type")
-            body = response.read()
+            body = _read_body(response, url, deadline, max_bytes)
     except urllib.error.HTTPError as error:
         error.close()  # it holds the response's socket
         what = f"HTTP {error.code} {error.reason}"
@@ -56,16 +93,17 @@ def _get(url: str, timeout: float) -> Download:
     return Download(url, body, content_type, datetime.now(UTC))
 
 
-def fetch(url: str, timeout: float, attempts: int = ATTEMPTS,
-          sleep: Callable[[float], None] = time.sleep) -> Download:
-    """GET `url` (http, https or file). Transient faults are retried; the pause doubles from 1 s but never exceeds
-    the timeout, so a short timeout also keeps the retries short."""
+def fetch(url: str, timeout: float, attempts: int = ATTEMPTS, sleep: Callable[[float], None] = time.sleep,
+          max_bytes: int = DEFAULT_UPSTREAM_MAX_BYTES) -> Download:
+    """GET `url` (http, https or file). Each attempt, from connecting to the last byte, must end within `timeout`
+    seconds and `max_bytes` bytes; a body over the limit fails at once. Transient faults are retried; the pause
+    doubles from 1 s but never exceeds the timeout, so a short timeout also keeps the retries short."""
     if not url.startswith(SCHEMES):
         raise FetchError(f"{url}: only http://, https:// and file:// sources are supported")
     pause = 1.0
     for attempt in range(1, attempts + 1):
         try:
-            return _get(url, timeout)
+            return _get(url, timeout, max_bytes)
         except _Transient as error:
             failure = error
         if attempt < attempts:

@@ -13,9 +13,9 @@ from pathlib import Path
 from casi_pipeline import months
 from casi_pipeline.errors import RawInputError
 from casi_pipeline.raw import drops
+from casi_pipeline.raw.ledger import SIDECAR_SUFFIX  # beside each landed file: where from, when, its sha256
 from casi_pipeline.refresh.fetch import Download
 
-SIDECAR_SUFFIX = ".source.json"  # beside each landed file: where it came from, when, and its sha256
 HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
 
 
@@ -55,6 +55,7 @@ def check(download: Download, today: date) -> Snapshot:
         raise RawInputError(download.url, f"an HTML page, not the CSV (Content-Type {content_type or 'none'})")
     raw = drops.read_csv_bytes(download.body, download.url)
     month = as_of_month(raw, today)
+    drops.check_labels(raw, (drops.LABEL_COLUMN,))
     if month < months.FIRST_RELEASE_MONTH:
         raise RawInputError(raw.name, f"as of {month}, before the first release month {months.FIRST_RELEASE_MONTH}")
     return Snapshot(download, raw, month, drops.rolling_months(raw, month))

@@ -16,7 +16,7 @@ from casi_pipeline.errors import RawInputError, StageError
 from casi_pipeline.factory import OWNERS, Stage, StageResult, beta_api, build_stage_chain
 from casi_pipeline.pools import RELEASE_POOL
 from casi_pipeline.quality import suites
-from casi_pipeline.raw import drops
+from casi_pipeline.raw import drops, ledger
 from casi_pipeline.reference import benchmark_catalogue, catalogue, methodology, registry
 from casi_pipeline.release import transforms
 from casi_pipeline.release.tables import INGEST, LEADERBOARD, NORMALISE, RAW, RAW_MONTH, RESTATEMENTS, VALIDATE
@@ -65,7 +65,20 @@ def _ingest(release_months: list[str], _tables, context) -> StageResult:
             errors.append(f"{month} ingest: {error}")
     if errors:
         raise StageError(errors)
-    return StageResult(pd.concat(frames, ignore_index=True) if frames else INGEST.empty())
+    frame = pd.concat(frames, ignore_index=True) if frames else INGEST.empty()
+    refuse_edited_files(frame, release_months, context)
+    return StageResult(frame)
+
+
+def refuse_edited_files(frame: pd.DataFrame, release_months: list[str], context) -> None:
+    """Landed files are immutable: one line per file whose sha256 differs from its record, naming the months it
+    feeds in this run."""
+    stored = context.resources.io_manager.read_partitions(INGEST.name, release_months)
+    current = dict(zip(frame["source_file"], frame["source_sha256"]))
+    edited = ledger.refuse_edits(context.resources.raw.path, current, stored)
+    fed = frame.groupby("source_file")["release_month"].unique()
+    if edited:
+        raise StageError([f"{months.range_label(sorted(fed[error.path]))} ingest: {error}" for error in edited])
 
 
 def _validate(_months, tables, _context) -> StageResult:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from casi_pipeline import months
+from casi_pipeline.quality import docs
 from casi_pipeline.reference import catalogue, methodology
 from casi_pipeline.reports.changes import Changes
 from casi_pipeline.reports.charts import CHARTS, TITLES, BoardView
@@ -36,6 +37,9 @@ figcaption{font-size:13px;color:#52606d}
 .passed{color:#2f855a;font-weight:600}.warned{color:#b7791f;font-weight:600}.failed{color:#c0392b;font-weight:600}
 footer{font-size:12px;color:#52606d;padding:0 32px 24px;max-width:1320px;margin:0 auto}code{font-size:12px}
 """
+# From warehouse/reports/<YYYY-MM>/report.html to the Data Docs index: a relative link, so the page stays
+# byte-identical and works wherever the warehouse is copied.
+DATA_DOCS_LINK = f"../../{docs.FOLDER}/{docs.RUNS_PAGE}"
 STATUS_MARK = {"passed": "✔ passed", "warned": "⚠ warned", "failed": "✘ failed"}
 
 
@@ -133,7 +137,10 @@ def render_report(release_month: str, sections: list[BoardSection], quality: lis
  · methodology {escape_html(methodology_version)}</p></header><main>
 <section id="changes"><h2>What changed</h2>{"".join(_changes(s) for s in sections)}</section>
 {boards}
-<section id="quality"><h2>Data quality</h2>{_quality(quality)}</section>
+<section id="quality"><h2>Data quality</h2>{_quality(quality)}
+<p>Every validation result in full, run by run: <a href="{DATA_DOCS_LINK}">Great Expectations Data Docs</a>
+(<code>warehouse/{docs.FOLDER}/</code>; without network access their pages are unstyled but readable).</p>
+</section>
 </main><footer><p>Data: F5 Labs (CASI and ARS leaderboards), licensed CC BY-NC 4.0; labels merged into canonical
 models, ranks and derived figures added by casi-pipeline. Figures of this month come from:</p><ul>{source_rows}</ul>
 </footer></body></html>

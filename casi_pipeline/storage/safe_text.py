@@ -21,3 +21,16 @@ def escape_markdown(text: str) -> str:
 
 def escape_html(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+def first_unprintable(text: str) -> str | None:
+    """The first character a terminal would not show as itself (C0/C1 controls such as ESC, DEL, format and
+    separator characters): exactly those that repr() shows escaped."""
+    return next((character for character in text if not character.isprintable()), None)
+
+
+def escape_unprintable(text: str) -> str:
+    """Text safe to print on a terminal: each unprintable character as its escape (ESC as \\x1b)."""
+    if first_unprintable(text) is None:
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

@@ -1,0 +1,87 @@
+"""Each run's validation results as Great Expectations Data Docs under warehouse/quality/: linked from every suite
+check in the instance and from the monthly report, failures included, and readable in headless Chromium."""
+
+import subprocess
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from casi_pipeline.reports.assets import report_path
+
+from .conftest import add_drop, add_sample, copy_landed, land, run_cli, tree_hashes
+from .test_reports import ARTIFACTS, _chromium_or_fail, png_size
+
+SUITE_CHECKS = ["ingest_suite", "validate_suite", "normalise_suite", "restatements_suite", "leaderboard_suite"]
+
+
+@pytest.fixture(scope="module")
+def landed_once(tmp_path_factory):
+    return land(tmp_path_factory.mktemp("landed"), add_sample)
+
+
+@pytest.fixture
+def landed(settings, landed_once):
+    return copy_landed(landed_once, settings)
+
+
+def latest_evaluation(settings, asset: str, check: str) -> dg.AssetCheckEvaluation:
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        record = instance.get_latest_asset_check_evaluation_record(dg.AssetCheckKey(dg.AssetKey(asset), check))
+        return record.event.dagster_event.event_specific_data
+
+
+def test_every_suite_check_links_its_results_page(landed_once):
+    quality = landed_once.warehouse / "quality"
+    gx_index, runs = (quality / "index.html").read_text(), (quality / "runs.html").read_text()
+    for check in SUITE_CHECKS:
+        evaluation = latest_evaluation(landed_once, check.removesuffix("_suite"), check)
+        page = Path(evaluation.metadata["data_docs"].value)
+        assert page.is_file() and page.is_relative_to(quality / "validations")
+        assert page.parts[-4] == check.removesuffix("_suite")  # validations/<suite>/<run id>/<time>/<months>.html
+        assert page.parts[-3] in page.read_text()  # the page names its run (the Dagster run id)
+        link = page.relative_to(quality).as_posix()
+        assert link in gx_index and f'href="{link}"' in runs  # both lists link it
+    history = latest_evaluation(landed_once, "leaderboard_history", "leaderboard_history_suite")
+    assert Path(history.metadata["data_docs"].value).name == "all.html"  # a table without months
+
+
+def test_a_refused_month_has_its_failures_in_the_data_docs_and_nothing_else_changes(settings, landed):
+    add_drop(settings.data_raw, "2025-12", {"casi_rolling_12_months.csv": "Model,Dec\nOpenAI GPT-5,108.06\n"})
+    assert run_cli(settings, "run") == 1
+    assert tree_hashes(settings.warehouse) == landed  # the Data Docs are a log, not data (see conftest.NOT_DATA)
+    evaluation = latest_evaluation(settings, "validate", "validate_suite")
+    assert not evaluation.passed
+    page = Path(evaluation.metadata["data_docs"].value)
+    assert page.name == "2025-12.html"
+    text = page.read_text()
+    assert "casi must be within 0..100" in text and "108.06" in text
+    newest = (settings.warehouse / "quality" / "runs.html").read_text().split("<tbody>")[1].split("</tr>")
+    assert any("validate" in row and "2025-12" in row and "FAILED" in row for row in newest[:5])
+
+
+def test_the_report_links_the_list_of_results(landed_once):
+    report = report_path(landed_once.warehouse, "2025-09")
+    assert 'href="../../quality/runs.html"' in report.read_text()
+    assert (report.parent / "../../quality/runs.html").resolve().is_file()
+
+
+@pytest.mark.parametrize("page, name", [("runs", "data-docs-runs.png"), ("index", "data-docs-index.png"),
+                                        ("validate", "data-docs-validate.png")])
+def test_the_data_docs_open_in_headless_chromium(landed_once, tmp_path, page, name):
+    chromium = _chromium_or_fail()
+    target = (landed_once.warehouse / "quality" / f"{page}.html" if page != "validate" else
+              Path(latest_evaluation(landed_once, "validate", "validate_suite").metadata["data_docs"].value))
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / name
+    screenshot.unlink(missing_ok=True)
+    completed = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+         f"--screenshot={screenshot}", "--window-size=1400,1000", target.as_uri()],
+        capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    data = screenshot.read_bytes()
+    assert png_size(data) == (1400, 1000)
+    assert len(data) > 20_000  # text and tables, not a blank page
