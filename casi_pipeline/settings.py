@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from casi_pipeline import months
+
 DATA_RAW_ENV = "CASI_DATA_RAW"
 WAREHOUSE_ENV = "CASI_WAREHOUSE"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
@@ -14,6 +16,8 @@ UPSTREAM_TIMEOUT_ENV = "CASI_UPSTREAM_TIMEOUT_SECONDS"
 # Where F5 Labs publishes the rolling snapshot (see ../shared/data/f5-labs-ai-leaderboards/SOURCE.md).
 DEFAULT_UPSTREAM_URL = "https://raw.githubusercontent.com/F5-Labs/ai-leaderboards/main/casi_rolling_12_months.csv"
 DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 30.0
+# The first month of the release partitions: extend it to backfill boards published before 2025 (README).
+FIRST_RELEASE_MONTH_ENV = "CASI_FIRST_RELEASE_MONTH"
 PAUSE_WRITES_ENV = "CASI_TEST_PAUSE_WRITES"  # tests only: a control folder (storage.parquet_io.pause_at)
 
 # Telemetry off: this machine has no network, and the instance must not try to reach one.
@@ -28,6 +32,7 @@ class Settings:
     upstream_url: str = DEFAULT_UPSTREAM_URL
     upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT_SECONDS  # per attempt
     pause_writes: Path | None = None
+    first_release_month: str = months.FIRST_RELEASE_MONTH
 
     @classmethod
     def from_env(cls, cwd: Path | None = None) -> "Settings":
@@ -39,7 +44,16 @@ class Settings:
             upstream_url=os.environ.get(UPSTREAM_URL_ENV) or DEFAULT_UPSTREAM_URL,
             upstream_timeout=float(os.environ.get(UPSTREAM_TIMEOUT_ENV) or DEFAULT_UPSTREAM_TIMEOUT_SECONDS),
             pause_writes=Path(os.environ[PAUSE_WRITES_ENV]) if os.environ.get(PAUSE_WRITES_ENV) else None,
+            first_release_month=first_release_month(),
         )
+
+
+def first_release_month() -> str:
+    """CASI_FIRST_RELEASE_MONTH (YYYY-MM), default 2025-01. Read when the partitions definition is built, at import."""
+    value = os.environ.get(FIRST_RELEASE_MONTH_ENV) or months.FIRST_RELEASE_MONTH
+    if not months.is_month_key(value):
+        raise ValueError(f"{FIRST_RELEASE_MONTH_ENV}={value!r} is not a release month (YYYY-MM)")
+    return value
 
 
 def prepare_dagster_home(home: Path) -> Path:

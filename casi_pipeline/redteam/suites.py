@@ -34,9 +34,13 @@ def _text(kind: RawKind, column: str) -> RowRule:
     return RowRule(column, f"length(trim({column})) > 0", f"{kind.name}: {column} is missing or empty")
 
 
+def scope(kind: RawKind) -> str:
+    """The rows of one kind (the checked relation holds both kinds): the rules of a kind share one pass."""
+    return f"kind = '{kind.name}'"
+
+
 def _for(kind: RawKind, rule: RowRule) -> RowRule:
-    """The rule on rows of one kind only (the checked relation holds both kinds)."""
-    return RowRule(rule.column, rule.valid, rule.description, where=f"kind = '{kind.name}'")
+    return RowRule(rule.column, rule.valid, rule.description, where=scope(kind))
 
 
 def validate_suite() -> SqlSuite:
@@ -66,9 +70,9 @@ def validate_suite() -> SqlSuite:
         *(_for(AGENTIC, rule) for rule in agentic),
         KeyRule(("release_month", "kind", "attack_id"), ("severity", "complexity", "attack_family"),
                 "attacks: one attack_id has two different severities, complexities or families",
-                where=f"kind = '{ATTACKS.name}'"),
+                where=scope(ATTACKS)),
         KeyRule(("release_month", "kind", "provider", "model", "campaign_id"), (),
-                "agentic: a model has the same campaign_id twice", where=f"kind = '{AGENTIC.name}'"),
+                "agentic: a model has the same campaign_id twice", where=scope(AGENTIC)),
     ))
 
 

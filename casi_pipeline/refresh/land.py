@@ -14,6 +14,7 @@ from casi_pipeline import months
 from casi_pipeline.errors import RawInputError
 from casi_pipeline.raw import drops
 from casi_pipeline.refresh.fetch import Download
+from casi_pipeline.settings import FIRST_RELEASE_MONTH_ENV, first_release_month
 
 SIDECAR_SUFFIX = ".source.json"  # beside each landed file: where it came from, when, and its sha256
 HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
@@ -55,8 +56,10 @@ def check(download: Download, today: date) -> Snapshot:
         raise RawInputError(download.url, f"an HTML page, not the CSV (Content-Type {content_type or 'none'})")
     raw = drops.read_csv_bytes(download.body, download.url)
     month = as_of_month(raw, today)
-    if month < months.FIRST_RELEASE_MONTH:
-        raise RawInputError(raw.name, f"as of {month}, before the first release month {months.FIRST_RELEASE_MONTH}")
+    first = first_release_month()
+    if month < first:
+        raise RawInputError(raw.name, f"as of {month}, before the first release month {first} "
+                                      f"({FIRST_RELEASE_MONTH_ENV})")
     return Snapshot(download, raw, month, drops.rolling_months(raw, month))
 
 
