@@ -3,6 +3,8 @@ file, row and column of a bad value: located samples come from a second query, r
 
 from __future__ import annotations
 
+import pytest
+
 from casi_pipeline.quality.sql_rules import ROWS, KeyRule, RowRule, Scan, SqlSuite
 
 LOCATE = ("release_month", "source_file", "source_row", "source_column")
@@ -25,6 +27,8 @@ SUITE = SqlSuite("t", (
     KeyRule(("release_month", "unit"), ("family",), "one unit, two families", where="kind = 'attacks'"),
 ))
 SCAN = Scan("kind = 'attacks'", ("release_month", "unit"), ("sum(trials)::BIGINT AS trials",))
+# the rule's and the key rule's columns in the group: both decided on the groups, same counts
+WIDE = Scan("kind = 'attacks'", ("release_month", "unit", "family", "severity"), ("sum(trials)::BIGINT AS trials",))
 
 
 def test_one_pass_counts_every_rule_and_keeps_the_groups_for_the_next_stage():
@@ -34,8 +38,10 @@ def test_one_pass_counts_every_rule_and_keeps_the_groups_for_the_next_stage():
     assert (groups["unit"], groups["trials"], groups[ROWS]) == (["u1", "u2"], [6, 6], [2, 2])
 
 
-def test_a_bad_value_is_still_located_by_file_row_and_column():
-    counted = SUITE.count(relation(ROWS_, located=False), [SCAN])
+@pytest.mark.parametrize("scan", [SCAN, WIDE], ids=["rules on rows", "rules on groups"])
+def test_a_bad_value_is_still_located_by_file_row_and_column(scan):
+    counted = SUITE.count(relation(ROWS_, located=False), [scan])
+    assert [counted.broken[rule] for rule in SUITE.rules] == [2, 1]
     report = SUITE.report(counted, relation(ROWS_, located=True), LOCATE)
     assert not report.success
     assert report.failure_lines("validate") == [
@@ -52,9 +58,10 @@ def test_a_bad_value_is_still_located_by_file_row_and_column():
     assert (family.unexpected_count, family.sample_values) == (1, ["2025-09 / u2"])
 
 
-def test_clean_rows_pass_without_the_located_query():
+@pytest.mark.parametrize("scan", [SCAN, WIDE], ids=["rules on rows", "rules on groups"])
+def test_clean_rows_pass_without_the_located_query(scan):
     clean = [row[:6] + (3,) + row[7:] for row in ROWS_[:3]]
-    counted = SUITE.count(relation(clean, located=False), [SCAN])
+    counted = SUITE.count(relation(clean, located=False), [scan])
     # the located relation is never read when nothing failed: a relation that cannot be queried proves it
     report = SUITE.report(counted, "SELECT * FROM a_table_that_does_not_exist", LOCATE)
     assert report.success and [o.unexpected_count for o in report.outcomes] == [0, 0]

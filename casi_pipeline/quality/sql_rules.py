@@ -3,10 +3,11 @@
 Great Expectations on pandas costs ~0.15 s per expectation per million rows here, and its SQL datasource fails on
 DuckDB (IndexError in GX 1.24.1, see /work/shared/research/dagster_ge_probe.md section 8). So these suites are
 plain SQL aggregates in ONE streaming pass per scope (the rows a group of rules applies to): the rows are grouped
-by a key that holds every key rule's key, and the same GROUP BY counts the rows breaking each row rule and keeps
-each key rule's min/max, so the key rules are decided on the (much smaller) groups. A stage may add its own
-aggregates to that pass (`Scan.measures`) and read the groups instead of the rows again (the red-team chain).
-Only a failing rule pays for a second, targeted query that fetches a few located samples (file, row, column).
+by a key that holds every key rule's key, so the key rules, and the row rules that read only group columns, are
+decided on the (much smaller) groups; the other row rules share one combined count in the same GROUP BY. A stage
+may add its own aggregates to that pass (`Scan.measures`) and read the groups instead of the rows again (the
+red-team chain). Only a failure pays for more: a second query counting the row rules one by one, and a targeted
+query that fetches a few located samples (file, row, column).
 The result is the same `SuiteReport` as a GX suite, so the gate, the Dagster check and the one-line errors are
 shared.
 """
@@ -47,9 +48,14 @@ class RowRule:
     valid: str
     description: str
     where: str = "true"  # which rows the rule applies to; rules sharing it are counted in one pass
+    reads: tuple[str, ...] = ()  # the columns `valid` reads, when not only `column`
 
     def broken(self) -> str:
         return f"NOT coalesce(({self.valid}), false)"
+
+    def decidable_on(self, group: tuple[str, ...]) -> bool:
+        """True when every column the rule reads is a group column: each group's rows share its verdict."""
+        return set(self.reads or (self.column,)) <= set(group)
 
 
 @dataclass(frozen=True)
@@ -61,12 +67,13 @@ class KeyRule:
     description: str
     where: str = "true"  # which rows the rule applies to
 
-    def having_on_groups(self) -> str:
-        """The HAVING clause over groups of a Scan (rows already grouped by a key holding this key)."""
+    def having_on_groups(self, group: tuple[str, ...]) -> str:
+        """The HAVING clause over the groups of a Scan (grouped by a key holding this key): a determined column is
+        a group column, or its per-group min and max were kept."""
         if not self.determines:
             return f"sum({ROWS}) > 1"
-        return " OR ".join(f"min({low}) IS DISTINCT FROM max({high})"
-                           for low, high in map(_bound_columns, self.determines))
+        return " OR ".join(f"min({c}) IS DISTINCT FROM max({c})" if c in group else
+                           "min({}) IS DISTINCT FROM max({})".format(*_bound_columns(c)) for c in self.determines)
 
     def offending_groups(self, relation: str) -> str:
         key = ", ".join(self.key)
@@ -96,10 +103,7 @@ class Counted:
 
 
 ROWS = "_rows"  # rows in a group
-
-
-def _broken_column(index: int) -> str:
-    return f"_broken_{index}"
+BROKEN_ROWS = "_broken_rows"  # rows of a group breaking a row rule that is not decided on the groups
 
 
 def _bound_columns(column: str) -> tuple[str, str]:
@@ -126,34 +130,45 @@ class SqlSuite:
         return scans
 
     def count(self, relation: str, scans: list[Scan]) -> Counted:
-        """Every rule counted over every row of `relation` (no location needed): one GROUP BY per scan."""
+        """Every rule counted over every row of `relation` (no location needed): one GROUP BY per scan. A rule on
+        group columns only is decided on the groups; the other row rules share one combined count in the pass, and
+        only when that finds a broken row does a second query count them one by one."""
         counted = Counted()
         connection = connect()
         try:
             for scan in scans:
                 rules = [rule for rule in self.rules if rule.where == scan.where]
-                row_rules = [rule for rule in rules if isinstance(rule, RowRule)]
+                on_groups = [r for r in rules if isinstance(r, RowRule) and r.decidable_on(scan.group)]
+                on_rows = [r for r in rules if isinstance(r, RowRule) and not r.decidable_on(scan.group)]
                 key_rules = [rule for rule in rules if isinstance(rule, KeyRule)]
-                bounded = dict.fromkeys(column for rule in key_rules for column in rule.determines)
+                bounded = dict.fromkeys(c for rule in key_rules for c in rule.determines if c not in scan.group)
+                every_row_valid = " AND ".join(f"coalesce(({rule.valid}), false)" for rule in on_rows) or "true"
                 select = [*scan.group, *scan.measures, f"count(*) AS {ROWS}",
-                          *(f"count(*) FILTER (WHERE {rule.broken()}) AS {_broken_column(i)}"
-                            for i, rule in enumerate(row_rules)),
-                          *(f"min({column}) AS {low}, max({column}) AS {high}"
-                            for column in bounded for low, high in [_bound_columns(column)])]
+                          f"count(*) FILTER (WHERE NOT ({every_row_valid})) AS {BROKEN_ROWS}",
+                          *("min({0}) AS {1}, max({0}) AS {2}".format(c, *_bound_columns(c)) for c in bounded)]
                 grouped = connection.sql(
                     f"SELECT {', '.join(select)} FROM ({relation}) WHERE {scan.where}"
                     + (f" GROUP BY {', '.join(scan.group)}" if scan.group else "")).to_arrow_table()
                 counted.groups[scan.where] = grouped
                 connection.register("grouped", grouped)
-                for i, rule in enumerate(row_rules):
-                    counted.broken[rule] = int(pc.sum(grouped.column(_broken_column(i))).as_py() or 0)
+                if on_groups:  # one scan of the groups for all of them
+                    found = connection.execute("SELECT " + ", ".join(
+                        f"coalesce(sum({ROWS}) FILTER (WHERE {rule.broken()}), 0)" for rule in on_groups)
+                        + " FROM grouped").fetchall()[0]
+                    counted.broken.update(zip(on_groups, map(int, found)))
+                if on_rows:
+                    any_broken = int(pc.sum(grouped.column(BROKEN_ROWS)).as_py() or 0)
+                    found = [0] * len(on_rows) if not any_broken else connection.execute(
+                        "SELECT " + ", ".join(f"count(*) FILTER (WHERE {rule.broken()})" for rule in on_rows)
+                        + f" FROM ({relation}) WHERE {scan.where}").fetchall()[0]
+                    counted.broken.update(zip(on_rows, map(int, found)))
                 for rule in key_rules:
                     missing = set(rule.key) - set(scan.group)
                     if missing:
                         raise ValueError(f"{self.name}: the pass over {scan.where} is not grouped by {missing}")
                     counted.broken[rule] = connection.execute(
                         f"SELECT count(*) FROM (SELECT 1 FROM grouped GROUP BY {', '.join(rule.key)} "
-                        f"HAVING {rule.having_on_groups()})").fetchall()[0][0]
+                        f"HAVING {rule.having_on_groups(scan.group)})").fetchall()[0][0]
         finally:
             connection.close()
         return counted

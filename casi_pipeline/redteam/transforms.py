@@ -52,11 +52,13 @@ def raw_rows(root: Path, manifest: pd.DataFrame, located: bool = True) -> str:
 
 def unit_scans() -> list:
     """The validate suite's one pass per kind, grouped by unit (model and attack, model and campaign), with what the
-    scores are computed from. Grouping by the raw provider and model keeps the key rules' keys in the group."""
+    scores are computed from. Grouping by the raw provider and model keeps the key rules' keys in the group; an
+    attack's family, severity and complexity are in it too (one per attack when the key rule holds, so the groups
+    do not multiply), which decides their rules on the groups instead of on every row."""
     return [
-        Scan(scope(ATTACKS), ("release_month", "kind", "provider", "model", "attack_id"),
-             ("any_value(severity) AS severity", "any_value(complexity) AS complexity",
-              "sum(trials)::BIGINT AS trials", "sum(successes)::BIGINT AS successes")),
+        Scan(scope(ATTACKS), ("release_month", "kind", "provider", "model", "attack_id", "attack_family", "severity",
+                              "complexity"),
+             ("sum(trials)::BIGINT AS trials", "sum(successes)::BIGINT AS successes")),
         Scan(scope(AGENTIC), ("release_month", "kind", "provider", "model", "campaign_id"),
              tuple(f"any_value({column}) AS {column}" for column in (
                  "breached", "sophistication_at_breach", "turns_survived", "max_turns", "leaked_signals",
