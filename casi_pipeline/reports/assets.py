@@ -157,18 +157,16 @@ def board_charts(context: dg.AssetExecutionContext, history: pd.DataFrame, model
 
 
 def _published_quality(instance: dg.DagsterInstance) -> list[quality.CheckOutcome]:
+    """The checks of the run that landed the history (the same for every month)."""
     return (quality.landed_with(instance, dg.AssetKey(HISTORY.name))
             + quality.landed_with(instance, dg.AssetKey(MODELS.name)))
 
 
-def _month_quality(instance: dg.DagsterInstance, release_month: str,
-                   published: list[quality.CheckOutcome] | None = None) -> list[quality.CheckOutcome]:
-    """The checks of the run that landed this month's board, then those of the run that landed the history
-    (`published`, when already read for another month)."""
-    if published is None:
-        published = _published_quality(instance)
-    return quality.landed_with(instance, dg.AssetKey(LEADERBOARD.name), release_month,
-                               assets=[stage.table.name for stage in STAGES]) + published
+def _landed_boards(instance: dg.DagsterInstance) -> quality.LandedChecks:
+    """The checks of the run that landed each month's board, read for every month at once."""
+    return quality.LandedChecks(instance, dg.AssetKey(LEADERBOARD.name),
+                                [dg.AssetCheckKey(stage.key, spec.name) for stage in STAGES
+                                 for spec in stage.check_specs()])
 
 
 @dg.asset(
@@ -184,13 +182,13 @@ def board_reports(context: dg.AssetExecutionContext, history: pd.DataFrame, mode
     by_month: dict[str, list[BoardView]] = {}
     for view in board_views(history, models, method):
         by_month.setdefault(view.release_month, []).append(view)
-    published = _published_quality(context.instance)  # the same for every month: read once
+    published, landed = _published_quality(context.instance), _landed_boards(context.instance)
     metadata, written = {}, 0
     with context.resources.io_manager.locked([PUBLISHED_LOCK]):
         for month, views in by_month.items():
             sources = (history.loc[history["release_month"] == month, ["source_file", "source_sha256"]]
                        .drop_duplicates().sort_values(["source_file", "source_sha256"]))
-            outcomes = _month_quality(context.instance, month, published)
+            outcomes = landed.of(month) + published
             path, manifest = report_path(warehouse, month), Manifest(warehouse / REPORTS / month)
             inputs = digest(REPORT_CODE, method.version, month, sources, outcomes,
                             *(part for view in views for part in (charts_digest(view), view.current, view.previous)))
