@@ -134,15 +134,21 @@ def check_freshness(settings: Settings) -> int:
 
 def run(settings: Settings) -> int:
     """Each release month in its own run, oldest first: a bad drop stops only the months it feeds."""
+    first = settings.first_release_month
     release_months = drops.release_months(settings.data_raw)
     redteam_months = redteam_raw.redteam_months(settings.data_raw)
     if not release_months and not redteam_months:
         _say(f"casi-pipeline: no release drops under {settings.data_raw}")
         return 1
+    failures = drops.before_first_release(settings.data_raw, first, redteam_months)
+    release_months = [month for month in release_months if month >= first]
+    redteam_months = [month for month in redteam_months if month >= first]
+    if not release_months and not redteam_months:
+        return _report(failures, "")
     edits, stopped = refused_edits(settings)
     runner = Runner(settings)
-    failures = edits + [line for month in release_months if month not in stopped
-                        for line in runner.release_month(month)]
+    failures += edits + [line for month in release_months if month not in stopped
+                         for line in runner.release_month(month)]
     failures += [line for month in redteam_months for line in runner.redteam_month(month)]
     failures += runner.publish()
     every = sorted({*release_months, *redteam_months})
@@ -156,8 +162,8 @@ def backfill(settings: Settings, first: str, last: str) -> int:
             print(f"casi-pipeline: {value!r} is not a release month (YYYY-MM)", file=sys.stderr)
             return 2
     newest = months.current_month()
-    if first > last or first < months.FIRST_RELEASE_MONTH or last > newest:
-        print(f"casi-pipeline: range {first}..{last} must lie within {months.FIRST_RELEASE_MONTH}..{newest}",
+    if first > last or first < settings.first_release_month or last > newest:
+        print(f"casi-pipeline: range {first}..{last} must lie within {settings.first_release_month}..{newest}",
               file=sys.stderr)
         return 2
     edits, stopped = refused_edits(settings)

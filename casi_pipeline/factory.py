@@ -27,12 +27,13 @@ import pandas as pd
 from casi_pipeline.errors import StageError
 from casi_pipeline.quality.docs import RunDocs
 from casi_pipeline.quality.gx import SuiteReport, metadata_json, run_suite
-from casi_pipeline.quality.sql_rules import SqlSuite
+from casi_pipeline.quality.sql_rules import Counted, SqlSuite
 from casi_pipeline.storage.safe_text import escape_markdown
 from casi_pipeline.storage.tables import Table
 
 OWNERS = ["team:leaderboard"]
 PREVIEW_ROWS = 10
+BY_MONTH = "by_release_month"  # WARN check metadata: findings per release month, when they name their month
 
 
 @contextmanager
@@ -53,8 +54,9 @@ class StageResult:
     frame: pd.DataFrame
     findings: dict[str, list[dict]] = field(default_factory=dict)  # WARN check name -> rows found
     check_frame: pd.DataFrame | None = None  # what the suite validates, when it needs more columns than are stored
-    by_products: dict[str, pd.DataFrame] = field(default_factory=dict)  # read by later stages of a chain, not stored
+    by_products: dict[str, pd.DataFrame | Counted] = field(default_factory=dict)  # read by later stages, not stored
     rows_sql: str | None = None  # for a SqlSuite: a DuckDB query over every row it validates (streamed, not loaded)
+    counted: Counted | None = None  # for a SqlSuite: its counts, when the build took them in its own pass
 
 
 # (release months, tables built so far or loaded, execution context) -> StageResult; raises StageError.
@@ -94,6 +96,8 @@ class Stage:
 
     def validate(self, result: StageResult) -> SuiteReport:
         if isinstance(self.suite, SqlSuite):
+            if result.counted is not None:
+                return self.suite.report(result.counted, result.rows_sql, self.locate)
             return self.suite.run(result.rows_sql, self.locate)
         return run_suite(result.check_frame if result.check_frame is not None else result.frame, self.suite,
                          self.locate)
@@ -130,9 +134,14 @@ def gated(stage: Stage, months: list[str], tables: dict[str, pd.DataFrame], cont
     tables.update(result.by_products)
     for name in stage.warn_checks:
         rows = result.findings.get(name, [])
+        by_month = {}
+        for row in rows:  # findings that name their month are counted per month (range runs: see _month_checks)
+            if row.get("release_month"):
+                by_month[row["release_month"]] = by_month.get(row["release_month"], 0) + 1
         yield dg.AssetCheckResult(check_name=name, asset_key=stage.key, passed=not rows,
                                   severity=dg.AssetCheckSeverity.WARN,
-                                  metadata={"count": len(rows), "found": metadata_json(rows[:50])})
+                                  metadata={"count": len(rows), "found": metadata_json(rows[:50]),
+                                            **({BY_MONTH: metadata_json(by_month)} if by_month else {})})
     report = stage.validate(result)
     page = docs.add(report.validation, stage.suite.name, months) if docs and report.validation is not None else None
     yield report.check_result(check, stage.key, data_docs=page)
@@ -156,12 +165,35 @@ def run_docs(context) -> Iterator[RunDocs | None]:
         docs.build()
 
 
+def _table_metadata(frame: pd.DataFrame) -> dict:
+    return {"dagster/row_count": len(frame), "preview": dg.MetadataValue.md(_preview(frame))}
+
+
 def _output(stage: Stage, frame: pd.DataFrame, **options) -> dg.Output:
-    return dg.Output(frame, metadata={
-        "dagster/row_count": len(frame),
-        "dagster/column_lineage": stage.table.column_lineage(),
-        "preview": dg.MetadataValue.md(_preview(frame)),
-    }, **options)
+    return dg.Output(frame, metadata={"dagster/column_lineage": stage.table.column_lineage(),
+                                      **_table_metadata(frame)}, **options)
+
+
+def _month_checks(checks: list[dg.AssetCheckResult], month: str) -> dg.MetadataValue:
+    """This month's outcome of each check that ran on the stage (a WARN finding without a month counts for every
+    month of the run), as a Markdown table on the month's materialisation."""
+    lines = ["| check | result | found this month |", "|---|---|---|"]
+    for check in checks:
+        by_month, count = check.metadata.get(BY_MONTH), check.metadata.get("count")
+        found = by_month.value.get(month, 0) if by_month is not None else count.value if count is not None else 0
+        status = "passed" if found == 0 else "warned" if check.severity == dg.AssetCheckSeverity.WARN else "failed"
+        lines.append(f"| {check.check_name} | {status} | {found} |")
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def _month_metadata(context, stage: Stage, frame: pd.DataFrame, checks: list[dg.AssetCheckResult]) -> None:
+    """Each month of a range run gets its own row count, preview and check outcomes: Dagster copies an output's
+    metadata to every partition it materialises, so the figures of the whole range would show on each month."""
+    for month in context.partition_keys:
+        part = frame[frame["release_month"] == month] if "release_month" in frame else frame
+        context.add_asset_metadata({**_table_metadata(part), "dagster/partition_row_count": len(part),
+                                    "checks": _month_checks(checks, month)},
+                                   asset_key=stage.key, partition_key=month)
 
 
 def build_stage_chain(
@@ -197,6 +229,7 @@ def build_stage_chain(
     def _chain(context):
         months = list(context.partition_keys)
         tables: dict[str, pd.DataFrame] = {}
+        checks: dict[str, list[dg.AssetCheckResult]] = {stage.table.name: [] for stage in stages}
         # Held until the last output is stored: Dagster stores each output before resuming this generator.
         with hold(context, months), run_docs(context) as docs:
             for stage in stages:
@@ -204,10 +237,14 @@ def build_stage_chain(
                     if isinstance(item, pd.DataFrame):
                         tables[stage.table.name] = item
                     else:
+                        checks[stage.table.name].append(item)
                         yield item
             # Every suite passed: only now does anything reach the warehouse.
             for stage in stages:
-                yield _output(stage, tables[stage.table.name], output_name=stage.table.name)
+                frame = tables[stage.table.name]
+                _month_metadata(context, stage, frame, checks[stage.table.name])
+                yield dg.Output(frame, output_name=stage.table.name,
+                                metadata={"dagster/column_lineage": stage.table.column_lineage()})
 
     return _chain
 

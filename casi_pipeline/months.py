@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-# CASI boards were first published in 2025; a drop older than this is refused rather than silently ignored.
+# CASI boards were first published in 2025: the default of the CASI_FIRST_RELEASE_MONTH setting (settings.py).
+# A drop older than the setting is refused rather than silently ignored.
 FIRST_RELEASE_MONTH = "2025-01"
 
 MONTH_KEY = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from casi_pipeline import months
+
 DATA_RAW_ENV = "CASI_DATA_RAW"
 WAREHOUSE_ENV = "CASI_WAREHOUSE"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
@@ -24,6 +26,8 @@ POSTGRES_URL_ENV = "DAGSTER_POSTGRES_URL"  # read by deploy/dagster.yaml: the in
 DEFAULT_UPSTREAM_MAX_BYTES = 10 * 1024 * 1024
 # A release month is due by this day of the month after it (the publisher updates early in the month).
 DEFAULT_FRESHNESS_DAY = 10
+# The first month of the release partitions: extend it to backfill boards published before 2025 (README).
+FIRST_RELEASE_MONTH_ENV = "CASI_FIRST_RELEASE_MONTH"
 PAUSE_WRITES_ENV = "CASI_TEST_PAUSE_WRITES"  # tests only: a control folder (storage.parquet_io.pause_at)
 
 # Telemetry off: this machine has no network, and the instance must not try to reach one.
@@ -42,6 +46,7 @@ class Settings:
     today: date | None = None  # None: the real clock
     pause_writes: Path | None = None
     alert_webhook_url: str | None = None
+    first_release_month: str = months.FIRST_RELEASE_MONTH
 
     @classmethod
     def from_env(cls, cwd: Path | None = None) -> "Settings":
@@ -57,7 +62,16 @@ class Settings:
             today=date.fromisoformat(os.environ[TODAY_ENV]) if os.environ.get(TODAY_ENV) else None,
             pause_writes=Path(os.environ[PAUSE_WRITES_ENV]) if os.environ.get(PAUSE_WRITES_ENV) else None,
             alert_webhook_url=os.environ.get(ALERT_WEBHOOK_ENV) or None,
+            first_release_month=first_release_month(),
         )
+
+
+def first_release_month() -> str:
+    """CASI_FIRST_RELEASE_MONTH (YYYY-MM), default 2025-01. Read when the partitions definition is built, at import."""
+    value = os.environ.get(FIRST_RELEASE_MONTH_ENV) or months.FIRST_RELEASE_MONTH
+    if not months.is_month_key(value):
+        raise ValueError(f"{FIRST_RELEASE_MONTH_ENV}={value!r} is not a release month (YYYY-MM)")
+    return value
 
 
 def prepare_dagster_home(home: Path) -> Path:

@@ -2,18 +2,25 @@
 
 Great Expectations on pandas costs ~0.15 s per expectation per million rows here, and its SQL datasource fails on
 DuckDB (IndexError in GX 1.24.1, see /work/shared/research/dagster_ge_probe.md section 8). So these suites are
-plain SQL aggregates: one streaming pass counts the rows breaking each row rule, one GROUP BY per key rule, and
-only a failing rule pays for a second query that fetches a few located samples. The result is the same
-`SuiteReport` as a GX suite, so the gate, the Dagster check and the one-line errors are shared.
+plain SQL aggregates in ONE streaming pass per scope (the rows a group of rules applies to): the rows are grouped
+by a key that holds every key rule's key, so the key rules, and the row rules that read only group columns, are
+decided on the (much smaller) groups; the other row rules share one combined count in the same GROUP BY. A stage
+may add its own aggregates to that pass (`Scan.measures`) and read the groups instead of the rows again (the
+red-team chain). Only a failure pays for more: a second query counting the row rules one by one, and a targeted
+query that fetches a few located samples (file, row, column).
+The result is the same `SuiteReport` as a GX suite, so the gate, the Dagster check and the one-line errors are
+shared.
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from casi_pipeline.quality.gx import SAMPLE_SIZE, ExpectationOutcome, SuiteReport, json_safe
 
@@ -41,9 +48,14 @@ class RowRule:
     valid: str
     description: str
     where: str = "true"  # which rows the rule applies to; rules sharing it are counted in one pass
+    reads: tuple[str, ...] = ()  # the columns `valid` reads, when not only `column`
 
     def broken(self) -> str:
         return f"NOT coalesce(({self.valid}), false)"
+
+    def decidable_on(self, group: tuple[str, ...]) -> bool:
+        """True when every column the rule reads is a group column: each group's rows share its verdict."""
+        return set(self.reads or (self.column,)) <= set(group)
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,14 @@ class KeyRule:
     description: str
     where: str = "true"  # which rows the rule applies to
 
+    def having_on_groups(self, group: tuple[str, ...]) -> str:
+        """The HAVING clause over the groups of a Scan (grouped by a key holding this key): a determined column is
+        a group column, or its per-group min and max were kept."""
+        if not self.determines:
+            return f"sum({ROWS}) > 1"
+        return " OR ".join(f"min({c}) IS DISTINCT FROM max({c})" if c in group else
+                           "min({}) IS DISTINCT FROM max({})".format(*_bound_columns(c)) for c in self.determines)
+
     def offending_groups(self, relation: str) -> str:
         key = ", ".join(self.key)
         having = (" OR ".join(f"min({c}) IS DISTINCT FROM max({c})" for c in self.determines)
@@ -65,6 +85,32 @@ class KeyRule:
 
 
 @dataclass(frozen=True)
+class Scan:
+    """One streaming pass over the rows in scope `where`, grouped by `group` (which holds the key of every key rule
+    of that scope), with `measures` (SQL select items) for whoever reads the groups after the suite."""
+
+    where: str
+    group: tuple[str, ...]
+    measures: tuple[str, ...] = ()
+
+
+@dataclass
+class Counted:
+    """What the passes found: per rule, the rows (row rule) or keys (key rule) breaking it; per scope, the groups."""
+
+    broken: dict[RowRule | KeyRule, int] = field(default_factory=dict)
+    groups: dict[str, pa.Table] = field(default_factory=dict)  # Scan.where -> grouped rows
+
+
+ROWS = "_rows"  # rows in a group
+BROKEN_ROWS = "_broken_rows"  # rows of a group breaking a row rule that is not decided on the groups
+
+
+def _bound_columns(column: str) -> tuple[str, str]:
+    return f"_min_{column}", f"_max_{column}"
+
+
+@dataclass(frozen=True)
 class SqlSuite:
     """A named list of rules run on a SQL relation with `release_month`, `source_file` and `source_row` columns."""
 
@@ -72,43 +118,91 @@ class SqlSuite:
     rules: tuple[RowRule | KeyRule, ...]
 
     def run(self, relation: str, locate: tuple[str, ...]) -> SuiteReport:
+        """Count in one pass per scope, then locate what failed: `relation` must carry the location columns."""
+        return self.report(self.count(relation, self.default_scans()), relation, locate)
+
+    def default_scans(self) -> list[Scan]:
+        """One pass per scope, grouped by the union of its key rules' keys."""
+        scans = []
+        for scope in dict.fromkeys(rule.where for rule in self.rules):
+            keys = [rule.key for rule in self.rules if isinstance(rule, KeyRule) and rule.where == scope]
+            scans.append(Scan(scope, tuple(dict.fromkeys(column for key in keys for column in key))))
+        return scans
+
+    def count(self, relation: str, scans: list[Scan]) -> Counted:
+        """Every rule counted over every row of `relation` (no location needed): one GROUP BY per scan. A rule on
+        group columns only is decided on the groups; the other row rules share one combined count in the pass, and
+        only when that finds a broken row does a second query count them one by one."""
+        counted = Counted()
         connection = connect()
         try:
-            outcomes = self._row_outcomes(connection, relation) + [
-                self._key_outcome(connection, relation, rule) for rule in self.rules if isinstance(rule, KeyRule)]
+            for scan in scans:
+                rules = [rule for rule in self.rules if rule.where == scan.where]
+                on_groups = [r for r in rules if isinstance(r, RowRule) and r.decidable_on(scan.group)]
+                on_rows = [r for r in rules if isinstance(r, RowRule) and not r.decidable_on(scan.group)]
+                key_rules = [rule for rule in rules if isinstance(rule, KeyRule)]
+                bounded = dict.fromkeys(c for rule in key_rules for c in rule.determines if c not in scan.group)
+                every_row_valid = " AND ".join(f"coalesce(({rule.valid}), false)" for rule in on_rows) or "true"
+                select = [*scan.group, *scan.measures, f"count(*) AS {ROWS}",
+                          f"count(*) FILTER (WHERE NOT ({every_row_valid})) AS {BROKEN_ROWS}",
+                          *("min({0}) AS {1}, max({0}) AS {2}".format(c, *_bound_columns(c)) for c in bounded)]
+                grouped = connection.sql(
+                    f"SELECT {', '.join(select)} FROM ({relation}) WHERE {scan.where}"
+                    + (f" GROUP BY {', '.join(scan.group)}" if scan.group else "")).to_arrow_table()
+                counted.groups[scan.where] = grouped
+                connection.register("grouped", grouped)
+                if on_groups:  # one scan of the groups for all of them
+                    found = connection.execute("SELECT " + ", ".join(
+                        f"coalesce(sum({ROWS}) FILTER (WHERE {rule.broken()}), 0)" for rule in on_groups)
+                        + " FROM grouped").fetchall()[0]
+                    counted.broken.update(zip(on_groups, map(int, found)))
+                if on_rows:
+                    any_broken = int(pc.sum(grouped.column(BROKEN_ROWS)).as_py() or 0)
+                    found = [0] * len(on_rows) if not any_broken else connection.execute(
+                        "SELECT " + ", ".join(f"count(*) FILTER (WHERE {rule.broken()})" for rule in on_rows)
+                        + f" FROM ({relation}) WHERE {scan.where}").fetchall()[0]
+                    counted.broken.update(zip(on_rows, map(int, found)))
+                for rule in key_rules:
+                    missing = set(rule.key) - set(scan.group)
+                    if missing:
+                        raise ValueError(f"{self.name}: the pass over {scan.where} is not grouped by {missing}")
+                    counted.broken[rule] = connection.execute(
+                        f"SELECT count(*) FROM (SELECT 1 FROM grouped GROUP BY {', '.join(rule.key)} "
+                        f"HAVING {rule.having_on_groups(scan.group)})").fetchall()[0][0]
+        finally:
+            connection.close()
+        return counted
+
+    def report(self, counted: Counted, relation: str, locate: tuple[str, ...]) -> SuiteReport:
+        """The outcome of every rule from its count; samples with their file and row only for failed rules,
+        from `relation` (the rows with their location)."""
+        connection = connect()
+        try:
+            outcomes = [self._row_outcome(connection, relation, rule, counted.broken[rule])
+                        for rule in self.rules if isinstance(rule, RowRule)]
+            outcomes += [self._key_outcome(connection, relation, rule, counted.broken[rule])
+                         for rule in self.rules if isinstance(rule, KeyRule)]
         finally:
             connection.close()
         return SuiteReport(self.name, all(o.success for o in outcomes), outcomes, locate)
 
-    def _row_outcomes(self, connection, relation: str) -> list[ExpectationOutcome]:
-        rules = [rule for rule in self.rules if isinstance(rule, RowRule)]
-        counts = {}
-        for scope in dict.fromkeys(rule.where for rule in rules):
-            scoped = [rule for rule in rules if rule.where == scope]
-            found = connection.execute(
-                "SELECT " + ", ".join(f"count(*) FILTER (WHERE {rule.broken()})" for rule in scoped)
-                + f" FROM ({relation}) WHERE {scope}").fetchone()
-            counts.update(zip(scoped, found))
-        outcomes = []
-        for rule in rules:
-            count = counts[rule]
-            samples = [] if not count else connection.execute(
-                f"SELECT release_month, source_file, source_row, {rule.column} FROM ({relation}) "
-                f"WHERE ({rule.where}) AND {rule.broken()} "
-                f"ORDER BY release_month, source_file, source_row LIMIT {SAMPLE_SIZE}").fetchall()
-            outcomes.append(ExpectationOutcome(
-                expectation=f"row_rule:{rule.column}", description=rule.description, success=not count,
-                unexpected_count=int(count), sample_values=[json_safe(row[3]) for row in samples],
-                sample_locations=[{"release_month": row[0], "source_file": row[1], "source_row": row[2],
-                                   "source_column": rule.column} for row in samples],
-                observed_value=None, error=None))
-        return outcomes
-
-    def _key_outcome(self, connection, relation: str, rule: KeyRule) -> ExpectationOutcome:
-        groups = rule.offending_groups(relation)
-        count = connection.execute(f"SELECT count(*) FROM ({groups})").fetchone()[0]
+    @staticmethod
+    def _row_outcome(connection, relation: str, rule: RowRule, count: int) -> ExpectationOutcome:
         samples = [] if not count else connection.execute(
-            f"SELECT sample, release_month, source_file, source_row FROM ({groups}) "
+            f"SELECT release_month, source_file, source_row, {rule.column} FROM ({relation}) "
+            f"WHERE ({rule.where}) AND {rule.broken()} "
+            f"ORDER BY release_month, source_file, source_row LIMIT {SAMPLE_SIZE}").fetchall()
+        return ExpectationOutcome(
+            expectation=f"row_rule:{rule.column}", description=rule.description, success=not count,
+            unexpected_count=int(count), sample_values=[json_safe(row[3]) for row in samples],
+            sample_locations=[{"release_month": row[0], "source_file": row[1], "source_row": row[2],
+                               "source_column": rule.column} for row in samples],
+            observed_value=None, error=None)
+
+    @staticmethod
+    def _key_outcome(connection, relation: str, rule: KeyRule, count: int) -> ExpectationOutcome:
+        samples = [] if not count else connection.execute(
+            f"SELECT sample, release_month, source_file, source_row FROM ({rule.offending_groups(relation)}) "
             f"ORDER BY release_month, source_file, source_row LIMIT {SAMPLE_SIZE}").fetchall()
         return ExpectationOutcome(
             expectation=f"key_rule:{'+'.join(rule.key)}", description=rule.description, success=not count,

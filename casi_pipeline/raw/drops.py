@@ -209,6 +209,20 @@ def release_months(root: Path) -> list[str]:
     return sorted(fed)
 
 
+def before_first_release(root: Path, first: str, other_months: list[str] = ()) -> list[str]:
+    """One line per drop that feeds release months before `first` (the CASI_FIRST_RELEASE_MONTH setting): they
+    have no partition, so they are refused by name rather than silently left out. `other_months`: drop months
+    fed by files other than the CSVs (red-team results)."""
+    lines = []
+    for drop in list_drops(root):
+        fed = months_fed(drop, root) if drop.data_files() else [drop.month] if drop.month in other_months else []
+        early = [month for month in fed if month < first]
+        if early:
+            lines.append(f"{early[0]} ingest: {root.name}/{drop.month}: feeds release months {early[0]}..{early[-1]}, "
+                         f"before the first release month {first} (set CASI_FIRST_RELEASE_MONTH to include them)")
+    return lines
+
+
 def _empty(value: str) -> str | None:
     return value if value.strip() else None
 

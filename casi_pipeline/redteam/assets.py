@@ -52,22 +52,27 @@ def _ingest(release_months: list[str], _tables, context) -> StageResult:
     return StageResult(INGEST.conform(pd.DataFrame(rows, columns=INGEST.names)))
 
 
+UNITS = "redteam_units"  # by-product of validate: its pass's rows grouped per unit, read by normalise and scores
+
+
 def _validate(_months, tables, context) -> StageResult:
-    manifest = tables[INGEST.name]
-    rules = len(suites.validate_suite().rules)
-    return StageResult(manifest.assign(rules_passed=rules),
-                       rows_sql=transforms.raw_rows(context.resources.raw.path, manifest))
+    """One pass over every raw row: the suite's counts and the per-unit sums the later stages read. The located
+    rows (file, row) are read again only to sample a rule that failed."""
+    manifest, root, suite = tables[INGEST.name], context.resources.raw.path, suites.validate_suite()
+    counted = suite.count(transforms.raw_rows(root, manifest, located=False), transforms.unit_scans())
+    return StageResult(manifest.assign(rules_passed=len(suite.rules)), rows_sql=transforms.raw_rows(root, manifest),
+                       counted=counted, by_products={UNITS: counted})
 
 
-def _normalise(_months, tables, context) -> StageResult:
-    rows = transforms.raw_rows(context.resources.raw.path, tables[VALIDATE.name], located=False)
-    table, findings = transforms.normalise(transforms.label_counts(rows), registry())
+def _normalise(_months, tables, _context) -> StageResult:
+    groups = [transforms.units(tables[UNITS], kind) for kind in raw.KINDS.values()]
+    table, findings = transforms.normalise(transforms.label_counts(groups), registry())
     return StageResult(table, findings.rows)
 
 
-def _score(release_months: list[str], tables, context) -> StageResult:
-    boards = [transforms.score_board(context.resources.raw.path, tables[VALIDATE.name], tables[NORMALISE.name],
-                                     month, kind, redteam_methodology())
+def _score(release_months: list[str], tables, _context) -> StageResult:
+    boards = [transforms.score_board(transforms.units(tables[UNITS], kind), tables[NORMALISE.name], month, kind,
+                                     redteam_methodology())
               for month in release_months for kind in raw.KINDS.values()]
     return StageResult(pd.concat(boards, ignore_index=True))
 

@@ -34,9 +34,13 @@ def _text(kind: RawKind, column: str) -> RowRule:
     return RowRule(column, f"length(trim({column})) > 0", f"{kind.name}: {column} is missing or empty")
 
 
+def scope(kind: RawKind) -> str:
+    """The rows of one kind (the checked relation holds both kinds): the rules of a kind share one pass."""
+    return f"kind = '{kind.name}'"
+
+
 def _for(kind: RawKind, rule: RowRule) -> RowRule:
-    """The rule on rows of one kind only (the checked relation holds both kinds)."""
-    return RowRule(rule.column, rule.valid, rule.description, where=f"kind = '{kind.name}'")
+    return RowRule(rule.column, rule.valid, rule.description, where=scope(kind), reads=rule.reads)
 
 
 def validate_suite() -> SqlSuite:
@@ -46,29 +50,32 @@ def validate_suite() -> SqlSuite:
         RowRule("severity", f"severity {levels}", f"attacks: severity must be within {LOW}..{HIGH}"),
         RowRule("complexity", f"complexity {levels}", f"attacks: complexity must be within {LOW}..{HIGH}"),
         RowRule("trials", "trials >= 1", "attacks: trials must be 1 or more"),
-        RowRule("successes", "successes BETWEEN 0 AND trials", "attacks: successes must be within 0..trials"),
+        RowRule("successes", "successes BETWEEN 0 AND trials", "attacks: successes must be within 0..trials",
+                reads=("successes", "trials")),
     ]
     agentic = [
         *(_text(AGENTIC, c) for c in ("provider", "model", "campaign_id", "intent")),
         RowRule("breached", "breached IS NOT NULL", "agentic: breached is missing"),
         RowRule("sophistication_at_breach",
                 f"(breached AND sophistication_at_breach {levels}) OR (NOT breached AND sophistication_at_breach IS NULL)",
-                f"agentic: sophistication_at_breach must be {LOW}..{HIGH} when breached and empty otherwise"),
+                f"agentic: sophistication_at_breach must be {LOW}..{HIGH} when breached and empty otherwise",
+                reads=("breached", "sophistication_at_breach")),
         RowRule("max_turns", "max_turns >= 1", "agentic: max_turns must be 1 or more"),
         RowRule("turns_survived", "turns_survived BETWEEN 0 AND max_turns AND (breached OR turns_survived = max_turns)",
-                "agentic: turns_survived must be within 0..max_turns, and equal it when never breached"),
+                "agentic: turns_survived must be within 0..max_turns, and equal it when never breached",
+                reads=("turns_survived", "max_turns", "breached")),
         RowRule("attempts", "attempts >= 1", "agentic: attempts must be 1 or more"),
         RowRule("leaked_signals", "leaked_signals BETWEEN 0 AND attempts",
-                "agentic: leaked_signals must be within 0..attempts"),
+                "agentic: leaked_signals must be within 0..attempts", reads=("leaked_signals", "attempts")),
     ]
     return SqlSuite("redteam_validate", (
         *(_for(ATTACKS, rule) for rule in attacks),
         *(_for(AGENTIC, rule) for rule in agentic),
         KeyRule(("release_month", "kind", "attack_id"), ("severity", "complexity", "attack_family"),
                 "attacks: one attack_id has two different severities, complexities or families",
-                where=f"kind = '{ATTACKS.name}'"),
+                where=scope(ATTACKS)),
         KeyRule(("release_month", "kind", "provider", "model", "campaign_id"), (),
-                "agentic: a model has the same campaign_id twice", where=f"kind = '{AGENTIC.name}'"),
+                "agentic: a model has the same campaign_id twice", where=scope(AGENTIC)),
     ))
 
 

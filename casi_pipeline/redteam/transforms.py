@@ -1,7 +1,8 @@
 """The red-team stage logic: DuckDB queries that stream the raw Parquet files, and numpy for the scores.
 
 No function here loads raw rows into pandas: DuckDB aggregates them to one row per (model, attack) or
-(model, campaign) first, which is what the methodology and the bootstrap need.
+(model, campaign) first, which is what the methodology and the bootstrap need. That aggregation is the validate
+suite's own pass (`unit_scans`): the raw rows are read once for the rules, the label counts and the scores.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from casi_pipeline.quality.sql_rules import connect, quote
+from casi_pipeline.quality.sql_rules import ROWS, Counted, Scan, connect, quote
 from casi_pipeline.redteam import scoring
 from casi_pipeline.redteam.methodology import RedTeamMethodology
-from casi_pipeline.redteam.raw import ATTACKS, BOOLEAN, INTEGER, KINDS, RawKind, raw_path
+from casi_pipeline.redteam.raw import AGENTIC, ATTACKS, BOOLEAN, INTEGER, KINDS, RawKind, raw_path
+from casi_pipeline.redteam.suites import scope
 from casi_pipeline.redteam.tables import NORMALISE, RECONCILIATION, SCORES
 from casi_pipeline.reference import Registry
 from casi_pipeline.release.transforms import Findings, identify_labels
@@ -36,7 +38,8 @@ def _empty_relation() -> str:
 
 def raw_rows(root: Path, manifest: pd.DataFrame, located: bool = True) -> str:
     """Every raw row of the manifest's files, with kind and release month, and when `located` the file and 1-based
-    row (what the validate suite checks; reading row numbers costs a little). A SQL query; DuckDB streams it."""
+    row (what the validate suite's samples need; reading row numbers costs a little). A SQL query; DuckDB streams it.
+    The one place where raw file paths become SQL."""
     parts = [_empty_relation()]
     for file in manifest.itertuples():
         location = (f"{quote(file.source_file)} AS source_file, file_row_number + 1 AS source_row, "
@@ -47,20 +50,40 @@ def raw_rows(root: Path, manifest: pd.DataFrame, located: bool = True) -> str:
     return " UNION ALL BY NAME ".join(parts)
 
 
-def _files(root: Path, manifest: pd.DataFrame, month: str, kind: RawKind) -> str:
-    """A DuckDB list of the month's files of one kind, for read_parquet."""
-    chosen = manifest[(manifest["release_month"] == month) & (manifest["kind"] == kind.name)]
-    return "[" + ", ".join(quote(str(raw_path(root, name))) for name in chosen["source_file"]) + "]"
+def unit_scans() -> list:
+    """The validate suite's one pass per kind, grouped by unit (model and attack, model and campaign), with what the
+    scores are computed from. Grouping by the raw provider and model keeps the key rules' keys in the group; an
+    attack's family, severity and complexity are in it too (one per attack when the key rule holds, so the groups
+    do not multiply), which decides their rules on the groups instead of on every row."""
+    return [
+        Scan(scope(ATTACKS), ("release_month", "kind", "provider", "model", "attack_id", "attack_family", "severity",
+                              "complexity"),
+             ("sum(trials)::BIGINT AS trials", "sum(successes)::BIGINT AS successes")),
+        Scan(scope(AGENTIC), ("release_month", "kind", "provider", "model", "campaign_id"),
+             tuple(f"any_value({column}) AS {column}" for column in (
+                 "breached", "sophistication_at_breach", "turns_survived", "max_turns", "leaked_signals",
+                 "attempts"))),
+    ]
 
 
-def label_counts(relation: str) -> pd.DataFrame:
+def units(counted: Counted, kind: RawKind) -> pa.Table:
+    """The grouped rows of one kind, from the validate suite's pass."""
+    return counted.groups[scope(kind)]
+
+
+def label_counts(groups: list[pa.Table]) -> pd.DataFrame:
+    """Raw rows per (month, kind, label), from the grouped rows of every kind."""
     connection = connect()
     try:
-        # group on the raw columns first (few distinct values, cheap), build labels on the groups only
+        parts = []
+        for index, table in enumerate(groups):
+            connection.register(f"units_{index}", table)
+            parts.append(f"SELECT release_month, kind, provider, model, {ROWS} FROM units_{index}")
+        # sum on the raw columns first (few distinct values, cheap), build labels on the sums only
         return connection.sql(
             f"SELECT release_month, kind, {LABEL_SQL} AS label, sum(rows)::BIGINT AS rows FROM ("
-            f"SELECT release_month, kind, provider, model, count(*) AS rows FROM ({relation}) GROUP BY ALL) "
-            f"GROUP BY ALL ORDER BY release_month, kind, label").df()
+            f"SELECT release_month, kind, provider, model, sum({ROWS}) AS rows FROM ({' UNION ALL '.join(parts)}) "
+            f"GROUP BY ALL) GROUP BY ALL ORDER BY release_month, kind, label").df()
     finally:
         connection.close()
 
@@ -78,24 +101,21 @@ def normalise(counts: pd.DataFrame, registry: Registry) -> tuple[pd.DataFrame, F
 # --- score ------------------------------------------------------------------------------------------------------
 
 
-def _unit_rows(root: Path, manifest: pd.DataFrame, month: str, kind: RawKind) -> pa.Table:
+def _unit_rows(grouped: pa.Table, month: str, kind: RawKind) -> pa.Table:
     """Attacks: one row per (label, attack), runs summed, in no particular order (every later sum is exact or
     per cell). Campaigns: one row each, ordered, since per-model means of fractions depend on the order."""
-    files = f"read_parquet({_files(root, manifest, month, kind)}, union_by_name = true)"
     if kind is ATTACKS:
-        query = f"""
-            SELECT {LABEL_SQL} AS label, attack_id AS unit, any_value(severity) AS severity,
-                   any_value(complexity) AS complexity, sum(trials)::BIGINT AS trials,
-                   sum(successes)::BIGINT AS successes
-            FROM {files} GROUP BY provider, model, attack_id"""
+        columns = "attack_id AS unit, severity, complexity, trials, successes"
+        order = ""
     else:
-        query = f"""
-            SELECT {LABEL_SQL} AS label, campaign_id AS unit, breached, sophistication_at_breach, turns_survived,
-                   max_turns, leaked_signals, attempts
-            FROM {files} ORDER BY label, unit"""
+        columns = ("campaign_id AS unit, breached, sophistication_at_breach, turns_survived, max_turns, "
+                   "leaked_signals, attempts")
+        order = " ORDER BY label, unit"
     connection = connect()
     try:
-        return connection.sql(query).to_arrow_table()
+        connection.register("grouped", grouped)
+        return connection.sql(f"SELECT {LABEL_SQL} AS label, {columns} FROM grouped "
+                              f"WHERE release_month = {quote(month)}{order}").to_arrow_table()
     finally:
         connection.close()
 
@@ -168,15 +188,17 @@ def _campaign_matrices(rows: pa.Table, label_to_model: dict[str, str], method: R
                for name, values in dimensions.items()}})
 
 
-def score_board(root: Path, manifest: pd.DataFrame, identities: pd.DataFrame, month: str, kind: RawKind,
+def score_board(grouped: pa.Table, identities: pd.DataFrame, month: str, kind: RawKind,
                 method: RedTeamMethodology) -> pd.DataFrame:
-    """The board of one month and kind: score, bootstrap interval, competition rank and rank interval."""
-    if not ((manifest["release_month"] == month) & (manifest["kind"] == kind.name)).any():
+    """The board of one month and kind, from its units (`unit_scans`): score, bootstrap interval, competition rank
+    and rank interval."""
+    rows = _unit_rows(grouped, month, kind)
+    if rows.num_rows == 0:
         return SCORES.empty()
     names = identities[(identities["release_month"] == month) & (identities["kind"] == kind.name)]
     label_to_model = dict(zip(names["label"], names["model_id"]))
     build = _attack_matrices if kind is ATTACKS else _campaign_matrices
-    cells = build(_unit_rows(root, manifest, month, kind), label_to_model, method)
+    cells = build(rows, label_to_model, method)
     score = scoring.ratio_scores(cells.numerator, cells.denominator)
     low, high = scoring.bootstrap_intervals(cells.numerator, cells.denominator, method.resamples, method.confidence,
                                             scoring.board_seed(method.seed, month, kind.board))

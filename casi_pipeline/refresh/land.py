@@ -15,6 +15,7 @@ from casi_pipeline.errors import RawInputError
 from casi_pipeline.raw import drops
 from casi_pipeline.raw.ledger import SIDECAR_SUFFIX  # beside each landed file: where from, when, its sha256
 from casi_pipeline.refresh.fetch import Download
+from casi_pipeline.settings import FIRST_RELEASE_MONTH_ENV, first_release_month
 
 HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
 
@@ -56,8 +57,10 @@ def check(download: Download, today: date) -> Snapshot:
     raw = drops.read_csv_bytes(download.body, download.url)
     month = as_of_month(raw, today)
     drops.check_labels(raw, (drops.LABEL_COLUMN,))
-    if month < months.FIRST_RELEASE_MONTH:
-        raise RawInputError(raw.name, f"as of {month}, before the first release month {months.FIRST_RELEASE_MONTH}")
+    first = first_release_month()
+    if month < first:
+        raise RawInputError(raw.name, f"as of {month}, before the first release month {first} "
+                                      f"({FIRST_RELEASE_MONTH_ENV})")
     return Snapshot(download, raw, month, drops.rolling_months(raw, month))
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from casi_pipeline import months
 from casi_pipeline.errors import RawInputError, StageError
 from casi_pipeline.factory import OWNERS, Stage, StageResult, beta_api, build_stage_chain
 from casi_pipeline.pools import RELEASE_POOL
@@ -20,11 +19,12 @@ from casi_pipeline.raw import drops, ledger
 from casi_pipeline.reference import benchmark_catalogue, catalogue, methodology, registry
 from casi_pipeline.release import transforms
 from casi_pipeline.release.tables import INGEST, LEADERBOARD, NORMALISE, RAW, RAW_MONTH, RESTATEMENTS, VALIDATE
+from casi_pipeline.settings import first_release_month
 
 GROUP = "release"
 
 release_months = dg.MonthlyPartitionsDefinition(
-    start_date=months.FIRST_RELEASE_MONTH, fmt="%Y-%m",
+    start_date=first_release_month(), fmt="%Y-%m",
     end_offset=1,  # the current month is a valid release month: boards are published during their month
 )
 

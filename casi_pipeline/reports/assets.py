@@ -9,17 +9,19 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from casi_pipeline import months
+from casi_pipeline import months, reference
 from casi_pipeline.factory import OWNERS
 from casi_pipeline.pools import PUBLISHED_POOL
 from casi_pipeline.published.assets import HISTORY, MODELS
 from casi_pipeline.reference import Methodology, methodology
 from casi_pipeline.release.assets import STAGES
 from casi_pipeline.release.tables import LEADERBOARD
-from casi_pipeline.reports import exports, html, quality
+from casi_pipeline.reports import changes, charts, exports, html, quality
 from casi_pipeline.reports.changes import board_changes
 from casi_pipeline.reports.charts import BoardView, TITLES, charts_for, drawable
+from casi_pipeline.reports.inputs import Manifest, code_version, digest
 from casi_pipeline.storage.files import write_bytes_atomically, write_text_atomically
+from casi_pipeline.storage.parquet_io import PUBLISHED_LOCK
 from casi_pipeline.storage.safe_text import escape_markdown
 
 GROUP = "reports"
@@ -57,6 +59,25 @@ def board_views(history: pd.DataFrame, models: pd.DataFrame, method: Methodology
             security_weight=method.security_weight, performance_weight=method.performance_weight,
         ))
     return views
+
+
+# What each output is drawn from, besides its rows: the drawing code and the reference data it formats with.
+REFERENCE = Path(reference.__file__).parent
+CHARTS_CODE = code_version(Path(charts.__file__), Path(months.__file__))
+REPORT_CODE = code_version(*(Path(module.__file__) for module in (html, changes, charts, quality, months)),
+                           *sorted(REFERENCE.glob("*.yaml")))
+CHART_COLUMNS = ["release_month", "rank", "model_id", "label", "security", "performance", "cos_usd"]
+
+
+def charts_digest(view: BoardView) -> str:
+    """Exactly what the charts of one board and month are drawn from."""
+    return digest(CHARTS_CODE, view.board, view.release_month, view.window,
+                  (view.security_weight, view.performance_weight),
+                  *(frame[CHART_COLUMNS] for frame in (view.current, view.previous, view.history)))
+
+
+def _charts_name(board: str) -> str:
+    return f"{board.lower()}_charts"
 
 
 def _warehouse(context: dg.AssetExecutionContext) -> Path:
@@ -108,24 +129,45 @@ def board_exports(context: dg.AssetExecutionContext, history: pd.DataFrame, mode
 def board_charts(context: dg.AssetExecutionContext, history: pd.DataFrame, models: pd.DataFrame
                  ) -> dg.MaterializeResult:
     views = board_views(HISTORY.conform(history), MODELS.conform(models), methodology())
-    warehouse, written, newest = _warehouse(context), 0, {}
+    warehouse, written, kept, newest = _warehouse(context), 0, 0, {}
     latest_month = max((view.release_month for view in views), default=None)
-    for view in views:
-        for chart, png in charts_for(view).items():
-            write_bytes_atomically(chart_path(warehouse, view.release_month, view.board, chart), png)
-            written += 1
+    manifests: dict[str, Manifest] = {}
+    with context.resources.io_manager.locked([PUBLISHED_LOCK]):  # two publishing runs take turns on the files
+        for view in views:
+            manifest = manifests.setdefault(view.release_month, Manifest(warehouse / REPORTS / view.release_month))
+            paths = {chart: chart_path(warehouse, view.release_month, view.board, chart) for chart in drawable(view)}
+            inputs = charts_digest(view)
+            if manifest.current(_charts_name(view.board), inputs, paths.values()):
+                pngs = {chart: path.read_bytes() for chart, path in paths.items()} \
+                    if view.release_month == latest_month else {}
+                kept += len(paths)
+            else:
+                pngs = charts_for(view)
+                for chart, png in pngs.items():
+                    write_bytes_atomically(paths[chart], png)
+                manifest.record(_charts_name(view.board), inputs)
+                written += len(pngs)
             if view.release_month == latest_month:
-                newest[f"{view.board} {chart}"] = _markdown_image(view.board, chart, png)
-    return dg.MaterializeResult(metadata={"charts written": written, "newest release month": latest_month or "",
+                newest.update({f"{view.board} {chart}": _markdown_image(view.board, chart, png)
+                               for chart, png in pngs.items()})
+        for manifest in manifests.values():
+            manifest.save()
+    return dg.MaterializeResult(metadata={"charts written": written, "charts unchanged": kept,
+                                          "newest release month": latest_month or "",
                                           "folder": dg.MetadataValue.path(str(warehouse / REPORTS)), **newest})
 
 
-def _month_quality(instance: dg.DagsterInstance, release_month: str) -> list[quality.CheckOutcome]:
-    """The checks of the run that landed this month's board, then those of the run that landed the history."""
-    return (quality.landed_with(instance, dg.AssetKey(LEADERBOARD.name), release_month,
-                                assets=[stage.table.name for stage in STAGES])
-            + quality.landed_with(instance, dg.AssetKey(HISTORY.name))
+def _published_quality(instance: dg.DagsterInstance) -> list[quality.CheckOutcome]:
+    """The checks of the run that landed the history (the same for every month)."""
+    return (quality.landed_with(instance, dg.AssetKey(HISTORY.name))
             + quality.landed_with(instance, dg.AssetKey(MODELS.name)))
+
+
+def _landed_boards(instance: dg.DagsterInstance) -> quality.LandedChecks:
+    """The checks of the run that landed each month's board, read for every month at once."""
+    return quality.LandedChecks(instance, dg.AssetKey(LEADERBOARD.name),
+                                [dg.AssetCheckKey(stage.key, spec.name) for stage in STAGES
+                                 for spec in stage.check_specs()])
 
 
 @dg.asset(
@@ -138,26 +180,39 @@ def board_reports(context: dg.AssetExecutionContext, history: pd.DataFrame, mode
                   ) -> dg.MaterializeResult:
     history, models, method = HISTORY.conform(history), MODELS.conform(models), methodology()
     warehouse = _warehouse(context)
-    by_month: dict[str, list[html.BoardSection]] = {}
+    by_month: dict[str, list[BoardView]] = {}
     for view in board_views(history, models, method):
-        charts = {}
-        for chart in drawable(view):
-            path = chart_path(warehouse, view.release_month, view.board, chart)
-            if not path.exists():
-                raise dg.Failure(f"{view.release_month} report: chart {path} is missing; materialise board_charts")
-            charts[chart] = path.read_bytes()
-        by_month.setdefault(view.release_month, []).append(
-            html.BoardSection(view, board_changes(view.current, view.previous), charts))
-    metadata = {}
-    for month, sections in by_month.items():
-        sources = (history.loc[history["release_month"] == month, ["source_file", "source_sha256"]]
-                   .drop_duplicates().sort_values(["source_file", "source_sha256"]))
-        page = html.render_report(month, sections, _month_quality(context.instance, month), sources,
-                                  method.version)
-        path = report_path(warehouse, month)
-        write_text_atomically(path, page)
-        metadata[month] = dg.MetadataValue.path(str(path))
-    return dg.MaterializeResult(metadata={"reports written": len(by_month), **metadata})
+        by_month.setdefault(view.release_month, []).append(view)
+    published, landed = _published_quality(context.instance), _landed_boards(context.instance)
+    metadata, written = {}, 0
+    with context.resources.io_manager.locked([PUBLISHED_LOCK]):
+        for month, views in by_month.items():
+            sources = (history.loc[history["release_month"] == month, ["source_file", "source_sha256"]]
+                       .drop_duplicates().sort_values(["source_file", "source_sha256"]))
+            outcomes = landed.of(month) + published
+            path, manifest = report_path(warehouse, month), Manifest(warehouse / REPORTS / month)
+            inputs = digest(REPORT_CODE, method.version, month, sources, outcomes,
+                            *(part for view in views for part in (charts_digest(view), view.current, view.previous)))
+            if not manifest.current(REPORT_FILE, inputs, [path]):
+                sections = [html.BoardSection(view, board_changes(view.current, view.previous),
+                                              _drawn_charts(warehouse, view)) for view in views]
+                write_text_atomically(path, html.render_report(month, sections, outcomes, sources, method.version))
+                manifest.record(REPORT_FILE, inputs)
+                manifest.save()
+                written += 1
+            metadata[month] = dg.MetadataValue.path(str(path))
+    return dg.MaterializeResult(metadata={"reports written": written, "reports unchanged": len(by_month) - written,
+                                          **metadata})
+
+
+def _drawn_charts(warehouse: Path, view: BoardView) -> dict[str, bytes]:
+    charts = {}
+    for chart in drawable(view):
+        path = chart_path(warehouse, view.release_month, view.board, chart)
+        if not path.exists():
+            raise dg.Failure(f"{view.release_month} report: chart {path} is missing; materialise board_charts")
+        charts[chart] = path.read_bytes()
+    return charts
 
 
 assets = [board_exports, board_charts, board_reports]

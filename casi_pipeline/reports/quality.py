@@ -6,10 +6,11 @@ or times go into the summary: a re-run that finds the same gives the same report
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import dagster as dg
+from dagster._core.storage.asset_check_execution_record import COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
 
 PASSED, WARNED, FAILED = "passed", "warned", "failed"
 FOUND_SHOWN = 5  # WARN findings listed per check; the full list is in the check's metadata in the UI
@@ -50,20 +51,63 @@ def _outcome(evaluation: dg.AssetCheckEvaluation) -> CheckOutcome:
     return CheckOutcome(evaluation.asset_key.to_user_string(), evaluation.check_name, _status(evaluation), detail, shown)
 
 
+def _evaluated_in(instance: dg.DagsterInstance, run_id: str, assets: Collection[str]
+                  ) -> dict[dg.AssetCheckKey, CheckOutcome]:
+    """The checks of `assets` evaluated in the run, from its event log, in the order they ran."""
+    latest = {}
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = entry.dagster_event.asset_check_evaluation_data
+        if evaluation.asset_key.to_user_string() in assets:  # evaluated twice in one run: its last evaluation
+            latest[evaluation.asset_check_key] = _outcome(evaluation)
+    return latest
+
+
 def landed_with(instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition: str | None = None,
                 assets: Collection[str] | None = None) -> list[CheckOutcome]:
     """The checks of `assets` (default: `asset_key` alone) evaluated in the run that last materialised `asset_key`
     (that partition of it), in the order they ran."""
-    wanted = set(assets) if assets is not None else {asset_key.to_user_string()}
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition] if partition else None), limit=1,
     ).records
     if not records:
         return []
-    latest = {}
-    for entry in instance.all_logs(records[0].run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
-        evaluation = entry.dagster_event.asset_check_evaluation_data
-        asset = evaluation.asset_key.to_user_string()
-        if asset in wanted:  # a check evaluated twice in one run keeps its last evaluation
-            latest[(asset, evaluation.check_name)] = _outcome(evaluation)
-    return list(latest.values())
+    wanted = set(assets) if assets is not None else {asset_key.to_user_string()}
+    return list(_evaluated_in(instance, records[0].run_id, wanted).values())
+
+
+RUNS_LOOKED_AT = 10_000  # evaluations per check read at once; a run further back is read from its own log
+
+
+class LandedChecks:
+    """`landed_with` for many months at once: the latest materialisation of each partition in one query, and the
+    evaluations of the given checks from the instance's check index (one query per check) instead of opening each
+    run's event log. Same outcomes, in the order of `check_keys`."""
+
+    def __init__(self, instance: dg.DagsterInstance, asset_key: dg.AssetKey, check_keys: Iterable[dg.AssetCheckKey]):
+        self.instance, self.check_keys = instance, list(check_keys)
+        storage = instance.event_log_storage
+        latest = storage.get_latest_storage_id_by_partition(asset_key, dg.DagsterEventType.ASSET_MATERIALIZATION)
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=asset_key, storage_ids=list(latest.values())), limit=len(latest) or 1
+        ).records if latest else []
+        self.run_of = {record.partition_key: record.run_id for record in records}
+        self.by_run: dict[str, dict[dg.AssetCheckKey, CheckOutcome]] = {}
+        histories = [storage.get_asset_check_execution_history(
+            key, limit=RUNS_LOOKED_AT, status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES)
+            for key in self.check_keys]
+        for key, history in zip(self.check_keys, histories):
+            for record in reversed(history):  # oldest first: a check evaluated twice in a run keeps its last
+                if record.event is not None and record.event.dagster_event is not None:
+                    self.by_run.setdefault(record.run_id, {})[key] = _outcome(
+                        record.event.dagster_event.asset_check_evaluation_data)
+        self.read_all = all(len(history) < RUNS_LOOKED_AT for history in histories)
+
+    def of(self, partition: str) -> list[CheckOutcome]:
+        """The checks evaluated in the run that last materialised the partition, in the order of `check_keys`."""
+        run_id = self.run_of.get(partition)
+        if run_id is None:
+            return []
+        found = self.by_run.get(run_id)
+        if found is None and not self.read_all:  # a run further back than what was read at once
+            found = _evaluated_in(self.instance, run_id, {key.asset_key.to_user_string() for key in self.check_keys})
+        return [found[key] for key in self.check_keys if key in (found or {})]

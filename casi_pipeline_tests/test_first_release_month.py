@@ -1,0 +1,59 @@
+"""The first release month is a setting (CASI_FIRST_RELEASE_MONTH): older drops run when it allows them, and are
+refused by name, with one line, when it does not."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from casi_pipeline.settings import FIRST_RELEASE_MONTH_ENV, first_release_month
+from casi_pipeline_tests.conftest import REPO, add_drop, add_sample, run_cli
+
+NOVEMBER_2024 = "Model,Oct,Nov\nOpenAI GPT-4o,70.5,71.25\nAnthropic Claude 3.5 Sonnet,80.0,82.5\n"
+
+
+def test_a_drop_before_the_default_first_month_is_refused_with_one_line(settings, capsys):
+    add_sample(settings.data_raw)
+    add_drop(settings.data_raw, "2024-11", {"casi_rolling_12_months.csv": NOVEMBER_2024})
+    assert run_cli(settings, "run") == 1
+    errors = capsys.readouterr().err.splitlines()
+    assert errors == [
+        "2024-10 ingest: data_raw/2024-11: feeds release months 2024-10..2024-11, before the first release month "
+        "2025-01 (set CASI_FIRST_RELEASE_MONTH to include them)",
+        "casi-pipeline: 1 failure(s)"]
+    # the drops after the first release month still ran
+    boards = pd.read_parquet(settings.warehouse / "leaderboard")
+    assert sorted(boards["release_month"].astype(str).unique()) == ["2025-09", "2025-11"]
+
+
+def test_backfill_range_follows_the_setting(settings, capsys):
+    assert run_cli(settings, "backfill", "--from", "2024-06", "--to", "2024-11") == 2
+    assert "range 2024-06..2024-11 must lie within 2025-01.." in capsys.readouterr().err
+
+
+def test_a_drop_of_2024_11_runs_when_the_setting_says_2024_06(tmp_path):
+    raw = tmp_path / "data_raw"
+    add_drop(raw, "2024-11", {"casi_rolling_12_months.csv": NOVEMBER_2024})
+    env = {**os.environ, "CASI_DATA_RAW": str(raw), "CASI_WAREHOUSE": str(tmp_path / "warehouse"),
+           "DAGSTER_HOME": str(tmp_path / "dagster_home"), FIRST_RELEASE_MONTH_ENV: "2024-06"}
+    # a new process: the partitions definition reads the setting when the code location is imported
+    done = subprocess.run([sys.executable, "-m", "casi_pipeline.cli", "run"], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(f"release months 2024-10..2024-11 (2) -> {tmp_path / 'warehouse'}")
+    boards = pd.read_parquet(tmp_path / "warehouse" / "leaderboard")
+    november = boards[boards["release_month"] == "2024-11"].sort_values("rank")
+    assert november["security"].tolist() == [82.5, 71.25]
+    assert (tmp_path / "warehouse" / "reports" / "2024-11" / "report.html").is_file()
+
+
+def test_a_setting_that_is_not_a_month_is_refused(monkeypatch):
+    monkeypatch.setenv(FIRST_RELEASE_MONTH_ENV, "2024-6")
+    with pytest.raises(ValueError, match=r"CASI_FIRST_RELEASE_MONTH='2024-6' is not a release month \(YYYY-MM\)"):
+        first_release_month()
+    monkeypatch.delenv(FIRST_RELEASE_MONTH_ENV)
+    assert first_release_month() == "2025-01"
