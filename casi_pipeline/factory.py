@@ -23,6 +23,7 @@ import dagster as dg
 import great_expectations as gx
 import pandas as pd
 
+from casi_pipeline import versions
 from casi_pipeline.errors import StageError
 from casi_pipeline.quality.gx import SuiteReport, metadata_json, run_suite
 from casi_pipeline.quality.sql_rules import SqlSuite
@@ -159,7 +160,7 @@ def build_stage_chain(
 ) -> dg.AssetsDefinition:
     outs = {stage.table.name: dg.AssetOut(key=stage.key, description=stage.description, group_name=group,
                                           owners=OWNERS, kinds=set(stage.kinds), metadata=stage.definition_metadata(),
-                                          dagster_type=pd.DataFrame)
+                                          dagster_type=pd.DataFrame, code_version=versions.code_version(stage.table.name))
             for stage in stages}
     with beta_api():
         decorate = dg.multi_asset(
@@ -200,6 +201,7 @@ def build_stage_asset(stage: Stage, *, group: str, inputs: Mapping[str, tuple[Ta
     @dg.asset(
         name=stage.table.name, description=stage.description, group_name=group, owners=OWNERS,
         kinds=set(stage.kinds), metadata=stage.definition_metadata(), check_specs=stage.check_specs(),
+        code_version=versions.code_version(stage.table.name),
         ins={name: dg.AssetIn(key=dg.AssetKey(table.name), partition_mapping=mapping)
              for name, (table, mapping) in inputs.items()},
         required_resource_keys=required_resources,
