@@ -57,6 +57,7 @@ class Observed:
 class Plan:
     chain: Chain
     files: dict[str, dict[str, str]]  # month -> files feeding it (name -> sha256 or fingerprint)
+    versions: dict[str, str]  # month -> its current data version
     stale: dict[str, str] = field(default_factory=dict)  # month -> why it must run
     deleted: dict[str, list[str]] = field(default_factory=dict)  # deleted file -> months it fed that remain stored
 
@@ -131,7 +132,7 @@ def plan(instance: dg.DagsterInstance, root: Path, chain: Chain, *, rebuild: boo
     current = chain.data_versions(root, files)
     observed = _observations(instance, chain.source)
     observe(instance, chain, files, current, observed)
-    result = Plan(chain, files)
+    result = Plan(chain, files, current)
     months = sorted(current)
     tags = {stage: _latest_tags(instance, stage, months) for stage in chain.stages}
     pointer_tag = get_input_event_pointer_tag(dg.AssetKey(chain.source))
@@ -141,7 +142,8 @@ def plan(instance: dg.DagsterInstance, root: Path, chain: Chain, *, rebuild: boo
             continue
         missing = [stage for stage in chain.stages if month not in tags[stage]]
         if missing:
-            result.stale[month] = f"never materialised ({', '.join(missing)})"
+            result.stale[month] = ("never materialised" if len(missing) == len(chain.stages)
+                                   else f"not materialised: {', '.join(missing)}")
             continue
         at_run = _observed_at(observed.get(month, []), tags[chain.stages[0]][month].get(pointer_tag))
         if at_run is None or at_run.version != current[month]:
