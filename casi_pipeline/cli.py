@@ -98,18 +98,19 @@ class Refusals:
     def __init__(self, plan: staleness.Plan):
         self.fed_by = plan.months_fed_by()
         self.stopped: dict[str, str] = {}  # month -> why it does not run
+        self.refused: set[str] = set()
         self.lines: list[str] = []  # one per refused file or stopped month, for the report
 
     def refuse(self, failures: list[str], candidates: list[str]) -> bool:
         """Stop every month a file named in the failures feeds (or the month a line names, when it names no file);
         False when nothing new can be left out (the failure is not a refused file: stop retrying)."""
         before = len(self.stopped)
-        for name in sorted({name for line in failures for name in self.fed_by if name in line}):
-            stopped = [month for month in self.fed_by[name] if month in candidates and month not in self.stopped]
-            if stopped:
-                self.stopped.update((month, f"{name} is refused") for month in stopped)
-                self.lines.append(f"{name}: refused whole: it feeds release months {', '.join(self.fed_by[name])}; "
-                                  f"not run: {', '.join(stopped)}")
+        for name in sorted({name for line in failures for name in self.fed_by if name in line} - self.refused):
+            self.refused.add(name)
+            stops = [month for month in self.fed_by[name] if month in candidates]
+            self.stopped.update((month, f"{name} is refused") for month in stops if month not in self.stopped)
+            self.lines.append(f"{name}: refused whole: it feeds release months {', '.join(self.fed_by[name])}; "
+                              f"not run: {', '.join(stops)}")
         if len(self.stopped) == before:
             for line in failures:
                 month = line.split(" ", 1)[0]
@@ -176,8 +177,8 @@ def run_plans(settings: Settings, progress: Progress, rebuild: bool = False) -> 
         progress.line(line)
     every = sorted({*release.months, *redteam.months})
     if not release.stale and not redteam.stale:
-        print(f"nothing stale: {len(release.months)} release months up to date"
-              + (f", {len(redteam.months)} red-team months" if redteam.months else ""))
+        print(f"nothing stale: {staleness.count(release.months, 'release month')} up to date"
+              + (f", {staleness.count(redteam.months, 'red-team month')}" if redteam.months else ""))
         return 0
     for plan in plans:
         for month, why in sorted(plan.stale.items()):

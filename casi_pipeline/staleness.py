@@ -25,7 +25,8 @@ from dagster._core.definitions.data_version import CODE_VERSION_TAG, DATA_VERSIO
 from casi_pipeline import months as month_keys
 from casi_pipeline import versions
 
-FILES_METADATA = "files"  # on each observation: the files behind the month's version, name -> sha256 (JSON)
+FILES_METADATA = "files"  # on each observation: the files that feed the month, name -> sha256 (JSON)
+PREVIOUS_METADATA = "previous_month_files"  # and those of the month before, when the chain reads it
 PAGE = 1000
 
 
@@ -37,13 +38,17 @@ class Chain:
     stages: tuple[str, ...]
     files_by_month: Callable[[Path], dict[str, dict[str, str]]]
     data_versions: Callable[[Path, dict[str, dict[str, str]]], dict[str, str]]
+    reads_previous_month: bool  # the last stage reads the month before (the leaderboard's change since then)
+
+    def previous_files(self, files: dict[str, dict[str, str]], month: str) -> dict[str, str]:
+        return files.get(month_keys.shift(month, -1), {}) if self.reads_previous_month else {}
 
 
 RELEASE = Chain("release", "raw_drops", ("ingest", "validate", "normalise", "restatements", "leaderboard"),
-                versions.files_by_month, versions.release_data_versions)
+                versions.files_by_month, versions.release_data_versions, reads_previous_month=True)
 REDTEAM = Chain("redteam", "redteam_raw", ("redteam_ingest", "redteam_validate", "redteam_normalise",
                                            "redteam_scores"),
-                versions.redteam_files_by_month, versions.redteam_data_versions)
+                versions.redteam_files_by_month, versions.redteam_data_versions, reads_previous_month=False)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class Observed:
     storage_id: int
     version: str
     files: dict[str, str]
+    previous_files: dict[str, str]
 
 
 @dataclass
@@ -88,12 +94,16 @@ def _observations(instance: dg.DagsterInstance, source: str) -> dict[str, list[O
             observation = record.asset_observation
             version = (observation.tags or {}).get(DATA_VERSION_TAG) if observation else None
             if record.partition_key and version:
-                entry = observation.metadata.get(FILES_METADATA)
-                files = entry.value if isinstance(entry, dg.JsonMetadataValue) else {}
-                by_month.setdefault(record.partition_key, []).append(Observed(record.storage_id, version, files))
+                files, previous = (_json(observation.metadata.get(name)) for name in (FILES_METADATA, PREVIOUS_METADATA))
+                by_month.setdefault(record.partition_key, []).append(
+                    Observed(record.storage_id, version, files, previous))
         if not result.has_more:
             return by_month
         cursor = result.cursor
+
+
+def _json(entry) -> dict[str, str]:
+    return entry.value if isinstance(entry, dg.JsonMetadataValue) else {}
 
 
 def _latest_tags(instance: dg.DagsterInstance, stage: str, months: list[str]) -> dict[str, dict[str, str]]:
@@ -122,7 +132,8 @@ def observe(instance: dg.DagsterInstance, chain: Chain, files: dict[str, dict[st
     for month in changed:
         instance.report_runless_asset_event(dg.AssetObservation(
             asset_key=chain.source, partition=month, tags={DATA_VERSION_TAG: current[month]},
-            metadata={FILES_METADATA: dg.MetadataValue.json(files[month])}))
+            metadata={FILES_METADATA: dg.MetadataValue.json(files[month]),
+                      PREVIOUS_METADATA: dg.MetadataValue.json(chain.previous_files(files, month))}))
     return changed
 
 
@@ -147,7 +158,8 @@ def plan(instance: dg.DagsterInstance, root: Path, chain: Chain, *, rebuild: boo
             continue
         at_run = _observed_at(observed.get(month, []), tags[chain.stages[0]][month].get(pointer_tag))
         if at_run is None or at_run.version != current[month]:
-            result.stale[month] = _changes(at_run.files if at_run else {}, files[month])
+            before = {**at_run.previous_files, **at_run.files} if at_run else {}
+            result.stale[month] = _changes(before, {**chain.previous_files(files, month), **files[month]})
             continue
         code = [f"{stage} code version {tags[stage][month].get(CODE_VERSION_TAG)} -> {versions.code_version(stage)}"
                 for stage in chain.stages if tags[stage][month].get(CODE_VERSION_TAG) != versions.code_version(stage)]
@@ -175,6 +187,10 @@ def _deleted(observed: dict[str, list[Observed]], files: dict[str, dict[str, str
             if name not in present:
                 gone.setdefault(name, set()).add(month)
     return {name: sorted(months) for name, months in sorted(gone.items())}
+
+
+def count(items: list, noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
 
 def describe_deleted(plan: Plan) -> list[str]:

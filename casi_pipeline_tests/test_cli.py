@@ -87,8 +87,12 @@ def test_a_broken_value_fails_with_one_line_and_changes_nothing(settings, landed
     assert run_cli(settings, "run") == 1
     errors = capsys.readouterr().err.splitlines()
     assert line in errors
-    # The file feeds all nine months, so each of them refuses it, and says so in its own line.
-    assert len([e for e in errors if ROLLING in e]) == 9
+    # The file feeds all nine months, so each of them refuses it, and says so in its own line; then the file is
+    # named once with every month it stops.
+    assert len([e for e in errors if e.startswith("20") and ROLLING in e]) == 9
+    assert errors[-2] == (f"{ROLLING}: refused whole: it feeds release months 2025-06, 2025-07, 2025-08, 2025-09, "
+                          "2025-10, 2025-11, 2025-12, 2026-01, 2026-02; not run: 2025-06, 2025-07, 2025-08, 2025-09, "
+                          "2025-10, 2025-11, 2025-12, 2026-01, 2026-02")
     assert errors[-1] == "casi-pipeline: 9 failure(s)"
     assert tree_hashes(settings.warehouse) == landed
     assert tree_hashes(settings.data_raw) == raw_before
@@ -101,7 +105,10 @@ def test_a_bad_drop_stops_only_the_months_it_feeds(settings, landed, capsys):
     assert run_cli(settings, "run") == 1
     errors = capsys.readouterr().err.splitlines()
     assert errors[:-1] == ["2025-11 validate: data_raw/2025-11/metrics.csv row 2: the same model label appears twice "
-                           "in one file (found 'Anthropic Claude Sonnet 4.5'; 2 row(s) in all)"]
+                           "in one file (found 'Anthropic Claude Sonnet 4.5'; 2 row(s) in all)",
+                           "data_raw/2025-11/metrics.csv: refused whole: it feeds release months 2025-11; not run: "
+                           "2025-11"]
+    # 2025-12 reads November: it ran again (against November's stored table) and wrote identical tables.
     assert tree_hashes(settings.warehouse) == landed
 
 

@@ -149,7 +149,7 @@ def build_drop_sensor(release_job) -> dg.SensorDefinition:  # an asset job, reso
         for note in decision.notes:
             context.log.info(note)
         skip = None if decision.runs else ("; ".join(decision.notes) or
-                                           f"nothing stale: {len(plan.months)} release months up to date")
+                                           f"nothing stale: {staleness.count(plan.months, 'release month')} up to date")
         return dg.SensorResult(run_requests=[run.run_request() for run in decision.runs], skip_reason=skip,
                                cursor=json.dumps(decision.cursor, sort_keys=True))
 
