@@ -7,7 +7,8 @@ without loading the code location or starting a run:
 - a month is *missing* when some stage of its chain has never been materialised for it;
 - a month is *stale* when the version observed before its last materialisation (Dagster records that observation's
   storage id on the materialisation as `dagster/input_event_pointer/<source>`) differs from the current one, or when
-  a stage's recorded `dagster/code_version` differs from the stage's current code version.
+  a stage's recorded `dagster/code_version` differs from the stage's current code version, or when its stages were
+  last written by different runs (a run killed between two stages' writes).
 A drop that was deleted is reported: the months it fed keep their stored tables and published history.
 """
 
@@ -106,15 +107,22 @@ def _json(entry) -> dict[str, str]:
     return entry.value if isinstance(entry, dg.JsonMetadataValue) else {}
 
 
-def _latest_tags(instance: dg.DagsterInstance, stage: str, months: list[str]) -> dict[str, dict[str, str]]:
-    """The tags of each month's latest materialisation of a stage."""
+@dataclass(frozen=True)
+class Materialised:
+    run_id: str
+    tags: dict[str, str]
+
+
+def _latest(instance: dg.DagsterInstance, stage: str, months: list[str]) -> dict[str, Materialised]:
+    """Each month's latest materialisation of a stage: its run and tags."""
     key = dg.AssetKey(stage)
     ids = instance.get_latest_storage_id_by_partition(key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(months))
     if not ids:
         return {}
     records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, storage_ids=list(ids.values())),
                                               limit=len(ids)).records
-    return {record.partition_key: dict(record.asset_materialization.tags or {}) for record in records}
+    return {record.partition_key: Materialised(record.run_id, dict(record.asset_materialization.tags or {}))
+            for record in records}
 
 
 def _changes(before: dict[str, str], now: dict[str, str]) -> str:
@@ -145,24 +153,30 @@ def plan(instance: dg.DagsterInstance, root: Path, chain: Chain, *, rebuild: boo
     observe(instance, chain, files, current, observed)
     result = Plan(chain, files, current)
     months = sorted(current)
-    tags = {stage: _latest_tags(instance, stage, months) for stage in chain.stages}
+    latest = {stage: _latest(instance, stage, months) for stage in chain.stages}
     pointer_tag = get_input_event_pointer_tag(dg.AssetKey(chain.source))
     for month in months:
         if rebuild:
             result.stale[month] = "rebuild requested (--all)"
             continue
-        missing = [stage for stage in chain.stages if month not in tags[stage]]
+        missing = [stage for stage in chain.stages if month not in latest[stage]]
         if missing:
             result.stale[month] = ("never materialised" if len(missing) == len(chain.stages)
                                    else f"not materialised: {', '.join(missing)}")
             continue
-        at_run = _observed_at(observed.get(month, []), tags[chain.stages[0]][month].get(pointer_tag))
+        tags = {stage: latest[stage][month].tags for stage in chain.stages}
+        last_run = latest[chain.stages[0]][month].run_id
+        behind = [stage for stage in chain.stages if latest[stage][month].run_id != last_run]
+        if behind:  # a run that stopped between two stages' writes (killed): its month is not complete
+            result.stale[month] = f"run {last_run} did not complete it ({', '.join(behind)} older)"
+            continue
+        at_run = _observed_at(observed.get(month, []), tags[chain.stages[0]].get(pointer_tag))
         if at_run is None or at_run.version != current[month]:
             before = {**at_run.previous_files, **at_run.files} if at_run else {}
             result.stale[month] = _changes(before, {**chain.previous_files(files, month), **files[month]})
             continue
-        code = [f"{stage} code version {tags[stage][month].get(CODE_VERSION_TAG)} -> {versions.code_version(stage)}"
-                for stage in chain.stages if tags[stage][month].get(CODE_VERSION_TAG) != versions.code_version(stage)]
+        code = [f"{stage} code version {tags[stage].get(CODE_VERSION_TAG)} -> {versions.code_version(stage)}"
+                for stage in chain.stages if tags[stage].get(CODE_VERSION_TAG) != versions.code_version(stage)]
         if code:
             result.stale[month] = "; ".join(code)
     result.deleted = _deleted(observed, files)
