@@ -131,9 +131,9 @@ class Refusals:
 
 def run_stale(runner: Runner, job_name: str, plan: staleness.Plan,
               stored: Callable[[str], bool] | None = None) -> tuple[list[str], list[str], list[str]]:
-    """Run the plan's stale months in as few runs as possible: one covering range, split only at months that
-    cannot run. A failed run names the files it refused; their months are left out and the rest run again.
-    Returns (failure lines, refusal lines, months landed)."""
+    """Run the plan's stale months in as few runs as possible (staleness.blocks: one covering range unless a long
+    gap or a month that cannot run splits it). A failed run names the files it refused; their months are left out
+    and the rest run again. Returns (failure lines, refusal lines, months landed)."""
     refusals, failures, landed = Refusals(plan), [], []
     for _attempt in range(MAX_ATTEMPTS):
         candidates = [month for month in sorted(plan.stale) if month not in landed]

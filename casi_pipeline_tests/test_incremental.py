@@ -214,3 +214,11 @@ def test_a_deleted_drop_is_reported_and_its_history_kept(settings, capsys):
         "nothing stale: 1 release month up to date"]
     history = read_table(settings.warehouse, "leaderboard_history")
     assert history["release_month"].tolist() == ["2025-09", "2025-11"]
+
+
+def test_stale_months_run_as_one_covering_range_unless_a_long_gap_or_a_refused_month_splits_them():
+    assert staleness.blocks(["2025-03", "2025-05", "2025-06"], set()) == [("2025-03", "2025-06")]
+    assert staleness.blocks(["2025-03", "2025-06"], set()) == [("2025-03", "2025-06")]  # a gap of 2: covered
+    assert staleness.blocks(["2025-03", "2025-07"], set()) == [("2025-03", "2025-03"), ("2025-07", "2025-07")]
+    assert staleness.blocks(["2025-03", "2025-04", "2025-05"], {"2025-04"}) == [("2025-03", "2025-03"),
+                                                                               ("2025-05", "2025-05")]
