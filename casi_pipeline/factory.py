@@ -160,7 +160,8 @@ def build_stage_chain(
 ) -> dg.AssetsDefinition:
     outs = {stage.table.name: dg.AssetOut(key=stage.key, description=stage.description, group_name=group,
                                           owners=OWNERS, kinds=set(stage.kinds), metadata=stage.definition_metadata(),
-                                          dagster_type=pd.DataFrame, code_version=versions.code_version(stage.table.name))
+                                          dagster_type=pd.DataFrame,
+                                          code_version=versions.code_version(stage.table.name))
             for stage in stages}
     with beta_api():
         decorate = dg.multi_asset(

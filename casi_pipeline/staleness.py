@@ -98,7 +98,8 @@ def _observations(instance: dg.DagsterInstance, source: str) -> dict[str, list[O
             observation = record.asset_observation
             version = (observation.tags or {}).get(DATA_VERSION_TAG) if observation else None
             if record.partition_key and version:
-                files, previous = (_json(observation.metadata.get(name)) for name in (FILES_METADATA, PREVIOUS_METADATA))
+                files, previous = (_json(observation.metadata.get(name))
+                                   for name in (FILES_METADATA, PREVIOUS_METADATA))
                 by_month.setdefault(record.partition_key, []).append(
                     Observed(record.storage_id, version, files, previous))
         if not result.has_more:

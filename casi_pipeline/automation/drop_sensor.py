@@ -98,7 +98,8 @@ def pending_runs(instance: dg.DagsterInstance, plan: staleness.Plan, state: dict
         decision.runs, kept = [], {}
         for first, last in staleness.blocks(sorted(plan.stale), stopped):
             months = [month for month in plan.stale if first <= month <= last]
-            digest = hashlib.sha256(" ".join(f"{month}={plan.versions[month]}" for month in months).encode()).hexdigest()
+            versions = " ".join(f"{month}={plan.versions[month]}" for month in months)
+            digest = hashlib.sha256(versions.encode()).hexdigest()
             reason = "; ".join(f"{month}: {plan.stale[month]}" for month in months)
             run = PendingRun(first, last, digest, reason=reason)
             attempt = attempts.get(run.request_key, 0)

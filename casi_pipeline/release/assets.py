@@ -13,7 +13,7 @@ import pandas as pd
 
 from casi_pipeline import months, versions
 from casi_pipeline.errors import RawInputError, StageError
-from casi_pipeline.factory import OWNERS, Stage, StageResult, beta_api, build_stage_chain
+from casi_pipeline.factory import Stage, StageResult, beta_api, build_stage_chain
 from casi_pipeline.quality import suites
 from casi_pipeline.raw import drops
 from casi_pipeline.reference import benchmark_catalogue, catalogue, methodology, registry
