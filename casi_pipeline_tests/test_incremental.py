@@ -222,3 +222,15 @@ def test_stale_months_run_as_one_covering_range_unless_a_long_gap_or_a_refused_m
     assert staleness.blocks(["2025-03", "2025-07"], set()) == [("2025-03", "2025-03"), ("2025-07", "2025-07")]
     assert staleness.blocks(["2025-03", "2025-04", "2025-05"], {"2025-04"}) == [("2025-03", "2025-03"),
                                                                                ("2025-05", "2025-05")]
+
+
+def test_the_raw_sources_are_observable_by_month_and_every_stage_has_a_code_version():
+    from casi_pipeline.definitions import build_definitions
+
+    graph = build_definitions(Settings.from_env()).resolve_asset_graph()
+    for source in ("raw_drops", "redteam_raw"):
+        node = graph.get(dg.AssetKey(source))
+        assert node.is_observable and node.partitions_def is not None and node.owners == ["team:leaderboard"]
+    for stage in versions.STAGES:
+        assert graph.get(dg.AssetKey(stage)).code_version == versions.code_version(stage), stage
+    assert versions.code_version("normalise").startswith("1+models.yaml:")

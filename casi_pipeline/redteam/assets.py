@@ -13,7 +13,7 @@ import pandas as pd
 
 from casi_pipeline import versions
 from casi_pipeline.errors import RawInputError, StageError
-from casi_pipeline.factory import Stage, StageResult, beta_api, build_stage_asset, build_stage_chain
+from casi_pipeline.factory import Stage, StageResult, beta_api, build_stage_asset, build_stage_chain, owned_source
 from casi_pipeline.quality.suites import RAW_LOCATION
 from casi_pipeline.redteam import raw, suites, transforms
 from casi_pipeline.redteam.methodology import redteam_methodology
@@ -39,9 +39,11 @@ with beta_api():
             dg.TableColumn(name, kind_type, f"{kind.name}/*.parquet")
             for kind in raw.KINDS.values() for name, kind_type in kind.columns.items()])},
     )
-    def redteam_raw(context) -> dg.DataVersionsByPartition:
+    def observe_redteam_raw(context) -> dg.DataVersionsByPartition:
         return dg.DataVersionsByPartition({month: dg.DataVersion(version) for month, version in
                                            versions.redteam_data_versions(context.resources.raw.path).items()})
+
+redteam_raw = owned_source(observe_redteam_raw)
 
 
 def _ingest(release_months: list[str], _tables, context) -> StageResult:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from casi_pipeline import months, versions
 from casi_pipeline.errors import RawInputError, StageError
-from casi_pipeline.factory import Stage, StageResult, beta_api, build_stage_chain
+from casi_pipeline.factory import Stage, StageResult, beta_api, build_stage_chain, owned_source
 from casi_pipeline.quality import suites
 from casi_pipeline.raw import drops
 from casi_pipeline.reference import benchmark_catalogue, catalogue, methodology, registry
@@ -54,10 +54,12 @@ with beta_api():
     @dg.observable_source_asset(name=RAW, description=RAW_DESCRIPTION, group_name=GROUP, metadata=RAW_METADATA,
                                 tags={"dagster/kind/csv": ""}, partitions_def=release_months,
                                 required_resource_keys={"raw"})
-    def raw_drops(context) -> dg.DataVersionsByPartition:
+    def observe_raw_drops(context) -> dg.DataVersionsByPartition:
         """One data version per release month fed by some drop (versions.release_data_versions)."""
         return dg.DataVersionsByPartition({month: dg.DataVersion(version) for month, version in
                                            versions.release_data_versions(context.resources.raw.path).items()})
+
+raw_drops = owned_source(observe_raw_drops)
 
 
 def _ingest(release_months: list[str], _tables, context) -> StageResult:
