@@ -1,31 +1,52 @@
 """The raw-drop sensor, the monthly refresh schedule and job, and publishing after a release run."""
 
+import shutil
+import uuid
+
 import dagster as dg
 import pytest
 
 from casi_pipeline.automation import drop_sensor, publish_sensor, refresh_schedule
+from casi_pipeline.cli import QUIET
 from casi_pipeline.definitions import PUBLISH_JOB, RELEASE_JOB, build_definitions, resources
 from casi_pipeline.raw import drops
-from casi_pipeline.settings import Settings
+from casi_pipeline.settings import Settings, prepare_dagster_home
 
-from .conftest import REAL_ROLLING, add_drop, add_real_rolling, add_sample, tree_hashes
+from .conftest import REAL_ROLLING, add_drop, add_real_rolling, add_sample, copy_landed, land, run_cli, tree_hashes
 
 RANGE = (drop_sensor.PARTITION_RANGE_START, drop_sensor.PARTITION_RANGE_END)
 
 
 class Sensor:
-    """Evaluates the code location's raw-drop sensor against a raw root, carrying its cursor like the daemon."""
+    """Evaluates the code location's raw-drop sensor against a raw root and the real Dagster instance in
+    settings.dagster_home, carrying its cursor like the daemon."""
 
     def __init__(self, settings: Settings):
-        self.sensor = build_definitions(settings).resolve_sensor_def(drop_sensor.SENSOR_NAME)
+        self.settings = settings
+        self.definitions = build_definitions(settings)
+        self.sensor = self.definitions.resolve_sensor_def(drop_sensor.SENSOR_NAME)
         self.resources = resources(settings)
         self.cursor = None
+        self.skip_reason = None
+        self.requests: list[dg.RunRequest] = []
+
+    def instance(self) -> dg.DagsterInstance:
+        return dg.DagsterInstance.from_config(str(prepare_dagster_home(self.settings.dagster_home)))
 
     def evaluate(self) -> list[tuple[str, str, str]]:
-        with dg.build_sensor_context(cursor=self.cursor, resources=self.resources) as context:
+        with self.instance() as instance, dg.build_sensor_context(cursor=self.cursor, resources=self.resources,
+                                                                  instance=instance) as context:
             result = self.sensor.evaluate_tick(context)
-        self.cursor = result.cursor
+        self.cursor, self.skip_reason = result.cursor, result.skip_message
+        self.requests = list(result.run_requests)
         return [(request.tags[RANGE[0]], request.tags[RANGE[1]], request.run_key) for request in result.run_requests]
+
+    def launch(self, request: dg.RunRequest) -> bool:
+        """Run a request as the daemon would (its tags and run key), in-process on the same instance."""
+        job = self.definitions.resolve_job_def(RELEASE_JOB)
+        with self.instance() as instance:
+            return job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET,
+                                          tags={**request.tags, drop_sensor.RUN_KEY_TAG: request.run_key}).success
 
 
 def test_a_new_drop_requests_one_run_for_its_months_and_a_repeat_evaluation_nothing(settings):
@@ -34,21 +55,33 @@ def test_a_new_drop_requests_one_run_for_its_months_and_a_repeat_evaluation_noth
     add_real_rolling(settings.data_raw)
     [(first, last, run_key)] = sensor.evaluate()
     assert (first, last) == ("2025-06", "2026-02")
-    assert run_key.startswith("2025-06..2026-02:") and len(run_key.split(":")[1]) == 16
-    assert sensor.evaluate() == []
+    assert run_key.startswith("2025-06..2026-02:") and run_key.endswith(":1")
+    assert sensor.requests[0].tags[drop_sensor.ATTEMPT_TAG] == "1"
+    assert sensor.requests[0].tags[drop_sensor.STALE_TAG].startswith("2025-06: never materialised; 2025-07: never")
+    assert "2026-02: never materialised" in sensor.requests[0].tags[drop_sensor.STALE_TAG]
+    assert sensor.evaluate() == []  # its run has not started yet
+    assert sensor.skip_reason == "2025-06..2026-02: attempt 1 not started yet"
     # A sidecar or any other file the pipeline does not read changes nothing.
     (settings.data_raw / "2026-02" / "casi_rolling_12_months.csv.source.json").write_text("{}")
     (settings.data_raw / "notes").mkdir()
     assert sensor.evaluate() == []
 
 
-def test_a_later_drop_requests_its_months_and_the_month_after_that_reads_them(settings):
-    add_real_rolling(settings.data_raw)
+@pytest.fixture(scope="module")
+def landed_real(tmp_path_factory) -> Settings:
+    return land(tmp_path_factory.mktemp("landed"), add_real_rolling)
+
+
+def test_a_later_drop_requests_its_months_and_the_month_after_that_reads_them(settings, landed_real):
+    copy_landed(landed_real, settings)
     sensor = Sensor(settings)
-    sensor.evaluate()
+    assert sensor.evaluate() == [] and sensor.skip_reason == "nothing stale: 9 release months up to date"
     add_drop(settings.data_raw, "2025-11", {"metrics.csv": "provider,model,ars\nAnthropic,Claude Sonnet 4.5,80\n"})
     # 2025-12's change since the month before reads 2025-11, so it runs too; nothing else does.
     assert [(first, last) for first, last, _ in sensor.evaluate()] == [("2025-11", "2025-12")]
+    assert "data_raw/2025-11/metrics.csv is new" in sensor.requests[0].tags[drop_sensor.STALE_TAG]
+    assert sensor.launch(sensor.requests[0])
+    assert sensor.evaluate() == [] and sensor.skip_reason == "nothing stale: 9 release months up to date"
 
 
 def test_a_restatement_requests_the_drop_again_under_a_new_run_key(settings):
@@ -61,12 +94,62 @@ def test_a_restatement_requests_the_drop_again_under_a_new_run_key(settings):
     assert (first, last) == ("2025-06", "2026-02") and run_key != first_key
 
 
-def test_drops_whose_months_touch_are_one_run_and_separate_drops_separate_runs(settings):
-    add_sample(settings.data_raw)  # 2025-09 and 2025-11: months that do not touch
-    assert [(first, last) for first, last, _ in Sensor(settings).evaluate()] == [("2025-09", "2025-09"),
-                                                                                  ("2025-11", "2025-11")]
-    add_real_rolling(settings.data_raw)  # 2025-06..2026-02 covers both
-    assert [(first, last) for first, last, _ in Sensor(settings).evaluate()] == [("2025-06", "2026-02")]
+def test_stale_months_are_one_run_covering_the_range(settings):
+    add_sample(settings.data_raw)  # 2025-09 and 2025-11: one run over 2025-09..2025-11 costs less than two
+    assert [(first, last) for first, last, _ in Sensor(settings).evaluate()] == [("2025-09", "2025-11")]
+
+
+def record_failed_run(settings: Settings, run_key: str) -> None:
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        instance.add_run(dg.DagsterRun(job_name=RELEASE_JOB, run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.FAILURE,
+                                       tags={drop_sensor.RUN_KEY_TAG: run_key}))
+
+
+def test_a_failed_run_is_retried_on_later_ticks_at_most_three_times_per_drop_contents(settings):
+    add_drop(settings.data_raw, "2025-11", {"metrics.csv": "provider,model,casi\nOpenAI,GPT-5,80.31\n"})
+    sensor = Sensor(settings)
+    keys = []
+    for attempt in (1, 2, 3):
+        [(_, _, run_key)] = sensor.evaluate()
+        assert run_key.endswith(f":{attempt}")
+        assert sensor.requests[0].tags[drop_sensor.ATTEMPT_TAG] == str(attempt)
+        if attempt > 1:  # the reason is on the run, visible in the UI
+            assert sensor.requests[0].tags[drop_sensor.PREVIOUS_FAILURE_TAG].endswith("failure")
+        keys.append(run_key)
+        record_failed_run(settings, run_key)  # the run failed (a crash: no file named)
+    assert sensor.evaluate() == []
+    assert sensor.skip_reason.startswith("2025-11..2025-11: 3 attempts failed for these drop contents")
+    # A changed drop starts again at attempt 1.
+    add_drop(settings.data_raw, "2025-11", {"metrics.csv": "provider,model,casi\nOpenAI,GPT-5,80.32\n"})
+    [(_, _, run_key)] = sensor.evaluate()
+    assert run_key.endswith(":1") and run_key not in keys
+
+
+def test_a_run_that_refuses_a_file_leaves_out_its_months_and_runs_the_others(settings):
+    add_drop(settings.data_raw, "2025-10", {"metrics.csv": "provider,model,casi\nOpenAI,GPT-5,78.96\n"})
+    add_drop(settings.data_raw, "2025-12", {"casi_rolling_12_months.csv": "Model,Nov,Dec\nOpenAI GPT-5,80.31,n/a\n"})
+    sensor = Sensor(settings)
+    [request] = [sensor.requests[0] for _ in sensor.evaluate()]
+    assert (request.tags[RANGE[0]], request.tags[RANGE[1]]) == ("2025-10", "2025-12")
+    assert not sensor.launch(request)
+    # The snapshot is refused whole: November and December wait for a changed file; October runs.
+    assert [(first, last) for first, last, _ in sensor.evaluate()] == [("2025-10", "2025-10")]
+    assert sensor.launch(sensor.requests[0])
+    assert sensor.evaluate() == []
+    assert sensor.skip_reason == ("data_raw/2025-12/casi_rolling_12_months.csv: refused whole: release months "
+                                  "2025-11, 2025-12 wait for a changed file")
+    add_drop(settings.data_raw, "2025-12", {"casi_rolling_12_months.csv": "Model,Nov,Dec\nOpenAI GPT-5,80.31,84.08\n"})
+    assert [(first, last) for first, last, _ in sensor.evaluate()] == [("2025-11", "2025-12")]
+
+
+def test_a_deleted_drop_is_reported_by_the_sensor(settings):
+    add_sample(settings.data_raw)
+    assert run_cli(settings, "run") == 0
+    shutil.rmtree(settings.data_raw / "2025-09")
+    sensor = Sensor(settings)
+    assert sensor.evaluate() == []
+    assert sensor.skip_reason == ("data_raw/2025-09/metrics.csv was deleted: release months 2025-09 keep their "
+                                  "published history (rows no drop produces any more stay, in_current_data = false)")
 
 
 def test_the_sensor_is_on_by_default_and_targets_the_release_job():

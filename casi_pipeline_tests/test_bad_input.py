@@ -22,6 +22,11 @@ def november_rolling(*rows: str, header: str = "Model,Nov") -> bytes:
 GOOD_ROWS = ("Anthropic Claude Sonnet 4.5,95.86", "OpenAI GPT-5,80.31")
 
 
+def refused(path: str, months: str = "2025-11") -> str:
+    """The line naming a refused file once, with the months it stops."""
+    return f"{path}: refused whole: it feeds release months {months}; not run: {months}"
+
+
 @pytest.fixture(scope="module")
 def landed_once(tmp_path_factory):
     """The bundled November 2025 drop, landed once for the module (one release month keeps each case quick)."""
@@ -112,7 +117,7 @@ METRICS_CASES = {
 def test_a_bad_rolling_snapshot_is_refused_with_one_line(settings, landed, capsys, case):
     content, line = ROLLING_CASES[case]
     add_drop(settings.data_raw, "2025-11", {ROLLING: content})
-    assert run_refused(settings, capsys) == [line, "casi-pipeline: 1 failure(s)"]
+    assert run_refused(settings, capsys) == [line, refused(ROLLING_AT), "casi-pipeline: 1 failure(s)"]
     assert tree_hashes(settings.warehouse) == landed
 
 
@@ -120,7 +125,7 @@ def test_a_bad_rolling_snapshot_is_refused_with_one_line(settings, landed, capsy
 def test_a_bad_metrics_file_is_refused_with_one_line(settings, landed, capsys, case):
     content, line = METRICS_CASES[case]
     add_drop(settings.data_raw, "2025-12", {METRICS: content})
-    assert run_refused(settings, capsys) == [line, "casi-pipeline: 1 failure(s)"]
+    assert run_refused(settings, capsys) == [line, refused(DECEMBER_METRICS_AT, "2025-12"), "casi-pipeline: 1 failure(s)"]
     assert tree_hashes(settings.warehouse) == landed
 
 
@@ -129,7 +134,7 @@ def test_metrics_that_disagree_with_the_rolling_snapshot_of_the_drop_are_refused
     assert run_refused(settings, capsys) == [
         "2025-11 normalise: model_id anthropic/claude-sonnet-4.5: one drop gives two different values for one model "
         f"(found 'files of one drop disagree: {ROLLING_AT} row 2: casi=95.68 vs {METRICS_AT} row 2: casi=95.86')",
-        "casi-pipeline: 1 failure(s)"]
+        refused(ROLLING_AT), refused(METRICS_AT), "casi-pipeline: 1 failure(s)"]
     assert tree_hashes(settings.warehouse) == landed
 
 
@@ -138,7 +143,8 @@ def test_months_the_bad_file_does_not_feed_still_land(settings, landed, capsys):
     add_drop(settings.data_raw, "2025-12", {ROLLING: b"Model,Dec\nOpenAI GPT-5,n/a\n"})  # feeds December only
     assert run_refused(settings, capsys) == [
         "2025-12 ingest: data_raw/2025-12/casi_rolling_12_months.csv row 2 column Dec: casi is not a number "
-        "(found 'n/a')", "casi-pipeline: 1 failure(s)"]
+        "(found 'n/a')", refused("data_raw/2025-12/casi_rolling_12_months.csv", "2025-12"),
+        "casi-pipeline: 1 failure(s)"]
     after = tree_hashes(settings.warehouse)
     # The cross-release tables and what is published from them are rebuilt with October; the months stay as they were.
     published = ("models/", "leaderboard_history/", "exports/", "reports/")

@@ -76,13 +76,15 @@ RESTATED = "casi_rolling_12_months.restated-20260305T060000Z.csv"
 ROLLING = f"data_raw/2026-02/{RESTATED}"
 
 
-@pytest.mark.parametrize("old, new, line", [
+@pytest.mark.parametrize("old, new, line, lines", [
+    # One run over the nine months: the suite's sample (5 rows) names the first five months, with the run's count.
     ("98.06", "108.06",
-     f"2026-02 validate: {ROLLING} row 10 column Feb: casi must be within 0..100 (found 108.06)"),
-    ("98.06", "n/a", f"2026-02 ingest: {ROLLING} row 10 column Feb: casi is not a number (found 'n/a')"),
-    (",98.06", "", f"2026-02 ingest: {ROLLING}: row 10: expected 10 cells as in the header, found 9"),
+     f"2025-06 validate: {ROLLING} row 10 column Feb: casi must be within 0..100 (found 108.06; 9 row(s) in all)", 5),
+    ("98.06", "n/a", f"2025-06 ingest: {ROLLING} row 10 column Feb: casi is not a number (found 'n/a'; 9 row(s) in all)",
+     5),
+    (",98.06", "", f"2026-02 ingest: {ROLLING}: row 10: expected 10 cells as in the header, found 9", 9),
 ])
-def test_a_broken_value_fails_with_one_line_and_changes_nothing(settings, landed, capsys, old, new, line):
+def test_a_broken_value_fails_with_one_line_and_changes_nothing(settings, landed, capsys, old, new, line, lines):
     rolling = settings.data_raw / "2026-02" / "casi_rolling_12_months.csv"
     replace_cell(rolling, "Anthropic Claude Sonnet 4.5", old, new, target=rolling.with_name(RESTATED))
     raw_before = tree_hashes(settings.data_raw)
@@ -90,9 +92,12 @@ def test_a_broken_value_fails_with_one_line_and_changes_nothing(settings, landed
     assert run_cli(settings, "run") == 1
     errors = capsys.readouterr().err.splitlines()
     assert line in errors
-    # The file feeds all nine months, so each of them refuses it, and says so in its own line.
-    assert len([e for e in errors if ROLLING in e]) == 9
-    assert errors[-1] == "casi-pipeline: 9 failure(s)"
+    assert len([e for e in errors if e.startswith("20") and ROLLING in e]) == lines
+    # The file feeds all nine months: it is named once, refused whole, with every month it stops.
+    assert errors[-2] == (f"{ROLLING}: refused whole: it feeds release months 2025-06, 2025-07, 2025-08, 2025-09, "
+                          "2025-10, 2025-11, 2025-12, 2026-01, 2026-02; not run: 2025-06, 2025-07, 2025-08, 2025-09, "
+                          "2025-10, 2025-11, 2025-12, 2026-01, 2026-02")
+    assert errors[-1] == f"casi-pipeline: {lines} failure(s)"
     assert tree_hashes(settings.warehouse) == landed
     assert tree_hashes(settings.data_raw) == raw_before
 
@@ -105,7 +110,10 @@ def test_a_bad_drop_stops_only_the_months_it_feeds(settings, landed, capsys):
     assert run_cli(settings, "run") == 1
     errors = capsys.readouterr().err.splitlines()
     assert errors[:-1] == ["2025-10 validate: data_raw/2025-10/metrics.csv row 2: the same model label appears twice "
-                           "in one file (found 'Anthropic Claude Sonnet 4.5'; 2 row(s) in all)"]
+                           "in one file (found 'Anthropic Claude Sonnet 4.5'; 2 row(s) in all)",
+                           "data_raw/2025-10/metrics.csv: refused whole: it feeds release months 2025-10; not run: "
+                           "2025-10"]
+    # 2025-11 reads October: it ran again (against October's stored table) and wrote identical tables.
     assert tree_hashes(settings.warehouse) == landed
 
 

@@ -104,7 +104,7 @@ def test_runs_partitions_and_checks_are_in_the_instance(real_data_run):
     instance = dg.DagsterInstance.from_config(str(real_data_run.dagster_home))
     try:
         runs = instance.get_runs()
-        assert len(runs) == len(MONTHS) + 1 and all(run.is_success for run in runs)
+        assert len(runs) == 2 and all(run.is_success for run in runs)  # one run over the nine months, then publish
         for key in ("ingest", "validate", "normalise", "restatements", "leaderboard"):
             assert instance.get_materialized_partitions(dg.AssetKey(key)) == set(MONTHS)
         check_keys = [dg.AssetCheckKey(dg.AssetKey(asset), name) for asset, name in [

@@ -70,9 +70,26 @@ def test_a_second_refresh_of_unchanged_content_lands_nothing_and_runs_nothing(re
     point_at(monkeypatch, upstream.url("/casi_rolling_12_months.csv"))
     raw, warehouse, runs = tree_hashes(refreshed.data_raw), tree_hashes(refreshed.warehouse), run_count(refreshed)
     assert run_cli(refreshed, "refresh") == 0
-    assert "upstream unchanged" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "upstream unchanged" in out and "nothing stale: 9 release months up to date" in out
     assert (tree_hashes(refreshed.data_raw), tree_hashes(refreshed.warehouse)) == (raw, warehouse)
     assert run_count(refreshed) == runs
+
+
+def test_a_refresh_with_unchanged_upstream_still_runs_a_drop_that_never_ran(refreshed, upstream, monkeypatch,
+                                                                             capsys):
+    """Nothing left behind: a drop that landed (here copied in by hand) but never ran is run by the next refresh."""
+    point_at(monkeypatch, upstream.url("/casi_rolling_12_months.csv"))
+    runs = run_count(refreshed)
+    drop = refreshed.data_raw / "2025-11"
+    drop.mkdir()
+    (drop / "metrics.csv").write_text("provider,model,ars\nAnthropic,Claude Sonnet 4.5,80\n")
+    assert run_cli(refreshed, "refresh") == 0
+    out = capsys.readouterr().out
+    assert "upstream unchanged" in out and "stale: 2025-11: data_raw/2025-11/metrics.csv is new" in out
+    assert run_count(refreshed) == runs + 2  # one release run over 2025-11..2025-12, then publish
+    boards = read_table(refreshed.warehouse, "leaderboard")
+    assert boards.query("release_month == '2025-11' and board == 'ARS'")["security"].tolist() == [80.0]
 
 
 REAL = REAL_ROLLING.read_bytes() if REAL_ROLLING.exists() else b""

@@ -47,8 +47,9 @@ def free_port() -> int:
 
 
 class Webserver:
-    def __init__(self, url: str):
+    def __init__(self, url: str, settings: Settings):
         self.url = url
+        self.settings = settings  # the roots and instance it serves
 
     def graphql(self, query: str, **variables) -> dict:
         request = urllib.request.Request(f"{self.url}/graphql", json.dumps({"query": query, "variables": variables})
@@ -108,7 +109,7 @@ def webserver(tmp_path_factory) -> Webserver:
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_up(url, process, log)
-        yield Webserver(url)
+        yield Webserver(url, settings)
     finally:
         stop(process)
 
@@ -190,3 +191,34 @@ def test_the_asset_graph_page_renders_in_headless_chromium(webserver, tmp_path):
                    check=True, capture_output=True, timeout=STARTUP_LIMIT)
     assert png_size(shot) == (1600, 1000)
     assert shot.stat().st_size > 30_000  # a blank page compresses to ~7 kB; the rendered graph is ~100 kB
+
+
+STALE = """query Stale($partition: String) { assetNodes(assetKeys: [{path: ["ingest"]}]) {
+  staleStatus(partition: $partition) staleCauses(partition: $partition) { key { path } partitionKey reason }
+} }"""
+
+
+def stale_in_ui(webserver: Webserver, month: str) -> tuple[str, list[tuple[str, str, str]]]:
+    [node] = webserver.graphql(STALE, partition=month)["assetNodes"]
+    return node["staleStatus"], [(c["key"]["path"][-1], c["partitionKey"], c["reason"]) for c in node["staleCauses"]]
+
+
+def test_the_ui_shows_a_month_stale_when_its_drop_changes_and_the_sensor_brings_it_up_to_date(webserver):
+    """Runs last in this module: it changes the raw root that `dagster dev` (and its daemon) watch."""
+    import dagster as dg
+
+    from casi_pipeline import staleness
+
+    assert stale_in_ui(webserver, "2025-11") == ("FRESH", [])
+    drop = webserver.settings.data_raw / "2025-11"
+    (drop / "metrics.csv").write_text((drop / "metrics.csv").read_text() + "OpenAI,GPT-5,80.31,,,,\n")
+    with dg.DagsterInstance.from_config(str(webserver.settings.dagster_home)) as instance:
+        staleness.plan(instance, webserver.settings.data_raw, staleness.RELEASE)  # observes, as each sensor tick does
+    status, causes = stale_in_ui(webserver, "2025-11")
+    assert status == "STALE" and ("raw_drops", "2025-11", "has a new data version") in causes
+    assert stale_in_ui(webserver, "2025-10") == ("FRESH", [])
+    # The daemon's raw-drop sensor runs the stale months (2025-11 and 2025-12, which reads it): fresh again.
+    deadline = time.monotonic() + BACKFILL_LIMIT
+    while stale_in_ui(webserver, "2025-11")[0] != "FRESH" or stale_in_ui(webserver, "2025-12")[0] != "FRESH":
+        assert time.monotonic() < deadline, "the sensor did not bring 2025-11 and 2025-12 up to date"
+        time.sleep(5)

@@ -1,83 +1,157 @@
-"""A sensor on the raw root: a new or changed drop requests one run over exactly the release months it affects.
+"""A sensor on the raw root: every release month that is missing or stale (casi_pipeline.staleness) is brought up to
+date, in one run per contiguous range, whether its drop is new, changed, or landed earlier and never run.
 
-The cursor remembers a digest of each drop's data files, so a repeat evaluation requests nothing; the run key is
-the months plus the digest of the drops behind them, so the instance never launches the same request twice.
+Each tick records the drops' versions as observations of `raw_drops` (so the UI shows which months are stale and
+why), then asks for a run of each range. The run key is the range, a digest of its months' data versions and the
+attempt number: a failed run is retried on a later tick, at most MAX_ATTEMPTS times for the same drop contents
+(a changed drop starts again at 1), with the attempt and the previous failure in the run's tags. A failed run's
+failure lines name the files it refused: every month those files feed is left out (kept in the cursor with the
+file's sha256, so a fixed file runs again) and the other months run. A deleted drop is reported in the tick's
+log. When there is nothing to ask for, the skip reason says why.
 
 (No `from __future__ import annotations` here: Dagster reads the sensor's resource type hint at definition time.)
 """
 
 import hashlib
 import json
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import dagster as dg
 
-from casi_pipeline import months
-from casi_pipeline.raw import drops
+from casi_pipeline import staleness
 from casi_pipeline.raw.resource import RawDrops
 
 SENSOR_NAME = "raw_drop_sensor"
 INTERVAL_SECONDS = 15
 PARTITION_RANGE_START = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END = "dagster/asset_partition_range_end"
-
-
-def drop_digest(drop: drops.Drop) -> str:
-    """sha256 over the names and bytes of the files the pipeline reads from the drop (sidecars are not read)."""
-    digest = hashlib.sha256()
-    for path in drop.data_files():
-        digest.update(f"{path.name}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
-    return digest.hexdigest()
+RUN_KEY_TAG = "dagster/run_key"
+ATTEMPT_TAG = "casi/attempt"
+STALE_TAG = "casi/stale"
+PREVIOUS_FAILURE_TAG = "casi/previous_failure"
+MAX_ATTEMPTS = 3
+TAG_LENGTH = 500  # run tags stay short; the full reasons are in the tick's log
+IN_PROGRESS = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING,
+               dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 
 
 @dataclass(frozen=True)
 class PendingRun:
     first: str
     last: str
-    digests: tuple[str, ...]  # `<drop month>=<digest>` of the drops that asked for these months
+    digest: str  # of the data versions of the months in the range
+    attempt: int = 1
+    reason: str = ""
+    previous_failure: str = ""
+
+    @property
+    def request_key(self) -> str:
+        return f"{self.first}..{self.last}:{self.digest[:16]}"
 
     @property
     def run_key(self) -> str:
-        return f"{self.first}..{self.last}:{hashlib.sha256(' '.join(self.digests).encode()).hexdigest()[:16]}"
+        return f"{self.request_key}:{self.attempt}"
+
+    def run_request(self) -> dg.RunRequest:
+        tags = {PARTITION_RANGE_START: self.first, PARTITION_RANGE_END: self.last, ATTEMPT_TAG: str(self.attempt),
+                STALE_TAG: self.reason[:TAG_LENGTH]}
+        if self.previous_failure:
+            tags[PREVIOUS_FAILURE_TAG] = self.previous_failure[:TAG_LENGTH]
+        return dg.RunRequest(run_key=self.run_key, tags=tags)
 
 
-def pending_runs(root: Path, seen: dict[str, str]) -> tuple[list[PendingRun], dict[str, str]]:
-    """Runs for the drops whose digest differs from `seen`, and the digests to remember.
+@dataclass
+class Decision:
+    runs: list[PendingRun] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # why a stale month is not asked for, deleted drops
+    cursor: dict = field(default_factory=dict)
 
-    Changed drops whose months overlap or touch are merged into one run (oldest month first inside it): a month's
-    leaderboard reads the month before, so two such runs must not race or run out of order.
-    """
-    current, wanted = {}, []
-    for drop in drops.list_drops(root):
-        if not drop.data_files():
-            continue
-        current[drop.month] = drop_digest(drop)
-        if seen.get(drop.month) != current[drop.month]:
-            affected = drops.affected_months(drop, root)
-            wanted.append((affected[0], affected[-1], f"{drop.month}={current[drop.month]}"))
-    runs: list[PendingRun] = []
-    for first, last, digest in sorted(wanted):
-        if runs and first <= months.shift(runs[-1].last, 1):
-            merged = runs.pop()
-            runs.append(PendingRun(merged.first, max(merged.last, last), (*merged.digests, digest)))
-        else:
-            runs.append(PendingRun(first, last, (digest,)))
-    return runs, current
+
+def _failure_lines(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    lines = []
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+        data = entry.dagster_event.step_failure_data
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            lines.extend(data.user_failure_data.description.splitlines())
+        elif data.error is not None:
+            lines.append(f"{entry.dagster_event.step_key}: {data.error.message.strip().splitlines()[0]}")
+    return lines
+
+
+def _last_run(instance: dg.DagsterInstance, run_key: str) -> dg.DagsterRun | None:
+    runs = instance.get_runs(dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1)
+    return runs[0] if runs else None
+
+
+def pending_runs(instance: dg.DagsterInstance, plan: staleness.Plan, state: dict) -> Decision:
+    """The runs to ask for now, given the stale months and the cursor (attempts per request, refused files)."""
+    current = {name: digest for files in plan.files.values() for name, digest in files.items()}
+    fed_by = plan.months_fed_by()
+    # a refused file stays refused while its contents are the same
+    refused = {name: digest for name, digest in state.get("refused", {}).items() if current.get(name) == digest}
+    attempts: dict[str, int] = state.get("attempts", {})
+    decision = Decision(notes=staleness.describe_deleted(plan))
+    retried = True
+    while retried:  # a failure that refuses new files changes the ranges: plan them again
+        retried = False
+        stopped = {month for name in refused for month in fed_by.get(name, [])}
+        decision.runs, kept = [], {}
+        for first, last in staleness.blocks(sorted(plan.stale), stopped):
+            months = [month for month in plan.stale if first <= month <= last]
+            versions = " ".join(f"{month}={plan.versions[month]}" for month in months)
+            digest = hashlib.sha256(versions.encode()).hexdigest()
+            reason = "; ".join(f"{month}: {plan.stale[month]}" for month in months)
+            run = PendingRun(first, last, digest, reason=reason)
+            attempt = attempts.get(run.request_key, 0)
+            kept[run.request_key] = attempt
+            if attempt == 0:
+                kept[run.request_key] = 1
+                decision.runs.append(run)
+                continue
+            previous = _last_run(instance, PendingRun(first, last, digest, attempt).run_key)
+            if previous is None or previous.status not in (dg.DagsterRunStatus.FAILURE,
+                                                           dg.DagsterRunStatus.CANCELED):
+                decision.notes.append(f"{first}..{last}: attempt {attempt} "
+                                      f"{'not started yet' if previous is None else previous.status.value.lower()}")
+                continue
+            lines = _failure_lines(instance, previous.run_id)
+            newly = {name: current[name] for line in lines for name in fed_by if name in line and name not in refused}
+            if newly:
+                refused.update(newly)
+                retried = True
+                break
+            failure = lines[0] if lines else f"run {previous.run_id} {previous.status.value.lower()}"
+            if attempt >= MAX_ATTEMPTS:
+                decision.notes.append(f"{first}..{last}: {attempt} attempts failed for these drop contents, the "
+                                      f"last: {failure}; a changed drop retries")
+                continue
+            kept[run.request_key] = attempt + 1
+            decision.runs.append(PendingRun(first, last, digest, attempt + 1, reason, failure))
+    for name in refused:
+        decision.notes.append(f"{name}: refused whole: release months {', '.join(fed_by.get(name, []))} wait for "
+                              f"a changed file")
+    decision.cursor = {"attempts": kept, "refused": refused}
+    return decision
 
 
 def build_drop_sensor(release_job) -> dg.SensorDefinition:  # an asset job, resolved by Definitions
     @dg.sensor(name=SENSOR_NAME, job=release_job, minimum_interval_seconds=INTERVAL_SECONDS,
                default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Watches data_raw/<YYYY-MM>/: a new or changed drop (copied in, or landed by the refresh) "
-                           "starts one release run over exactly the months it affects.")
+               description="Watches data_raw/<YYYY-MM>/: every release month that is missing or stale (a new, changed "
+                           "or never-run drop) is run, one run per contiguous range; a failed run is retried up to "
+                           f"{MAX_ATTEMPTS} times per drop contents, a refused file's months wait for a new file.")
     def raw_drop_sensor(context: dg.SensorEvaluationContext, raw: RawDrops) -> dg.SensorResult:
-        runs, current = pending_runs(raw.path, json.loads(context.cursor) if context.cursor else {})
-        return dg.SensorResult(
-            run_requests=[dg.RunRequest(run_key=run.run_key,
-                                        tags={PARTITION_RANGE_START: run.first, PARTITION_RANGE_END: run.last})
-                          for run in runs],
-            cursor=json.dumps(current, sort_keys=True),
-        )
+        busy = context.instance.get_runs(dg.RunsFilter(job_name=release_job.name, statuses=IN_PROGRESS), limit=1)
+        if busy:
+            return dg.SensorResult(skip_reason=f"release run {busy[0].run_id} is in progress",
+                                   cursor=context.cursor)
+        plan = staleness.plan(context.instance, raw.path, staleness.RELEASE)
+        decision = pending_runs(context.instance, plan, json.loads(context.cursor) if context.cursor else {})
+        for note in decision.notes:
+            context.log.info(note)
+        skip = None if decision.runs else ("; ".join(decision.notes) or
+                                           f"nothing stale: {staleness.count(plan.months, 'release month')} up to date")
+        return dg.SensorResult(run_requests=[run.run_request() for run in decision.runs], skip_reason=skip,
+                               cursor=json.dumps(decision.cursor, sort_keys=True))
 
     return raw_drop_sensor

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -104,6 +105,9 @@ class SuiteReport:
                 lines.append(f"{stage}: {outcome.description} (observed {outcome.observed_value!r})")
                 continue
             seen_months = set()
+            # In a run over several months, count each month's own rows when the sample holds them all.
+            per_month = Counter(location.get("release_month") for location in outcome.sample_locations)
+            complete = len(outcome.sample_locations) >= (outcome.unexpected_count or 0)
             for location, value in zip(outcome.sample_locations, outcome.sample_values):
                 month = location.get("release_month")
                 if month in seen_months:
@@ -111,7 +115,8 @@ class SuiteReport:
                 seen_months.add(month)
                 prefix = f"{month} {stage}" if month else stage
                 where = _where(location, self.locate)
-                more = f"; {outcome.unexpected_count} row(s) in all" if (outcome.unexpected_count or 0) > 1 else ""
+                count = per_month[month] if complete else (outcome.unexpected_count or 0)
+                more = f"; {count} row(s) in all" if count > 1 else ""
                 lines.append(f"{prefix}: {where}: {outcome.description} (found {_shown(value, self.locate)!r}{more})")
         return lines
 

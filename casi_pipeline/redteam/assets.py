@@ -11,8 +11,9 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
+from casi_pipeline import versions
 from casi_pipeline.errors import RawInputError, StageError
-from casi_pipeline.factory import OWNERS, Stage, StageResult, build_stage_asset, build_stage_chain
+from casi_pipeline.factory import Stage, StageResult, beta_api, build_stage_asset, build_stage_chain, owned_source
 from casi_pipeline.pools import PUBLISHED_POOL, REDTEAM_POOL
 from casi_pipeline.quality.suites import RAW_LOCATION
 from casi_pipeline.redteam import raw, suites, transforms
@@ -27,15 +28,23 @@ GROUP = "redteam"
 RECONCILIATION_GROUP = "published"  # cross-release, built with the published tables
 STREAMED = frozenset({"duckdb", "parquet"})  # stages whose raw rows DuckDB streams
 
-redteam_raw = dg.AssetSpec(
-    RAW,
-    description="Raw red-team results in a release drop: data_raw/<YYYY-MM>/attacks/*.parquet (one row per run "
-                "of an attack against a model) and agentic/*.parquet (one row per model and campaign). Read-only.",
-    group_name=GROUP, kinds={"parquet"}, owners=OWNERS,
-    metadata={"dagster/column_schema": dg.TableSchema(columns=[
-        dg.TableColumn(name, kind_type, f"{kind.name}/*.parquet")
-        for kind in raw.KINDS.values() for name, kind_type in kind.columns.items()])},
-)
+with beta_api():
+    @dg.observable_source_asset(
+        name=RAW,
+        description="Raw red-team results in a release drop: data_raw/<YYYY-MM>/attacks/*.parquet (one row per run "
+                    "of an attack against a model) and agentic/*.parquet (one row per model and campaign). Read-only. "
+                    "Observed per month: its data version covers each file's name, size and modification time.",
+        group_name=GROUP, tags={"dagster/kind/parquet": ""}, partitions_def=release_months,
+        required_resource_keys={"raw"},
+        metadata={"dagster/column_schema": dg.TableSchema(columns=[
+            dg.TableColumn(name, kind_type, f"{kind.name}/*.parquet")
+            for kind in raw.KINDS.values() for name, kind_type in kind.columns.items()])},
+    )
+    def observe_redteam_raw(context) -> dg.DataVersionsByPartition:
+        return dg.DataVersionsByPartition({month: dg.DataVersion(version) for month, version in
+                                           versions.redteam_data_versions(context.resources.raw.path).items()})
+
+redteam_raw = owned_source(observe_redteam_raw)
 
 
 def _ingest(release_months: list[str], _tables, context) -> StageResult:

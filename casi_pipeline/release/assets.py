@@ -11,8 +11,9 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
+from casi_pipeline import months, versions
 from casi_pipeline.errors import RawInputError, StageError
-from casi_pipeline.factory import OWNERS, Stage, StageResult, beta_api, build_stage_chain
+from casi_pipeline.factory import Stage, StageResult, beta_api, build_stage_chain, owned_source
 from casi_pipeline.pools import RELEASE_POOL
 from casi_pipeline.quality import suites
 from casi_pipeline.raw import drops, ledger
@@ -34,26 +35,33 @@ with beta_api():
     raw_reader = dg.CodeReferencesMetadataValue(code_references=[
         dg.LocalFileCodeReference(file_path=drops.__file__, line_number=1, label="the raw drop reader")])
 
-raw_drops = dg.AssetSpec(
-    RAW,
-    description="Release drops as the publisher or an operator left them: data_raw/<YYYY-MM>/"
-                "casi_rolling_12_months.csv (Model, <Mon>...), metrics.csv (provider, model, metrics) and "
-                "benchmarks.csv (provider, model, benchmark, score). Never changed: the refresh only adds files "
-                "(a restated snapshot lands beside the one it restates).",
-    group_name=GROUP,
-    kinds={"csv"},
-    owners=OWNERS,
-    metadata={"dagster/column_schema": dg.TableSchema(columns=[
-        dg.TableColumn("Model", "str", "rolling snapshot: `<Provider> <Model>` label"),
-        dg.TableColumn(RAW_MONTH, "str", "rolling snapshot: one column per month, CASI top-10 values"),
-        dg.TableColumn("provider", "str", "metrics.csv: provider"),
-        dg.TableColumn("model", "str", "metrics.csv: model"),
-        *(dg.TableColumn(name, "str", f"metrics.csv: {metric.description}")
-          for name, metric in catalogue().metrics.items() if metric.raw),
-        dg.TableColumn("benchmark", "str", "benchmarks.csv: benchmark name (see reference/benchmarks.yaml)"),
-        dg.TableColumn("score", "str", "benchmarks.csv: the model's score on that benchmark, 0..100"),
-    ]), "dagster/code_references": raw_reader},
-)
+RAW_DESCRIPTION = (
+    "Release drops as the publisher or an operator left them: data_raw/<YYYY-MM>/casi_rolling_12_months.csv (Model, "
+    "<Mon>...), metrics.csv (provider, model, metrics) and benchmarks.csv (provider, model, benchmark, score). Never "
+    "changed: the refresh only adds files (a restated snapshot lands beside the one it restates). Observed per "
+    "release month: its data version is the sha256 of the files that feed the month and the month before, so a "
+    "month whose drops changed shows as stale.")
+RAW_METADATA = {"dagster/column_schema": dg.TableSchema(columns=[
+    dg.TableColumn("Model", "str", "rolling snapshot: `<Provider> <Model>` label"),
+    dg.TableColumn(RAW_MONTH, "str", "rolling snapshot: one column per month, CASI top-10 values"),
+    dg.TableColumn("provider", "str", "metrics.csv: provider"),
+    dg.TableColumn("model", "str", "metrics.csv: model"),
+    *(dg.TableColumn(name, "str", f"metrics.csv: {metric.description}")
+      for name, metric in catalogue().metrics.items() if metric.raw),
+    dg.TableColumn("benchmark", "str", "benchmarks.csv: benchmark name (see reference/benchmarks.yaml)"),
+    dg.TableColumn("score", "str", "benchmarks.csv: the model's score on that benchmark, 0..100"),
+]), "dagster/code_references": raw_reader}
+
+with beta_api():
+    @dg.observable_source_asset(name=RAW, description=RAW_DESCRIPTION, group_name=GROUP, metadata=RAW_METADATA,
+                                tags={"dagster/kind/csv": ""}, partitions_def=release_months,
+                                required_resource_keys={"raw"})
+    def observe_raw_drops(context) -> dg.DataVersionsByPartition:
+        """One data version per release month fed by some drop (versions.release_data_versions)."""
+        return dg.DataVersionsByPartition({month: dg.DataVersion(version) for month, version in
+                                           versions.release_data_versions(context.resources.raw.path).items()})
+
+raw_drops = owned_source(observe_raw_drops)
 
 
 def _ingest(release_months: list[str], _tables, context) -> StageResult:
