@@ -17,7 +17,8 @@ from casi_pipeline.definitions import PUBLISH_JOB, RELEASE_JOB, REDTEAM_JOB, bui
 from casi_pipeline.raw import drops
 from casi_pipeline.redteam import raw as redteam_raw
 from casi_pipeline.redteam import synth
-from casi_pipeline.settings import DAGSTER_HOME_ENV, Settings, prepare_dagster_home
+from casi_pipeline.settings import DAGSTER_HOME_ENV, DATA_RAW_ENV, WAREHOUSE_ENV, Settings, prepare_dagster_home
+from casi_pipeline.storage.objects import ObjectPath, StorageError, check_root
 
 # Step events and errors go to the instance (and the UI); the terminal shows one line per failure (below).
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -129,6 +130,10 @@ def refresh(settings: Settings) -> int:
 
 
 def synthesise(settings: Settings, args: argparse.Namespace) -> int:
+    if isinstance(settings.data_raw, ObjectPath):  # its streamed Parquet writer needs a local file
+        print(f"casi-pipeline synth: writes a local raw root only ({settings.data_raw} is on object storage); "
+              f"write it locally, then copy the drop into the bucket", file=sys.stderr)
+        return 2
     if not months.is_month_key(args.month):
         print(f"casi-pipeline: {args.month!r} is not a release month (YYYY-MM)", file=sys.stderr)
         return 2
@@ -164,6 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     synth_parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
+    try:  # a bucket that is missing, refuses us or cannot be reached stops here, before anything is written
+        check_root(settings.data_raw, f"raw root ({DATA_RAW_ENV})")
+        check_root(settings.warehouse, f"warehouse ({WAREHOUSE_ENV})")
+    except StorageError as error:
+        print(f"casi-pipeline: {error}", file=sys.stderr)
+        return 1
     if args.command == "run":
         return run(settings)
     if args.command == "refresh":

@@ -5,7 +5,8 @@ WARN checks for drift, the blocking ERROR check that fails before anything is wr
 
 - `build_stage_chain` makes one multi-asset of consecutive stages (ingest -> validate -> normalise -> leaderboard):
   each stage is its own asset with its own checks in the lineage graph, and a release month lands whole or not
-  at all: outputs are handed to the IO manager only after every stage's suite has passed.
+  at all: outputs are handed to the IO manager only after every stage's suite has passed, and the month's commit
+  record (storage.commits) moves only after all of them are stored.
 - `build_stage_asset` makes one gated asset from upstream assets (the cross-release tables).
 
 A stage whose rows are too many for a pandas frame (the red-team results) declares a `SqlSuite` instead of a GX
@@ -170,7 +171,7 @@ def build_stage_chain(
                                  for previous, stage in zip([None, *stages[:-1]], stages)},
             check_specs=[spec for stage in stages for spec in stage.check_specs()],
             partitions_def=partitions_def, backfill_policy=backfill_policy, can_subset=False,
-            required_resource_keys=required_resources,
+            required_resource_keys=required_resources | {"io_manager"},  # it commits each month's tables
         )
 
     @decorate
@@ -185,9 +186,11 @@ def build_stage_chain(
                         tables[stage.table.name] = item
                     else:
                         yield item
-            # Every suite passed: only now does anything reach the warehouse.
+            # Every suite passed: only now does anything reach the warehouse, staged by the IO manager ...
             for stage in stages:
                 yield _output(stage, tables[stage.table.name], output_name=stage.table.name)
+            # ... and committed per month once all are stored, so readers never see a month half new.
+            context.resources.io_manager.commit_months(months, [stage.table.name for stage in stages], context.run_id)
 
     return _chain
 

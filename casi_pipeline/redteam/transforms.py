@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from casi_pipeline.quality.sql_rules import connect, quote
+from casi_pipeline.quality.sql_rules import connect, parquet_scan, quote
 from casi_pipeline.redteam import scoring
 from casi_pipeline.redteam.methodology import RedTeamMethodology
 from casi_pipeline.redteam.raw import ATTACKS, BOOLEAN, INTEGER, KINDS, RawKind, raw_path
@@ -43,14 +43,14 @@ def raw_rows(root: Path, manifest: pd.DataFrame, located: bool = True) -> str:
                     f"* EXCLUDE (file_row_number)" if located else "*")
         parts.append(
             f"SELECT {quote(file.kind)} AS kind, {quote(file.release_month)} AS release_month, {location} "
-            f"FROM read_parquet({quote(str(raw_path(root, file.source_file)))}, file_row_number = {located})")
+            f"FROM {parquet_scan([raw_path(root, file.source_file)], file_row_number=located)}")
     return " UNION ALL BY NAME ".join(parts)
 
 
 def _files(root: Path, manifest: pd.DataFrame, month: str, kind: RawKind) -> str:
-    """A DuckDB list of the month's files of one kind, for read_parquet."""
+    """The month's files of one kind, as one DuckDB relation."""
     chosen = manifest[(manifest["release_month"] == month) & (manifest["kind"] == kind.name)]
-    return "[" + ", ".join(quote(str(raw_path(root, name))) for name in chosen["source_file"]) + "]"
+    return parquet_scan([raw_path(root, name) for name in chosen["source_file"]], union_by_name=True)
 
 
 def label_counts(relation: str) -> pd.DataFrame:
@@ -81,7 +81,7 @@ def normalise(counts: pd.DataFrame, registry: Registry) -> tuple[pd.DataFrame, F
 def _unit_rows(root: Path, manifest: pd.DataFrame, month: str, kind: RawKind) -> pa.Table:
     """Attacks: one row per (label, attack), runs summed, in no particular order (every later sum is exact or
     per cell). Campaigns: one row each, ordered, since per-model means of fractions depend on the order."""
-    files = f"read_parquet({_files(root, manifest, month, kind)}, union_by_name = true)"
+    files = _files(root, manifest, month, kind)
     if kind is ATTACKS:
         query = f"""
             SELECT {LABEL_SQL} AS label, attack_id AS unit, any_value(severity) AS severity,
