@@ -80,10 +80,11 @@ def both_runs(s3, tmp_path_factory):
     local = casi(environment({"CASI_DATA_RAW": str(raw), "CASI_WAREHOUSE": str(base / "warehouse")}, home, tmp),
                  cwd, "run")
     assert local.returncode == 0, local.stderr
-    upload_tree(s3, raw, s3.bucket("casi-raw-real"))
+    # Tables name a raw file `<raw root's last name>/<drop>/<file>`: a `data_raw` prefix names them as locally.
+    upload_tree(s3, raw, f"{s3.bucket('casi-raw-real')}/data_raw")
     s3.bucket("casi-wh-real")
     home, cwd, tmp = empty_folders(base, "s3_home", "s3_cwd", "s3_tmp")
-    roots = {"CASI_DATA_RAW": "s3://casi-raw-real", "CASI_WAREHOUSE": "s3://casi-wh-real/boards"}
+    roots = {"CASI_DATA_RAW": "s3://casi-raw-real/data_raw", "CASI_WAREHOUSE": "s3://casi-wh-real/boards"}
     started = time.monotonic()
     remote = casi(environment(roots, home, tmp, s3.env()), cwd, "run")
     assert remote.returncode == 0, remote.stderr
@@ -241,9 +242,10 @@ def roots_for(kind: str, s3: S3Server, tmp_path: Path, name: str) -> tuple[dict[
             for path in drop.iterdir():
                 (upload / drop.name / path.name).write_bytes(path.read_bytes())
         return {"CASI_DATA_RAW": str(raw), "CASI_WAREHOUSE": str(tmp_path / "warehouse")}, {}
-    upload_tree(s3, SAMPLE_RAW, s3.bucket(f"casi-raw-{name}"))
+    upload_tree(s3, SAMPLE_RAW, f"{s3.bucket(f'casi-raw-{name}')}/data_raw")  # named as locally (see both_runs)
     s3.bucket(f"casi-wh-{name}")
-    return {"CASI_DATA_RAW": f"s3://casi-raw-{name}", "CASI_WAREHOUSE": f"s3://casi-wh-{name}/boards"}, s3.env()
+    return ({"CASI_DATA_RAW": f"s3://casi-raw-{name}/data_raw", "CASI_WAREHOUSE": f"s3://casi-wh-{name}/boards"},
+            s3.env())
 
 
 def add_december(roots: dict[str, str], aws: dict[str, str]) -> None:

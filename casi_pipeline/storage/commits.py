@@ -82,8 +82,10 @@ def commit(root: Path | ObjectPath, release_month: str, finals: dict[str, Path |
             sink.write(contents[table])
     _write_record(root, release_month, {**tables, **{t: _entry(root, finals[t], contents[t]) for t in finals}})
     for final in finals.values():
-        for leftover in final.parent.glob(f".{final.name}.*{STAGED_SUFFIX}"):
-            leftover.unlink(missing_ok=True)
+        staged_here = f".{final.name}.*{STAGED_SUFFIX}"  # this run's, and those of killed runs with their temporaries
+        for pattern in (staged_here, f".{staged_here}.*.tmp"):
+            for leftover in final.parent.glob(pattern):
+                leftover.unlink(missing_ok=True)
 
 
 def read_committed(root: Path | ObjectPath, table: str, release_month: str, stored: Path | ObjectPath
