@@ -116,14 +116,14 @@ def test_the_bucket_warehouse_reads_with_pyarrow_duckdb_and_pandas(s3, both_runs
     frame = pd.read_parquet("casi-wh-real/boards/leaderboard", filesystem=fs)
     assert len(frame) == 90 and set(frame["release_month"].astype(str)) >= {"2025-06", "2026-02"}
     # DuckDB, without httpfs: through a pyarrow dataset, or s3:// paths through the registered filesystem
-    assert duckdb.sql("SELECT count(*) FROM boards WHERE board = 'CASI'").fetchone()[0] == 90
+    assert duckdb.sql("SELECT count(*) FROM boards WHERE board = 'CASI'").fetchall() == [(90,)]
     for name, value in s3.env().items():
         monkeypatch.setenv(name, value)
     connection = duckdb.connect()
     objects.register_with_duckdb(connection)
-    count, newest = connection.sql(
+    [(count, newest)] = connection.sql(
         "SELECT count(*), max(release_month) FROM read_parquet('s3://casi-wh-real/boards/leaderboard/*/*.parquet', "
-        "hive_partitioning = true) WHERE board = 'CASI'").fetchone()
+        "hive_partitioning = true) WHERE board = 'CASI'").fetchall()
     assert (count, str(newest)) == (90, "2026-02")
 
 
