@@ -190,7 +190,8 @@ def build_stage_chain(
             for stage in stages:
                 yield _output(stage, tables[stage.table.name], output_name=stage.table.name)
             # ... and committed per month once all are stored, so readers never see a month half new.
-            context.resources.io_manager.commit_months(months, [stage.table.name for stage in stages], context.run_id)
+            context.resources.io_manager.commit_months(months, [stage.table.name for stage in stages],
+                                                        context.run.run_id)
 
     return _chain
 

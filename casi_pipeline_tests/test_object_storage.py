@@ -7,12 +7,14 @@ every month whole (all its tables from one run), on object storage as locally.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -20,12 +22,14 @@ import pandas as pd
 import pyarrow.dataset as ds
 import pytest
 
+from casi_pipeline.automation.drop_sensor import pending_runs
+from casi_pipeline.raw import drops
 from casi_pipeline.redteam import synth
 from casi_pipeline.storage import commits, objects
 from casi_pipeline.storage.objects import ObjectPath, open_root
 from casi_pipeline.storage.parquet_io import partition_path
 
-from .conftest import SAMPLE_RAW, UpstreamServer, add_real_rolling, tree_hashes
+from .conftest import SAMPLE_RAW, Route, UpstreamServer, add_real_rolling, tree_hashes
 from .seaweed import S3Server, free_ports, object_tree, seaweedfs, upload_tree
 
 CLI = Path(sys.executable).with_name("casi-pipeline")
@@ -77,9 +81,11 @@ def both_runs(s3, tmp_path_factory):
     raw = base / "data_raw"
     fill_real_raw(raw)
     home, cwd, tmp = empty_folders(base, "local_home", "local_cwd", "local_tmp")
+    started = time.monotonic()
     local = casi(environment({"CASI_DATA_RAW": str(raw), "CASI_WAREHOUSE": str(base / "warehouse")}, home, tmp),
                  cwd, "run")
     assert local.returncode == 0, local.stderr
+    print(f"local run: {time.monotonic() - started:.1f} s (loaded machine)")
     # Tables name a raw file `<raw root's last name>/<drop>/<file>`: a `data_raw` prefix names them as locally.
     upload_tree(s3, raw, f"{s3.bucket('casi-raw-real')}/data_raw")
     s3.bucket("casi-wh-real")
@@ -307,3 +313,43 @@ def test_a_run_killed_mid_month_leaves_every_month_whole(s3, december_states, tm
         stored = {key: hashlib.sha256(data).hexdigest() for key, data in
                   object_tree(s3, f"casi-wh-{name}/boards").items()}
         assert stored == final
+
+
+# --- the refresh landing and the sensor's digests, on a raw bucket ------------------------------------------------
+
+
+@pytest.fixture
+def raw_bucket(s3, monkeypatch, request) -> ObjectPath:
+    for name, value in s3.env().items():
+        monkeypatch.setenv(name, value)
+    return open_root(f"s3://{s3.bucket('casi-raw-' + request.node.name[5:25].replace('_', '-'))}/data_raw")
+
+
+def test_the_refresh_lands_into_a_raw_bucket_once_and_a_restatement_beside_it(raw_bucket, upstream):
+    from casi_pipeline.refresh import refresh
+
+    url = upstream.url("/casi_rolling_12_months.csv")
+    landed = refresh(raw_bucket, url, 10.0, today=date(2026, 2, 20))
+    assert (landed.path, landed.restatement) == (raw_bucket / "2026-02" / ROLLING, False)
+    assert landed.path.read_bytes() == upstream.routes["/casi_rolling_12_months.csv"].body
+    assert json.loads(landed.sidecar.read_bytes())["sha256"] == landed.sha256
+    assert refresh(raw_bucket, url, 10.0, today=date(2026, 2, 20)) is None  # unchanged: nothing lands
+    upstream.routes["/restated.csv"] = Route(body=upstream.routes["/casi_rolling_12_months.csv"].body.replace(
+        b"98.06", b"98.07"))
+    restated = refresh(raw_bucket, upstream.url("/restated.csv"), 10.0, today=date(2026, 2, 20))
+    assert restated.restatement and restated.path.name.startswith("casi_rolling_12_months.restated-")
+    assert landed.path.read_bytes() == upstream.routes["/casi_rolling_12_months.csv"].body  # never replaced
+    assert drops.Drop("2026-02", raw_bucket / "2026-02").rolling_files() == [landed.path, restated.path]
+
+
+def test_the_sensor_digests_a_raw_bucket_as_it_digests_a_folder(s3, raw_bucket, tmp_path):
+    upload_tree(s3, SAMPLE_RAW, raw_bucket.key)
+    local = tmp_path / "data_raw"
+    for drop in sorted(SAMPLE_RAW.glob("20??-??")):
+        (local / drop.name).mkdir(parents=True)
+        for path in drop.iterdir():
+            (local / drop.name / path.name).write_bytes(path.read_bytes())
+    in_bucket, seen = pending_runs(raw_bucket, {})
+    assert (in_bucket, seen) == pending_runs(local, {})
+    assert [(run.first, run.last) for run in in_bucket] == [("2025-09", "2025-11")]
+    assert pending_runs(raw_bucket, seen) == ([], seen)  # nothing changed: nothing requested
