@@ -351,5 +351,5 @@ def test_the_sensor_digests_a_raw_bucket_as_it_digests_a_folder(s3, raw_bucket, 
             (local / drop.name / path.name).write_bytes(path.read_bytes())
     in_bucket, seen = pending_runs(raw_bucket, {})
     assert (in_bucket, seen) == pending_runs(local, {})
-    assert [(run.first, run.last) for run in in_bucket] == [("2025-09", "2025-11")]
+    assert [(run.first, run.last) for run in in_bucket] == [("2025-09", "2025-09"), ("2025-11", "2025-11")]
     assert pending_runs(raw_bucket, seen) == ([], seen)  # nothing changed: nothing requested

@@ -14,7 +14,7 @@ A run commits the tables of a month in four steps, each file written atomically 
 Killed before 2, readers stay on the previous commit; killed after it, they read the new one; either way whole.
 Only between 3 and 4 does a plain `*.parquet` glob see some tables of the month new and some old.
 
-Writers of one month take turns (a local lock, or the Dagster pool on object storage), so the read-modify-write
+Writers of one month take turns (a local lock, or Dagster's run queue on object storage), so the read-modify-write
 of a record never races. Entries of tables another job committed (the red-team stages) are kept.
 """
 

@@ -69,8 +69,8 @@ def locked(root: Path, names: Iterable[str]) -> Iterator[None]:
     same month take turns instead of interleaving their writes. Taken in sorted order, so two runs never wait on
     each other in a cycle; the system releases them when the process ends, even on SIGKILL.
 
-    Local roots only: a file lock means nothing on object storage, where Dagster's concurrency pool `warehouse`
-    keeps two writing runs apart (see README, "Deploying")."""
+    Local roots only: a file lock means nothing on object storage, where Dagster's run queue keeps two writers of
+    a month apart (deploy/dagster.yaml; README, "Deploying")."""
     if isinstance(root, ObjectPath):
         yield
         return
