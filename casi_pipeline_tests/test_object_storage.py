@@ -354,3 +354,21 @@ def test_the_sensor_digests_a_raw_bucket_as_it_digests_a_folder(s3, raw_bucket, 
     assert (in_bucket, seen) == pending_runs(local, {})
     assert [(run.first, run.last) for run in in_bucket] == [("2025-09", "2025-09"), ("2025-11", "2025-11")]
     assert pending_runs(raw_bucket, seen) == ([], seen)  # nothing changed: nothing requested
+
+
+def test_roots_are_plain_paths_locally_and_object_paths_on_s3(tmp_path, monkeypatch):
+    from casi_pipeline.settings import Settings
+
+    monkeypatch.setenv("CASI_DATA_RAW", "s3://casi-raw/data_raw/")
+    monkeypatch.setenv("CASI_WAREHOUSE", str(tmp_path / "warehouse"))
+    settings = Settings.from_env(tmp_path)
+    assert settings.warehouse == tmp_path / "warehouse" and type(settings.warehouse) is type(tmp_path)
+    raw = settings.data_raw
+    assert (str(raw), raw.name, raw.bucket, raw.key) == ("s3://casi-raw/data_raw", "data_raw", "casi-raw",
+                                                         "casi-raw/data_raw")
+    file = raw / "2026-02" / ROLLING
+    assert (str(file.parent), file.relative_to(raw).as_posix()) == ("s3://casi-raw/data_raw/2026-02",
+                                                                    f"2026-02/{ROLLING}")
+    assert raw.joinpath("2026-02", ROLLING) == file and sorted([file, raw]) == [raw, file]
+    with pytest.raises(ValueError, match="opened for reading only"):
+        file.open("wb")
