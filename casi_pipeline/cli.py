@@ -24,7 +24,8 @@ from casi_pipeline.progress import Progress
 from casi_pipeline.raw import drops, ledger
 from casi_pipeline.redteam import raw as redteam_raw
 from casi_pipeline.release.tables import INGEST
-from casi_pipeline.settings import DAGSTER_HOME_ENV, Settings, prepare_dagster_home
+from casi_pipeline.settings import DAGSTER_HOME_ENV, DATA_RAW_ENV, WAREHOUSE_ENV, Settings, prepare_dagster_home
+from casi_pipeline.storage.objects import ObjectPath, StorageError, check_root
 from casi_pipeline.storage.parquet_io import HiveParquetIOManager, partition_path
 from casi_pipeline.storage.safe_text import escape_unprintable
 
@@ -305,6 +306,10 @@ def refresh(settings: Settings) -> int:
 
 
 def synthesise(settings: Settings, args: argparse.Namespace) -> int:
+    if isinstance(settings.data_raw, ObjectPath):  # its streamed Parquet writer needs a local file
+        print(f"casi-pipeline synth: writes a local raw root only ({settings.data_raw} is on object storage); "
+              f"write it locally, then copy the drop into the bucket", file=sys.stderr)
+        return 2
     if not months.is_month_key(args.month):
         print(f"casi-pipeline: {args.month!r} is not a release month (YYYY-MM)", file=sys.stderr)
         return 2
@@ -346,6 +351,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     synth_parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
+    try:  # a bucket that is missing, refuses us or cannot be reached stops here, before anything is written
+        check_root(settings.data_raw, f"raw root ({DATA_RAW_ENV})")
+        check_root(settings.warehouse, f"warehouse ({WAREHOUSE_ENV})")
+    except StorageError as error:
+        _say(f"casi-pipeline: {error}")
+        return 1
     try:
         with _escaped_warnings():
             if args.command == "run":

@@ -5,7 +5,8 @@ WARN checks for drift, the blocking ERROR check that fails before anything is wr
 
 - `build_stage_chain` makes one multi-asset of consecutive stages (ingest -> validate -> normalise -> leaderboard):
   each stage is its own asset with its own checks in the lineage graph, and a release month lands whole or not
-  at all: outputs are handed to the IO manager only after every stage's suite has passed.
+  at all: outputs are handed to the IO manager only after every stage's suite has passed, and the month's commit
+  record (storage.commits) moves only after all of them are stored.
 - `build_stage_asset` makes one gated asset from upstream assets (the cross-release tables).
 
 A stage whose rows are too many for a pandas frame (the red-team results) declares a `SqlSuite` instead of a GX
@@ -168,10 +169,11 @@ def run_docs(context) -> Iterator[RunDocs | None]:
     """The run's Data Docs under the warehouse the IO manager writes to, built when the block ends, even when a
     suite refused the month (its failures are what people most need to browse)."""
     io_manager = getattr(context.resources, "io_manager", None)
-    if io_manager is None:
+    # GX's store writes local files: on an s3:// warehouse no Data Docs are built (nothing is written to local disk)
+    if io_manager is None or not isinstance(io_manager.path, Path):
         yield None
         return
-    docs = RunDocs(Path(io_manager.root), context.run.run_id)
+    docs = RunDocs(io_manager.path, context.run.run_id)
     try:
         yield docs
     finally:
@@ -236,7 +238,7 @@ def build_stage_chain(
                                  for previous, stage in zip([None, *stages[:-1]], stages)},
             check_specs=[spec for stage in stages for spec in stage.check_specs()],
             partitions_def=partitions_def, backfill_policy=backfill_policy, can_subset=False,
-            required_resource_keys=required_resources, pool=pool,
+            required_resource_keys=required_resources | {"io_manager"}, pool=pool,  # it commits each month's tables
         )
 
     @decorate
@@ -253,12 +255,16 @@ def build_stage_chain(
                     else:
                         checks[stage.table.name].append(item)
                         yield item
-            # Every suite passed: only now does anything reach the warehouse.
+            # Every suite passed: only now does anything reach the warehouse, staged by the IO manager ...
             for stage in stages:
                 frame = tables[stage.table.name]
                 _month_metadata(context, stage, frame, checks[stage.table.name])
                 yield dg.Output(frame, output_name=stage.table.name,
                                 metadata={"dagster/column_lineage": stage.table.column_lineage()})
+            # ... staged by the IO manager, and committed per month once all are stored, so readers never see a month
+            # half new.
+            context.resources.io_manager.commit_months(months, [stage.table.name for stage in stages],
+                                                        context.run.run_id)
 
     return _chain
 

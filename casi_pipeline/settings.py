@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from casi_pipeline import months
+from casi_pipeline.storage.objects import ObjectPath, open_root
 
 DATA_RAW_ENV = "CASI_DATA_RAW"
 WAREHOUSE_ENV = "CASI_WAREHOUSE"
@@ -36,8 +37,8 @@ _DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 
 @dataclass(frozen=True)
 class Settings:
-    data_raw: Path
-    warehouse: Path
+    data_raw: Path | ObjectPath  # s3://bucket/prefix roots are ObjectPaths (storage.objects)
+    warehouse: Path | ObjectPath
     dagster_home: Path
     upstream_url: str = DEFAULT_UPSTREAM_URL
     upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT_SECONDS  # per attempt, connecting to last byte
@@ -52,8 +53,8 @@ class Settings:
     def from_env(cls, cwd: Path | None = None) -> "Settings":
         base = cwd or Path.cwd()
         return cls(
-            data_raw=Path(os.environ.get(DATA_RAW_ENV) or base / "data_raw").resolve(),
-            warehouse=Path(os.environ.get(WAREHOUSE_ENV) or base / "warehouse").resolve(),
+            data_raw=open_root(os.environ.get(DATA_RAW_ENV) or base / "data_raw"),
+            warehouse=open_root(os.environ.get(WAREHOUSE_ENV) or base / "warehouse"),
             dagster_home=Path(os.environ.get(DAGSTER_HOME_ENV) or base / ".dagster_home").resolve(),
             upstream_url=os.environ.get(UPSTREAM_URL_ENV) or DEFAULT_UPSTREAM_URL,
             upstream_timeout=float(os.environ.get(UPSTREAM_TIMEOUT_ENV) or DEFAULT_UPSTREAM_TIMEOUT_SECONDS),

@@ -99,7 +99,8 @@ def test_a_run_killed_while_writing_loses_nothing_and_a_rerun_completes(settings
         assert {p: h for p, h in after.items() if p.startswith(table + "/")} == {
             p: h for p, h in landed.items() if p.startswith(table + "/")}, table
     [partial] = leftovers(settings.warehouse)
-    assert partial.parent.name == "release_month=2025-11" and partial.name.startswith(".part-0.parquet.")
+    # the temporary file of normalise's staged copy (storage.commits): dot-prefixed, like the staged file itself
+    assert partial.parent.name == "release_month=2025-11" and partial.name.startswith("..part-0.parquet.")
     # Readers never take the killed writer's temporary file for data: pyarrow datasets and pandas skip it.
     stored = pq.read_table(settings.warehouse / "normalise" / "release_month=2025-11" / "part-0.parquet")
     as_dataset = ds.dataset(settings.warehouse / "normalise", partitioning="hive").to_table()

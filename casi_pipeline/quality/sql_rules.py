@@ -15,6 +15,7 @@ shared.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from casi_pipeline.quality.gx import SAMPLE_SIZE, ExpectationOutcome, SuiteReport, json_safe
+from casi_pipeline.storage import objects
 
 # Enough for the streaming aggregates; DuckDB spills to disk beyond it instead of growing (peak RSS target 1 GiB).
 MEMORY_LIMIT = "512MB"
@@ -30,14 +32,27 @@ SPILL_DIRECTORY = Path(tempfile.gettempdir()) / "casi-pipeline-duckdb"
 
 
 def connect() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with a bounded memory budget and no insertion-order bookkeeping."""
-    return duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": False,
-                                  "temp_directory": str(SPILL_DIRECTORY)})
+    """An in-memory DuckDB connection with a bounded memory budget and no insertion-order bookkeeping; it reads
+    `s3://` files through the object-store layer when an object root is in use."""
+    connection = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": False,
+                                        "temp_directory": str(SPILL_DIRECTORY)})
+    if objects.in_use():
+        objects.register_with_duckdb(connection)
+    return connection
 
 
 def quote(text: str) -> str:
     """A SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def parquet_scan(paths: Sequence[Path | objects.ObjectPath], **options: object) -> str:
+    """The one place where file locations become a DuckDB relation: `read_parquet([...], option = value, ...)`.
+    Local paths and `s3://` objects alike (connect() registers the object store); DuckDB streams the row groups."""
+    listed = "[" + ", ".join(quote(str(path)) for path in paths) + "]"
+    settings = "".join(f", {name} = {str(value).lower() if isinstance(value, bool) else value}"
+                       for name, value in options.items())
+    return f"read_parquet({listed}{settings})"
 
 
 @dataclass(frozen=True)

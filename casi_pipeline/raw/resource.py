@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from casi_pipeline.raw import drops
+from casi_pipeline.storage.objects import ObjectPath, open_root
 
 
 class RawDrops(dg.ConfigurableResource):
@@ -15,8 +16,9 @@ class RawDrops(dg.ConfigurableResource):
     root: str
 
     @property
-    def path(self) -> Path:
-        return Path(self.root)
+    def path(self) -> Path | ObjectPath:
+        """A local folder or an `s3://bucket/prefix` (storage.objects): every drop is read through it."""
+        return open_root(self.root)
 
     def release_months(self) -> list[str]:
         return drops.release_months(self.path)

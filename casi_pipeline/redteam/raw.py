@@ -83,7 +83,8 @@ def inspect(root: Path, month: str, kind: RawKind, path: Path) -> dict:
     """One manifest row from the footer: refuses a file that is not Parquet or has other columns or types."""
     name = display_name(root, path)
     try:
-        metadata = pq.ParquetFile(path).metadata
+        with path.open("rb") as source:  # a local file or a ranged object read: only the footer is fetched
+            metadata = pq.ParquetFile(source).metadata
         schema = metadata.schema.to_arrow_schema()
     except (pa.ArrowException, OSError) as error:
         raise RawInputError(name, f"not a readable Parquet file ({str(error).splitlines()[0]})") from None

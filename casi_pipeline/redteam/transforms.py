@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from casi_pipeline.quality.sql_rules import ROWS, Counted, Scan, connect, quote
+from casi_pipeline.quality.sql_rules import ROWS, Counted, Scan, connect, parquet_scan, quote
 from casi_pipeline.redteam import scoring
 from casi_pipeline.redteam.methodology import RedTeamMethodology
 from casi_pipeline.redteam.raw import AGENTIC, ATTACKS, BOOLEAN, INTEGER, KINDS, RawKind, raw_path
@@ -46,7 +46,7 @@ def raw_rows(root: Path, manifest: pd.DataFrame, located: bool = True) -> str:
                     f"* EXCLUDE (file_row_number)" if located else "*")
         parts.append(
             f"SELECT {quote(file.kind)} AS kind, {quote(file.release_month)} AS release_month, {location} "
-            f"FROM read_parquet({quote(str(raw_path(root, file.source_file)))}, file_row_number = {located})")
+            f"FROM {parquet_scan([raw_path(root, file.source_file)], file_row_number=located)}")
     return " UNION ALL BY NAME ".join(parts)
 
 

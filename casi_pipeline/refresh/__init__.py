@@ -9,9 +9,11 @@ from casi_pipeline.errors import RawInputError
 from casi_pipeline.refresh.fetch import FetchError, fetch
 from casi_pipeline.refresh.land import Landed, check, land
 from casi_pipeline.settings import DEFAULT_UPSTREAM_MAX_BYTES
+from casi_pipeline.storage.objects import StorageError
 
-# Every way a refresh can fail; each message is one line naming the URL (and the row or column where known).
-REFRESH_ERRORS = (FetchError, RawInputError)
+# Every way a refresh can fail; each message is one line naming the URL or the object (and the row or column where
+# known). FileExistsError: another writer landed the same file name first (it is never replaced).
+REFRESH_ERRORS = (FetchError, RawInputError, StorageError, FileExistsError)
 
 
 def refresh(root: Path, url: str, timeout: float, today: date | None = None,

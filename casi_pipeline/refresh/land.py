@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,6 +14,7 @@ from casi_pipeline.raw import drops
 from casi_pipeline.raw.ledger import SIDECAR_SUFFIX  # beside each landed file: where from, when, its sha256
 from casi_pipeline.refresh.fetch import Download
 from casi_pipeline.settings import FIRST_RELEASE_MONTH_ENV, first_release_month
+from casi_pipeline.storage.files import write_new
 
 HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
 
@@ -77,17 +76,8 @@ def _sidecar(snapshot: Snapshot, name: str) -> bytes:
 
 
 def _write_new(path: Path, content: bytes) -> None:
-    """Write beside the target, flush, then link into place: fails rather than replace an existing file."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as sink:
-            sink.write(content)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.chmod(temporary, 0o444)  # landed raw files are never changed
-        os.link(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    """Fails rather than replace an existing file; landed raw files are read-only (storage.files.write_new)."""
+    write_new(path, content, mode=0o444)
 
 
 def land(root: Path, snapshot: Snapshot) -> Landed | None:

@@ -81,7 +81,7 @@ def _charts_name(board: str) -> str:
 
 
 def _warehouse(context: dg.AssetExecutionContext) -> Path:
-    return Path(context.resources.io_manager.root)
+    return context.resources.io_manager.path  # a local folder or an s3:// prefix
 
 
 def _markdown_image(board: str, chart: str, png: bytes) -> dg.MetadataValue:

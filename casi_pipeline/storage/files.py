@@ -1,13 +1,20 @@
-"""Atomic file writes: every file the pipeline writes goes beside its target first, then is renamed over it."""
+"""Atomic file writes: every file the pipeline writes goes beside its target first, then is renamed over it.
+
+On an object root (storage.objects.ObjectPath) the same functions buffer the bytes and upload them as one object:
+a PUT is atomic by itself, so there is no temporary object to rename or leave behind.
+"""
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+from casi_pipeline.storage.objects import ObjectPath, put_new
 
 READABLE = 0o644
 
@@ -46,7 +53,14 @@ def atomic_target(path: Path, before_replace: Callable[[Path], None] | None = No
 
 @contextmanager
 def atomic_file(path: Path, before_replace: Callable[[Path], None] | None = None) -> Iterator[BinaryIO]:
-    """atomic_target as an open binary sink."""
+    """atomic_target as an open binary sink; on an object root, an in-memory buffer uploaded as one object."""
+    if isinstance(path, ObjectPath):
+        buffer = io.BytesIO()
+        yield buffer
+        if before_replace is not None:
+            before_replace(path)
+        path.write_bytes(buffer.getvalue())
+        return
     with atomic_target(path, before_replace) as temporary, temporary.open("wb") as sink:
         yield sink
 
@@ -58,3 +72,21 @@ def write_bytes_atomically(path: Path, data: bytes) -> None:
 
 def write_text_atomically(path: Path, text: str) -> None:
     write_bytes_atomically(path, text.encode("utf-8"))
+
+
+def write_new(path: Path | ObjectPath, content: bytes, mode: int = 0o444) -> None:
+    """Write a file that must not exist yet, never replacing one that does (FileExistsError then): locally written
+    beside the target, flushed, then hard-linked into place; on an object root a conditional PUT (If-None-Match)."""
+    if isinstance(path, ObjectPath):
+        put_new(path, content)
+        return
+    handle, temporary = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as sink:
+            sink.write(content)
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.chmod(temporary, mode)
+        os.link(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)

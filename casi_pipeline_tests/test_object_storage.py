@@ -1,0 +1,374 @@
+"""Both roots in S3 buckets, served by a real SeaweedFS on 127.0.0.1: the same tables as the local run, nothing
+written to local disk, the warehouse readable from the bucket by pyarrow, DuckDB and pandas; a missing bucket, wrong
+credentials, an unreachable or refusing endpoint give one line and write nothing; a run killed mid-month leaves
+every month whole (all its tables from one run), on object storage as locally.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow.dataset as ds
+import pytest
+
+from casi_pipeline.automation.drop_sensor import pending_runs
+from casi_pipeline.raw import drops
+from casi_pipeline.redteam import synth
+from casi_pipeline.storage import commits, objects
+from casi_pipeline.storage.objects import ObjectPath, open_root
+from casi_pipeline.storage.parquet_io import partition_path
+
+from .conftest import SAMPLE_RAW, Route, UpstreamServer, add_real_rolling, tree_hashes
+from .seaweed import S3Server, free_ports, object_tree, seaweedfs, upload_tree
+
+CLI = Path(sys.executable).with_name("casi-pipeline")
+WAIT_SECONDS = 600  # upper bound for a loaded machine; nothing here measures speed
+RELEASE_TABLES = ("ingest", "validate", "normalise", "restatements", "leaderboard")
+ROLLING = "casi_rolling_12_months.csv"
+DECEMBER = "Model,Nov,Dec\nAnthropic Claude Sonnet 4.5,95.86,96.88\nOpenAI GPT-5,80.31,84.08\n"
+AWS_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL",
+                 "CASI_TEST_PAUSE_WRITES")
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory) -> S3Server:
+    with seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
+
+
+def environment(roots: dict[str, str], home: Path, tmp: Path, aws: dict[str, str] | None = None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in AWS_VARIABLES}
+    return {**env, **(aws or {}), **roots, "DAGSTER_HOME": str(home), "TMPDIR": str(tmp)}
+
+
+def casi(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(CLI), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=WAIT_SECONDS)
+
+
+def empty_folders(base: Path, *names: str) -> list[Path]:
+    folders = [base / name for name in names]
+    for folder in folders:
+        folder.mkdir(parents=True)
+    return folders
+
+
+def local_tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and ".locks" not in p.relative_to(root).parts}
+
+
+def fill_real_raw(raw: Path) -> None:
+    """The real rolling snapshot, and a small synthetic red-team drop so the DuckDB scans read from the bucket too."""
+    add_real_rolling(raw)
+    synth.write_drop(raw, "2025-10", models=4, attacks=40, runs=2, campaigns=12, seed=3)
+
+
+@pytest.fixture(scope="module")
+def both_runs(s3, tmp_path_factory):
+    """The same raw drops run once with local roots and once with both roots in buckets."""
+    base = tmp_path_factory.mktemp("both")
+    raw = base / "data_raw"
+    fill_real_raw(raw)
+    home, cwd, tmp = empty_folders(base, "local_home", "local_cwd", "local_tmp")
+    started = time.monotonic()
+    local = casi(environment({"CASI_DATA_RAW": str(raw), "CASI_WAREHOUSE": str(base / "warehouse")}, home, tmp),
+                 cwd, "run")
+    assert local.returncode == 0, local.stderr
+    print(f"local run: {time.monotonic() - started:.1f} s (loaded machine)")
+    # Tables name a raw file `<raw root's last name>/<drop>/<file>`: a `data_raw` prefix names them as locally.
+    upload_tree(s3, raw, f"{s3.bucket('casi-raw-real')}/data_raw")
+    s3.bucket("casi-wh-real")
+    home, cwd, tmp = empty_folders(base, "s3_home", "s3_cwd", "s3_tmp")
+    roots = {"CASI_DATA_RAW": "s3://casi-raw-real/data_raw", "CASI_WAREHOUSE": "s3://casi-wh-real/boards"}
+    started = time.monotonic()
+    remote = casi(environment(roots, home, tmp, s3.env()), cwd, "run")
+    assert remote.returncode == 0, remote.stderr
+    print(f"bucket run: {time.monotonic() - started:.1f} s (loaded machine)")
+    return base, remote, cwd, tmp
+
+
+def test_a_bucket_run_gives_the_local_runs_tables_and_writes_nothing_locally(s3, both_runs):
+    base, remote, cwd, tmp = both_runs
+    assert remote.stdout.strip() == "release months 2025-06..2026-02 (9) -> s3://casi-wh-real/boards"
+    in_bucket, local = object_tree(s3, "casi-wh-real/boards"), local_tree(base / "warehouse")
+    assert sorted(in_bucket) == sorted(local)
+    assert {name for name in in_bucket if name.startswith("leaderboard/")} == {
+        f"leaderboard/release_month={month}/part-0.parquet" for month in
+        ("2025-06", "2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02")}
+    different = [name for name in local if in_bucket[name] != local[name]]
+    assert different == []  # tables, commit records, exports, charts and reports: the same bytes
+    assert "redteam_scores/release_month=2025-10/part-0.parquet" in in_bucket  # scanned by DuckDB from the bucket
+    assert list(cwd.iterdir()) == [] and list(tmp.iterdir()) == []  # nothing on local disk but DAGSTER_HOME
+
+
+def test_the_bucket_warehouse_reads_with_pyarrow_duckdb_and_pandas(s3, both_runs, monkeypatch):
+    local = ds.dataset(both_runs[0] / "warehouse" / "leaderboard", partitioning="hive").to_table()
+    fs = s3.admin()
+    # pyarrow
+    boards = ds.dataset("casi-wh-real/boards/leaderboard", filesystem=fs, partitioning="hive")
+    assert boards.count_rows() == local.num_rows == 90
+    # pandas
+    frame = pd.read_parquet("casi-wh-real/boards/leaderboard", filesystem=fs)
+    assert len(frame) == 90 and set(frame["release_month"].astype(str)) >= {"2025-06", "2026-02"}
+    # DuckDB, without httpfs: scanning the pyarrow dataset (streamed), or s3:// paths through the registered
+    # filesystem
+    assert duckdb.sql("SELECT count(*) FROM boards WHERE board = 'CASI'").fetchall() == [(90,)]
+    for name, value in s3.env().items():
+        monkeypatch.setenv(name, value)
+    connection = duckdb.connect()
+    objects.register_with_duckdb(connection)
+    [(count, newest)] = connection.sql(
+        "SELECT count(*), max(release_month) FROM read_parquet('s3://casi-wh-real/boards/leaderboard/*/*.parquet', "
+        "hive_partitioning = true) WHERE board = 'CASI'").fetchall()
+    assert (count, str(newest)) == (90, "2026-02")
+
+
+class RefusingServer(UpstreamServer):
+    """An endpoint that answers every S3 request with an error (HEAD is not implemented: 501)."""
+
+
+@pytest.fixture
+def refusing():
+    server = RefusingServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.parametrize("fault", ["missing bucket", "wrong credentials", "unreachable endpoint",
+                                   "refusing endpoint"])
+def test_object_store_faults_give_one_line_and_write_nothing(s3, refusing, tmp_path, fault):
+    raw, warehouse = "s3://casi-raw-faults", "s3://casi-wh-faults/boards"
+    s3.bucket("casi-raw-faults")
+    upload_tree(s3, SAMPLE_RAW, "casi-raw-faults")
+    s3.bucket("casi-wh-faults")
+    aws = s3.env()
+    expected = {
+        "missing bucket": "casi-pipeline: s3://no-such-bucket/boards: warehouse (CASI_WAREHOUSE): "
+                          "bucket no-such-bucket does not exist",
+        "wrong credentials": "casi-pipeline: s3://casi-raw-faults: raw root (CASI_DATA_RAW): access denied: "
+                             "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+        "unreachable endpoint": "casi-pipeline: s3://casi-raw-faults: raw root (CASI_DATA_RAW): cannot reach the "
+                                "object store at http://127.0.0.1:{port} (AWS_ENDPOINT_URL)",
+        "refusing endpoint": "casi-pipeline: s3://casi-raw-faults: raw root (CASI_DATA_RAW): When getting "
+                             "information for bucket 'casi-raw-faults': AWS Error UNKNOWN (HTTP status 501) during "
+                             "HeadBucket operation: No response body.",
+    }[fault]
+    if fault == "missing bucket":
+        warehouse = "s3://no-such-bucket/boards"
+    elif fault == "wrong credentials":
+        aws["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
+    elif fault == "unreachable endpoint":
+        [port] = free_ports(1)  # nothing listens there
+        aws["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+        expected = expected.format(port=port)
+    else:
+        aws["AWS_ENDPOINT_URL"] = refusing.url("")
+    before = object_tree(s3, "casi-wh-faults")
+    home, cwd, tmp = empty_folders(tmp_path, "home", "cwd", "tmp")
+    started = time.monotonic()
+    result = casi(environment({"CASI_DATA_RAW": raw, "CASI_WAREHOUSE": warehouse}, home, tmp, aws), cwd, "run")
+    assert (result.returncode, result.stderr.strip(), result.stdout) == (1, expected, "")
+    assert time.monotonic() - started < 120  # bounded: timeouts and three attempts, not a hang
+    assert object_tree(s3, "casi-wh-faults") == before
+    assert list(cwd.iterdir()) == [] and list(tmp.iterdir()) == []
+
+
+def test_a_landed_object_is_never_replaced(s3, monkeypatch):
+    """The refresh lands raw files with a conditional PUT (If-None-Match), which SeaweedFS honours."""
+    for name, value in s3.env().items():
+        monkeypatch.setenv(name, value)
+    target = ObjectPath(f"{s3.bucket('casi-raw-landing')}/2026-02/{ROLLING}")
+    objects.put_new(target, b"first")
+    with pytest.raises(FileExistsError, match=f"s3://casi-raw-landing/2026-02/{ROLLING}: already exists"):
+        objects.put_new(target, b"second")
+    assert target.read_bytes() == b"first"
+
+
+# --- a month lands whole --------------------------------------------------------------------------------------
+
+
+def committed_tables(warehouse: Path | ObjectPath, month: str) -> dict[str, str]:
+    """sha256 of what a reader that follows the commit record gets for each release table of the month."""
+    return {table: hashlib.sha256(commits.read_committed(
+        warehouse, table, month, partition_path(warehouse, table, month))).hexdigest() for table in RELEASE_TABLES}
+
+
+def plain_files(warehouse: Path | ObjectPath, month: str) -> dict[str, str]:
+    """sha256 of what a plain `*.parquet` glob reads for each release table of the month."""
+    return {table: hashlib.sha256(partition_path(warehouse, table, month).read_bytes()).hexdigest()
+            for table in RELEASE_TABLES}
+
+
+@pytest.fixture(scope="module")
+def december_states(tmp_path_factory):
+    """What readers must see: the sample's months as landed (before), and after one uninterrupted run that adds a
+    December snapshot, which changes November (after). Local roots, in-process."""
+    base = tmp_path_factory.mktemp("states")
+    raw = base / "data_raw"
+    raw.mkdir()
+    for drop in sorted(SAMPLE_RAW.glob("20??-??")):
+        upload = raw / drop.name
+        upload.mkdir()
+        for path in drop.iterdir():
+            (upload / path.name).write_bytes(path.read_bytes())
+    home, cwd, tmp = empty_folders(base, "home", "cwd", "tmp")
+    env = environment({"CASI_DATA_RAW": str(raw), "CASI_WAREHOUSE": str(base / "warehouse")}, home, tmp)
+    assert casi(env, cwd, "run").returncode == 0
+    before = {month: committed_tables(base / "warehouse", month) for month in ("2025-09", "2025-11")}
+    (raw / "2025-12").mkdir()
+    (raw / "2025-12" / ROLLING).write_text(DECEMBER)
+    assert casi(env, cwd, "run").returncode == 0
+    after = {month: committed_tables(base / "warehouse", month) for month in ("2025-09", "2025-11", "2025-12")}
+    return before, after, tree_hashes(base / "warehouse")
+
+
+def roots_for(kind: str, s3: S3Server, tmp_path: Path, name: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Raw root with the sample drops and a warehouse, local or in buckets; and the AWS variables."""
+    if kind == "local":
+        raw = tmp_path / "data_raw"
+        upload = raw
+        for drop in sorted(SAMPLE_RAW.glob("20??-??")):
+            (upload / drop.name).mkdir(parents=True)
+            for path in drop.iterdir():
+                (upload / drop.name / path.name).write_bytes(path.read_bytes())
+        return {"CASI_DATA_RAW": str(raw), "CASI_WAREHOUSE": str(tmp_path / "warehouse")}, {}
+    upload_tree(s3, SAMPLE_RAW, f"{s3.bucket(f'casi-raw-{name}')}/data_raw")  # named as locally (see both_runs)
+    s3.bucket(f"casi-wh-{name}")
+    return ({"CASI_DATA_RAW": f"s3://casi-raw-{name}/data_raw", "CASI_WAREHOUSE": f"s3://casi-wh-{name}/boards"},
+            s3.env())
+
+
+def add_december(roots: dict[str, str], aws: dict[str, str]) -> None:
+    target = open_root(roots["CASI_DATA_RAW"]) / "2025-12" / ROLLING
+    if isinstance(target, ObjectPath):
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in aws.items():
+                patch.setenv(name, value)
+            target.write_text(DECEMBER)
+    else:
+        target.parent.mkdir()
+        target.write_text(DECEMBER)
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+@pytest.mark.parametrize("killed_at", ["between two tables", "while moving the files into place"])
+def test_a_run_killed_mid_month_leaves_every_month_whole(s3, december_states, tmp_path, monkeypatch, kind, killed_at):
+    before, after, final = december_states
+    name = f"kill-{'tables' if killed_at.startswith('between') else 'move'}"
+    roots, aws = roots_for(kind, s3, tmp_path, name)
+    home, cwd, tmp = empty_folders(tmp_path, "home", "cwd", "tmp")
+    env = environment(roots, home, tmp, aws)
+    assert casi(env, cwd, "run").returncode == 0
+    add_december(roots, aws)
+    # Between two tables: normalise is being staged, ingest and validate are staged. While moving: the record
+    # already names the new staged files and every table but the leaderboard has been copied into place.
+    match = ("normalise/release_month=2025-11/" if killed_at.startswith("between")
+             else "leaderboard/release_month=2025-11/part-0.parquet")
+    control = tmp_path / "pause"
+    control.mkdir()
+    (control / "match").write_text(match)
+    writer = subprocess.Popen([str(CLI), "run"], env={**env, "CASI_TEST_PAUSE_WRITES": str(control)}, cwd=cwd,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not (control / "paused").exists():
+        if writer.poll() is not None or time.monotonic() > deadline:
+            writer.kill()
+            pytest.fail(f"the writer did not pause at {match}: {writer.communicate()}")
+        time.sleep(0.05)
+    writer.send_signal(signal.SIGKILL)
+    writer.communicate()
+
+    for variable, value in aws.items():
+        monkeypatch.setenv(variable, value)
+    warehouse = open_root(roots["CASI_WAREHOUSE"])
+    # Every month reads whole, all its tables from one run: the previous commit, or the new one once it moved.
+    expected = before if killed_at.startswith("between") else {**before, "2025-11": after["2025-11"]}
+    assert {month: committed_tables(warehouse, month) for month in ("2025-09", "2025-11")} == expected
+    glob = plain_files(warehouse, "2025-11")
+    if killed_at.startswith("between"):
+        assert glob == before["2025-11"]  # staged files are dot-prefixed: a glob still sees the previous run
+    else:  # the documented window: a plain glob sees the month half moved
+        assert glob == {**after["2025-11"], "leaderboard": before["2025-11"]["leaderboard"]}
+
+    assert casi(env, cwd, "run").returncode == 0  # the next run completes the month and clears what was left
+    if isinstance(warehouse, Path):
+        assert tree_hashes(warehouse) == final
+    else:
+        stored = {key: hashlib.sha256(data).hexdigest() for key, data in
+                  object_tree(s3, f"casi-wh-{name}/boards").items()}
+        assert stored == final
+
+
+# --- the refresh landing and the sensor's digests, on a raw bucket ------------------------------------------------
+
+
+@pytest.fixture
+def raw_bucket(s3, monkeypatch, request) -> ObjectPath:
+    for name, value in s3.env().items():
+        monkeypatch.setenv(name, value)
+    return open_root(f"s3://{s3.bucket('casi-raw-' + request.node.name[5:25].replace('_', '-'))}/data_raw")
+
+
+def test_the_refresh_lands_into_a_raw_bucket_once_and_a_restatement_beside_it(raw_bucket, upstream):
+    from casi_pipeline.refresh import refresh
+
+    url = upstream.url("/casi_rolling_12_months.csv")
+    landed = refresh(raw_bucket, url, 10.0, today=date(2026, 2, 20))
+    assert (landed.path, landed.restatement) == (raw_bucket / "2026-02" / ROLLING, False)
+    assert landed.path.read_bytes() == upstream.routes["/casi_rolling_12_months.csv"].body
+    assert json.loads(landed.sidecar.read_bytes())["sha256"] == landed.sha256
+    assert refresh(raw_bucket, url, 10.0, today=date(2026, 2, 20)) is None  # unchanged: nothing lands
+    upstream.routes["/restated.csv"] = Route(body=upstream.routes["/casi_rolling_12_months.csv"].body.replace(
+        b"98.06", b"98.07"))
+    restated = refresh(raw_bucket, upstream.url("/restated.csv"), 10.0, today=date(2026, 2, 20))
+    assert restated.restatement and restated.path.name.startswith("casi_rolling_12_months.restated-")
+    assert landed.path.read_bytes() == upstream.routes["/casi_rolling_12_months.csv"].body  # never replaced
+    assert drops.Drop("2026-02", raw_bucket / "2026-02").rolling_files() == [landed.path, restated.path]
+
+
+def test_the_sensor_digests_a_raw_bucket_as_it_digests_a_folder(s3, raw_bucket, tmp_path):
+    upload_tree(s3, SAMPLE_RAW, raw_bucket.key)
+    local = tmp_path / "data_raw"
+    for drop in sorted(SAMPLE_RAW.glob("20??-??")):
+        (local / drop.name).mkdir(parents=True)
+        for path in drop.iterdir():
+            (local / drop.name / path.name).write_bytes(path.read_bytes())
+    in_bucket, seen = pending_runs(raw_bucket, {})
+    assert (in_bucket, seen) == pending_runs(local, {})
+    assert [(run.first, run.last) for run in in_bucket] == [("2025-09", "2025-09"), ("2025-11", "2025-11")]
+    assert pending_runs(raw_bucket, seen) == ([], seen)  # nothing changed: nothing requested
+
+
+def test_roots_are_plain_paths_locally_and_object_paths_on_s3(tmp_path, monkeypatch):
+    from casi_pipeline.settings import Settings
+
+    monkeypatch.setenv("CASI_DATA_RAW", "s3://casi-raw/data_raw/")
+    monkeypatch.setenv("CASI_WAREHOUSE", str(tmp_path / "warehouse"))
+    settings = Settings.from_env(tmp_path)
+    assert settings.warehouse == tmp_path / "warehouse" and type(settings.warehouse) is type(tmp_path)
+    raw = settings.data_raw
+    assert (str(raw), raw.name, raw.bucket, raw.key) == ("s3://casi-raw/data_raw", "data_raw", "casi-raw",
+                                                         "casi-raw/data_raw")
+    file = raw / "2026-02" / ROLLING
+    assert (str(file.parent), file.relative_to(raw).as_posix()) == ("s3://casi-raw/data_raw/2026-02",
+                                                                    f"2026-02/{ROLLING}")
+    assert raw.joinpath("2026-02", ROLLING) == file and sorted([file, raw]) == [raw, file]
+    with pytest.raises(ValueError, match="opened for reading only"):
+        file.open("wb")
