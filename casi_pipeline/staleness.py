@@ -8,7 +8,8 @@ without loading the code location or starting a run:
 - a month is *stale* when the version observed before its last materialisation (Dagster records that observation's
   storage id on the materialisation as `dagster/input_event_pointer/<source>`) differs from the current one, or when
   a stage's recorded `dagster/code_version` differs from the stage's current code version, or when its stages were
-  last written by different runs (a run killed between two stages' writes).
+  last written by different runs (a run killed between two stages' writes), or by a run that did not finish (killed
+  after its writes, before it committed the month).
 A drop that was deleted is reported: the months it fed keep their stored tables and published history.
 """
 
@@ -158,6 +159,14 @@ def plan(instance: dg.DagsterInstance, root: Path, chain: Chain, *, rebuild: boo
     result = Plan(chain, files, current)
     months = sorted(current)
     latest = {stage: _latest(instance, stage, months) for stage in chain.stages}
+    statuses: dict[str, bool] = {}
+
+    def finished(run_id: str) -> bool:
+        if run_id not in statuses:
+            run = instance.get_run_by_id(run_id)
+            statuses[run_id] = run is not None and run.status == dg.DagsterRunStatus.SUCCESS
+        return statuses[run_id]
+
     pointer_tag = get_input_event_pointer_tag(dg.AssetKey(chain.source))
     for month in months:
         if rebuild:
@@ -173,6 +182,9 @@ def plan(instance: dg.DagsterInstance, root: Path, chain: Chain, *, rebuild: boo
         behind = [stage for stage in chain.stages if latest[stage][month].run_id != last_run]
         if behind:  # a run that stopped between two stages' writes (killed): its month is not complete
             result.stale[month] = f"run {last_run} did not complete it ({', '.join(behind)} older)"
+            continue
+        if not finished(last_run):  # killed after its writes, before its month was committed and published
+            result.stale[month] = f"run {last_run} did not finish"
             continue
         at_run = _observed_at(observed.get(month, []), tags[chain.stages[0]].get(pointer_tag))
         if at_run is None or at_run.version != current[month]:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import struct
+import subprocess
 import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +28,42 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 REAL_ROLLING = SHARED_DATA / "f5-labs-ai-leaderboards" / "casi_rolling_12_months.csv"
 PUBLISHED_INPUTS = SHARED_DATA / "published-boards" / "inputs_2025-09_and_2025-11.csv"
 SAMPLE_RAW = REPO / "data_raw"
+
+
+ARTIFACTS = REPO / "test-artifacts"  # screenshots people look at (git-ignored)
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def chromium() -> str:
+    """Debian's chromium: the browser tests fail without it under CI (.ci/run installs it) and skip elsewhere."""
+    found = shutil.which("chromium")
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
+        pytest.skip("chromium is not installed: apt-get install -y --no-install-recommends chromium")
+    return found
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def chromium_screenshot(url: str, name: str, width: int, height: int, profile: Path, *extra_flags: str,
+                        timeout: float = 180) -> bytes:
+    """Render `url` in headless Chromium into test-artifacts/<name> and return the PNG (checked to be that size)."""
+    browser = chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / name
+    shot.unlink(missing_ok=True)
+    completed = subprocess.run(
+        [browser, *CHROMIUM_FLAGS, *extra_flags, f"--user-data-dir={profile}", f"--screenshot={shot}",
+         f"--window-size={width},{height}", url], capture_output=True, text=True, timeout=timeout, check=False)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    data = shot.read_bytes()
+    assert png_size(data) == (width, height)
+    return data
 
 
 def require_shared() -> None:
@@ -178,18 +218,27 @@ class _UpstreamHandler(BaseHTTPRequestHandler):
         pass
 
 
+@contextmanager
+def serving(server: ThreadingHTTPServer) -> Iterator[ThreadingHTTPServer]:
+    """Serve on a thread while the block runs; then stop the server and wait for its thread (also on failure)."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=30)
+
+
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[UpstreamServer]:
     """The real rolling CSV served at /casi_rolling_12_months.csv on a random port; stopped afterwards."""
     require_shared()
     server = UpstreamServer()
     server.routes["/casi_rolling_12_months.csv"] = Route(body=REAL_ROLLING.read_bytes())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.stopping.set()
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(server):
+        try:
+            yield server
+        finally:
+            server.stopping.set()  # handlers still waiting or streaming end before the server stops

@@ -1,7 +1,6 @@
 """Each run's validation results as Great Expectations Data Docs under warehouse/quality/: linked from every suite
 check in the instance and from the monthly report, failures included, and readable in headless Chromium."""
 
-import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -9,8 +8,7 @@ import pytest
 
 from casi_pipeline.reports.assets import report_path
 
-from .conftest import add_drop, add_sample, copy_landed, land, run_cli, tree_hashes
-from .test_reports import ARTIFACTS, _chromium_or_fail, png_size
+from .conftest import add_drop, add_sample, chromium_screenshot, copy_landed, land, run_cli, tree_hashes
 
 SUITE_CHECKS = ["ingest_suite", "validate_suite", "normalise_suite", "restatements_suite", "leaderboard_suite"]
 
@@ -69,19 +67,7 @@ def test_the_report_links_the_list_of_results(landed_once):
 @pytest.mark.parametrize("page, name", [("runs", "data-docs-runs.png"), ("index", "data-docs-index.png"),
                                         ("validate", "data-docs-validate.png")])
 def test_the_data_docs_open_in_headless_chromium(landed_once, tmp_path, page, name):
-    chromium = _chromium_or_fail()
     target = (landed_once.warehouse / "quality" / f"{page}.html" if page != "validate" else
               Path(latest_evaluation(landed_once, "validate", "validate_suite").metadata["data_docs"].value))
-    ARTIFACTS.mkdir(exist_ok=True)
-    screenshot = ARTIFACTS / name
-    screenshot.unlink(missing_ok=True)
-    completed = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-         f"--screenshot={screenshot}", "--window-size=1400,1000", target.as_uri()],
-        capture_output=True, text=True, timeout=180, check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    data = screenshot.read_bytes()
-    assert png_size(data) == (1400, 1000)
+    data = chromium_screenshot(target.as_uri(), name, 1400, 1000, tmp_path / "profile")
     assert len(data) > 20_000  # text and tables, not a blank page

@@ -2,7 +2,6 @@
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -12,7 +11,7 @@ import pytest
 from casi_pipeline.automation.failure_alert import SENSOR_NAME, build_failure_alert_sensor
 from casi_pipeline.definitions import RELEASE_JOB, build_definitions
 
-from .conftest import add_drop
+from .conftest import add_drop, serving
 
 BAD_SEPTEMBER = "Model,Sep\nOpenAI GPT-5,108.06\n"  # a CASI value outside 0..100: validate fails
 
@@ -43,15 +42,8 @@ class WebhookHandler(BaseHTTPRequestHandler):
 
 
 def serve(status: int) -> Iterator[Webhook]:
-    server = Webhook(status)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Webhook(status)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -44,7 +44,8 @@ def test_a_drop_of_2024_11_runs_when_the_setting_says_2024_06(tmp_path):
     done = subprocess.run([sys.executable, "-m", "casi_pipeline.cli", "run"], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().endswith(f"release months 2024-10..2024-11 (2) -> {tmp_path / 'warehouse'}")
+    assert done.stdout.strip().endswith(
+        f"release months 2024-10..2024-11 (2) -> {tmp_path / 'warehouse'}; ran 2 stale")
     boards = pd.read_parquet(tmp_path / "warehouse" / "leaderboard")
     november = boards[boards["release_month"] == "2024-11"].sort_values("rank")
     assert november["security"].tolist() == [82.5, 71.25]

@@ -12,16 +12,17 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pandas as pd
 import pyarrow.dataset as ds
 import pytest
 
+from casi_pipeline import staleness
 from casi_pipeline.automation.drop_sensor import pending_runs
 from casi_pipeline.raw import drops
 from casi_pipeline.redteam import synth
@@ -29,7 +30,7 @@ from casi_pipeline.storage import commits, objects
 from casi_pipeline.storage.objects import ObjectPath, open_root
 from casi_pipeline.storage.parquet_io import partition_path
 
-from .conftest import SAMPLE_RAW, Route, UpstreamServer, add_real_rolling, tree_hashes
+from .conftest import SAMPLE_RAW, Route, UpstreamServer, add_real_rolling, serving, tree_hashes
 from .seaweed import S3Server, free_ports, object_tree, seaweedfs, upload_tree
 
 CLI = Path(sys.executable).with_name("casi-pipeline")
@@ -100,7 +101,8 @@ def both_runs(s3, tmp_path_factory):
 
 def test_a_bucket_run_gives_the_local_runs_tables_and_writes_nothing_locally(s3, both_runs):
     base, remote, cwd, tmp = both_runs
-    assert remote.stdout.strip() == "release months 2025-06..2026-02 (9) -> s3://casi-wh-real/boards"
+    assert remote.stdout.splitlines()[-1] == ("release months 2025-06..2026-02 (9) -> s3://casi-wh-real/boards; "
+                                              "ran 9 stale")
     in_bucket, local = object_tree(s3, "casi-wh-real/boards"), local_tree(base / "warehouse")
     assert sorted(in_bucket) == sorted(local)
     assert {name for name in in_bucket if name.startswith("leaderboard/")} == {
@@ -140,15 +142,8 @@ class RefusingServer(UpstreamServer):
 
 @pytest.fixture
 def refusing():
-    server = RefusingServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(RefusingServer()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.mark.parametrize("fault", ["missing bucket", "wrong credentials", "unreachable endpoint",
@@ -350,10 +345,13 @@ def test_the_sensor_digests_a_raw_bucket_as_it_digests_a_folder(s3, raw_bucket, 
         (local / drop.name).mkdir(parents=True)
         for path in drop.iterdir():
             (local / drop.name / path.name).write_bytes(path.read_bytes())
-    in_bucket, seen = pending_runs(raw_bucket, {})
-    assert (in_bucket, seen) == pending_runs(local, {})
-    assert [(run.first, run.last) for run in in_bucket] == [("2025-09", "2025-09"), ("2025-11", "2025-11")]
-    assert pending_runs(raw_bucket, seen) == ([], seen)  # nothing changed: nothing requested
+    decided = []
+    for root in (raw_bucket, local):
+        with dg.DagsterInstance.ephemeral() as instance:
+            plan = staleness.plan(instance, root, staleness.RELEASE)
+            decided.append((plan.files, [(run.first, run.last) for run in pending_runs(instance, plan, {}).runs]))
+    assert decided[0] == decided[1]
+    assert decided[0][1] == [("2025-09", "2025-11")]  # one covering run: the month between is a short gap
 
 
 def test_roots_are_plain_paths_locally_and_object_paths_on_s3(tmp_path, monkeypatch):

@@ -180,7 +180,7 @@ def test_sql_rules_count_nulls_as_broken_and_find_duplicate_keys():
 
 def test_synth_is_seeded_and_writes_models_x_attacks_x_runs_rows(tmp_path):
     first = synth.write_drop(tmp_path / "a", MONTH, **SMALL)
-    again = synth.write_drop(tmp_path / "b", MONTH, **SMALL)
+    synth.write_drop(tmp_path / "b", MONTH, **SMALL)
     assert first.attack_rows == 27 * 40 * 2 and first.campaign_rows == 27 * 12
     assert tree_hashes(tmp_path / "a") == tree_hashes(tmp_path / "b")
     other = synth.write_drop(tmp_path / "c", MONTH, **{**SMALL, "seed": 8})

@@ -3,10 +3,8 @@ Chromium showing the asset graph (the screenshot lands in test-artifacts/, git-i
 
 import json
 import os
-import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -17,29 +15,14 @@ import pytest
 
 from casi_pipeline.settings import DAGSTER_HOME_ENV, DATA_RAW_ENV, WAREHOUSE_ENV, Settings
 
-from .conftest import REPO, add_real_rolling, add_sample, run_cli
+from .conftest import REPO, add_drop, add_real_rolling, add_sample, chromium_screenshot, run_cli
 
 LAUNCHER = Path(__file__).with_name("ui_launcher.py")
 DAGSTER = Path(sys.executable).with_name("dagster")
-ARTIFACTS = REPO / "test-artifacts"
 STAGES = ["ingest", "validate", "normalise", "leaderboard"]
 MONTHS = ["2025-06", "2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02"]
 # Guards so that a broken server fails the test instead of hanging it; not performance assertions.
 STARTUP_LIMIT, BACKFILL_LIMIT, STOP_LIMIT = 300, 600, 120
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--virtual-time-budget=15000"]  # let the page fetch its data and render before the shot
-
-
-def chromium() -> str:
-    found = shutil.which("chromium")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
-        pytest.skip("chromium is not installed: apt-get install -y --no-install-recommends chromium")
-    return found
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -174,23 +157,13 @@ def test_a_backfill_of_nine_months_from_the_ui_is_one_run(webserver):
                                                                                                       MONTHS[-1])
 
 
-def png_size(path: Path) -> tuple[int, int]:
-    header = path.read_bytes()[:24]
-    assert header[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
-    return struct.unpack(">II", header[16:24])
-
-
 def test_the_asset_graph_page_renders_in_headless_chromium(webserver, tmp_path):
-    browser = chromium()
     assert webserver.graphql("mutation { setNuxSeen }")["setNuxSeen"] is True  # the first-visit dialog covers the page
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "asset_graph.png"
-    shot.unlink(missing_ok=True)
-    subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", f"--screenshot={shot}",
-                    "--window-size=1600,1000", f"{webserver.url}/locations/casi_pipeline/asset-groups/release/lineage"],
-                   check=True, capture_output=True, timeout=STARTUP_LIMIT)
-    assert png_size(shot) == (1600, 1000)
-    assert shot.stat().st_size > 30_000  # a blank page compresses to ~7 kB; the rendered graph is ~100 kB
+    data = chromium_screenshot(f"{webserver.url}/locations/casi_pipeline/asset-groups/release/lineage",
+                               "asset_graph.png", 1600, 1000, tmp_path / "chromium",
+                               "--virtual-time-budget=15000",  # let the page fetch its data and render first
+                               timeout=STARTUP_LIMIT)
+    assert len(data) > 30_000  # a blank page compresses to ~7 kB; the rendered graph is ~100 kB
 
 
 STALE = """query Stale($partition: String) { assetNodes(assetKeys: [{path: ["ingest"]}]) {
@@ -210,8 +183,9 @@ def test_the_ui_shows_a_month_stale_when_its_drop_changes_and_the_sensor_brings_
     from casi_pipeline import staleness
 
     assert stale_in_ui(webserver, "2025-11") == ("FRESH", [])
-    drop = webserver.settings.data_raw / "2025-11"
-    (drop / "metrics.csv").write_text((drop / "metrics.csv").read_text() + "OpenAI,GPT-5,80.31,,,,\n")
+    # a new file in the drop (a landed file is never edited: test_immutability.py)
+    add_drop(webserver.settings.data_raw, "2025-11", {"benchmarks.csv": "provider,model,benchmark,score\n"
+                                                                        "Anthropic,Claude Sonnet 4.5,GPQA Diamond,83.4\n"})
     with dg.DagsterInstance.from_config(str(webserver.settings.dagster_home)) as instance:
         staleness.plan(instance, webserver.settings.data_raw, staleness.RELEASE)  # observes, as each sensor tick does
     status, causes = stale_in_ui(webserver, "2025-11")

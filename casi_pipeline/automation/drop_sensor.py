@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from casi_pipeline import staleness
+from casi_pipeline.automation.failure_alert import step_failure_lines
 from casi_pipeline.raw.resource import RawDrops
 
 SENSOR_NAME = "raw_drop_sensor"
@@ -67,15 +68,9 @@ class Decision:
     cursor: dict = field(default_factory=dict)
 
 
-def _failure_lines(instance: dg.DagsterInstance, run_id: str) -> list[str]:
-    lines = []
-    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
-        data = entry.dagster_event.step_failure_data
-        if data.user_failure_data is not None and data.user_failure_data.description:
-            lines.extend(data.user_failure_data.description.splitlines())
-        elif data.error is not None:
-            lines.append(f"{entry.dagster_event.step_key}: {data.error.message.strip().splitlines()[0]}")
-    return lines
+def _failure_lines(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[str]:
+    events = [entry.dagster_event for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)]
+    return step_failure_lines(events, run.job_name)
 
 
 def _last_run(instance: dg.DagsterInstance, run_key: str) -> dg.DagsterRun | None:
@@ -114,7 +109,7 @@ def pending_runs(instance: dg.DagsterInstance, plan: staleness.Plan, state: dict
                 decision.notes.append(f"{first}..{last}: attempt {attempt} "
                                       f"{'not started yet' if previous is None else previous.status.value.lower()}")
                 continue
-            lines = _failure_lines(instance, previous.run_id)
+            lines = _failure_lines(instance, previous)
             newly = {name: current[name] for line in lines for name in fed_by if name in line and name not in refused}
             if newly:
                 refused.update(newly)

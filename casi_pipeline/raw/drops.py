@@ -192,14 +192,6 @@ def months_fed(drop: Drop, root: Path) -> list[str]:
     return sorted(fed)
 
 
-def affected_months(drop: Drop, root: Path) -> list[str]:
-    """The release months to re-run when a drop is new or changed: the months it feeds, and the month after the
-    last of them when some drop feeds it (its leaderboard's change since the month before reads the last one)."""
-    fed = months_fed(drop, root)
-    following = months.shift(fed[-1], 1)
-    return fed + [following] if following in release_months(root) else fed
-
-
 def release_months(root: Path) -> list[str]:
     """Every release month that some drop in the raw root feeds, oldest first."""
     fed: set[str] = set()

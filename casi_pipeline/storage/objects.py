@@ -109,6 +109,9 @@ class ObjectPath:
     def name(self) -> str:
         return PurePosixPath(self._key).name
 
+    def with_name(self, name: str) -> ObjectPath:
+        return self.parent / name
+
     @property
     def parent(self) -> ObjectPath:
         return ObjectPath(str(PurePosixPath(self._key).parent))
