@@ -14,12 +14,15 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg2
 import pytest
+import yaml
 
 USER = "casi"
 PASSWORD = "casi-test-password"
 START_SECONDS = 60  # bound for a loaded machine
 POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
+DEPLOY_INSTANCE = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
 
 
 def _binaries() -> Path | None:
@@ -124,3 +127,23 @@ def postgres() -> Iterator[PostgresServer]:
     finally:
         server.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def deploy_home(home: Path, **run_monitoring) -> Path:
+    """DAGSTER_HOME with deploy/dagster.yaml, as a deployment copies it (run monitoring settings overridden)."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = yaml.safe_load(DEPLOY_INSTANCE.read_text())
+    config["run_monitoring"].update(run_monitoring)
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    return home
+
+
+def runs_in_postgres(url: str) -> list[tuple[str, str]]:
+    """(job, status) of every run, straight from the database's runs table."""
+    connection = psycopg2.connect(url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pipeline_name, status FROM runs ORDER BY create_timestamp")
+            return cursor.fetchall()
+    finally:
+        connection.close()

@@ -24,13 +24,16 @@ import pytest
 
 from casi_pipeline import staleness
 from casi_pipeline.automation.drop_sensor import pending_runs
+from casi_pipeline.quality.docs import FOLDER as DATA_DOCS
 from casi_pipeline.raw import drops
 from casi_pipeline.redteam import synth
+from casi_pipeline.settings import POSTGRES_URL_ENV
 from casi_pipeline.storage import commits, objects
 from casi_pipeline.storage.objects import ObjectPath, open_root
 from casi_pipeline.storage.parquet_io import partition_path
 
 from .conftest import SAMPLE_RAW, Route, UpstreamServer, add_real_rolling, serving, tree_hashes
+from .postgres import deploy_home, postgres, runs_in_postgres  # noqa: F401 (postgres: the session's server fixture)
 from .seaweed import S3Server, free_ports, object_tree, seaweedfs, upload_tree
 
 CLI = Path(sys.executable).with_name("casi-pipeline")
@@ -65,8 +68,9 @@ def empty_folders(base: Path, *names: str) -> list[Path]:
 
 
 def local_tree(root: Path) -> dict[str, bytes]:
+    """Every file of a local warehouse but its run locks and Data Docs (built for a local warehouse only)."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and ".locks" not in p.relative_to(root).parts}
+            if p.is_file() and not {".locks", DATA_DOCS} & set(p.relative_to(root).parts)}
 
 
 def fill_real_raw(raw: Path) -> None:
@@ -370,3 +374,21 @@ def test_roots_are_plain_paths_locally_and_object_paths_on_s3(tmp_path, monkeypa
     assert raw.joinpath("2026-02", ROLLING) == file and sorted([file, raw]) == [raw, file]
     with pytest.raises(ValueError, match="opened for reading only"):
         file.open("wb")
+
+
+def test_the_deployed_run_puts_runs_in_postgres_and_the_nine_months_in_a_bucket(s3, both_runs, postgres, tmp_path):
+    """Issue 10's deployment: deploy/dagster.yaml (PostgreSQL) in DAGSTER_HOME and both roots in buckets."""
+    base = both_runs[0]
+    home = deploy_home(tmp_path / "home")
+    url = postgres.create_database()
+    s3.bucket("casi-wh-deployed")
+    cwd, tmp = empty_folders(tmp_path, "cwd", "tmp")
+    roots = {"CASI_DATA_RAW": "s3://casi-raw-real/data_raw", "CASI_WAREHOUSE": "s3://casi-wh-deployed/boards"}
+    result = casi({**environment(roots, home, tmp, s3.env()), POSTGRES_URL_ENV: url}, cwd, "run")
+    assert result.returncode == 0, result.stderr
+    assert runs_in_postgres(url) == [("release_job", "SUCCESS"), ("redteam_job", "SUCCESS"),
+                                     ("publish_job", "SUCCESS")]
+    in_bucket, local = object_tree(s3, "casi-wh-deployed/boards"), local_tree(base / "warehouse")
+    assert sorted(in_bucket) == sorted(local) and [name for name in local if in_bucket[name] != local[name]] == []
+    assert list(cwd.iterdir()) == [] and list(tmp.iterdir()) == []
+    assert sorted(path.name for path in home.iterdir()) == ["dagster.yaml"]  # the instance is in PostgreSQL

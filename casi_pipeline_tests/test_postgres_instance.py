@@ -12,29 +12,17 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import psycopg2
 import pytest
-import yaml
 
 from casi_pipeline.pools import RELEASE_POOL
 from casi_pipeline.settings import POSTGRES_URL_ENV, Settings
 
 from .conftest import REPO, add_sample, land, run_cli, tree_hashes
-from .postgres import postgres  # noqa: F401  (the session's PostgreSQL server, a fixture)
+from .postgres import deploy_home, postgres, runs_in_postgres  # noqa: F401 (postgres: the session's server fixture)
 from .test_crash_and_concurrency import WAIT_SECONDS, paused_writer, start, wait_for, waiting_for_a_lock
 
-DEPLOY_INSTANCE = REPO / "deploy" / "dagster.yaml"
 RELEASE_STEP = "release_stages"
 WRONG_PASSWORD = "not-the-password"
-
-
-def deploy_home(home: Path, **run_monitoring) -> Path:
-    """DAGSTER_HOME with deploy/dagster.yaml, as a deployment copies it (run monitoring settings overridden)."""
-    home.mkdir(parents=True, exist_ok=True)
-    config = yaml.safe_load(DEPLOY_INSTANCE.read_text())
-    config["run_monitoring"].update(run_monitoring)
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-    return home
 
 
 @pytest.fixture
@@ -48,17 +36,6 @@ def on_postgres(settings, postgres, monkeypatch):  # noqa: F811
 
 def open_instance(settings: Settings) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(settings.dagster_home))
-
-
-def runs_in_postgres(url: str) -> list[tuple[str, str]]:
-    """(job, status) of every run, straight from the database's runs table."""
-    connection = psycopg2.connect(url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pipeline_name, status FROM runs ORDER BY create_timestamp")
-            return cursor.fetchall()
-    finally:
-        connection.close()
 
 
 @pytest.fixture(scope="module")
