@@ -56,6 +56,7 @@ def main() -> int:
         shutil.copyfile(REAL_ROLLING, raw / "2026-02" / "casi_rolling_12_months.csv")
         synth.write_drop(raw, "2025-10", models=4, attacks=40, runs=2, campaigns=12, seed=3)
         postgres.start()
+        (work / "seaweedfs").mkdir()
         with seaweedfs(work / "seaweedfs") as s3:
             upload_tree(s3, raw, f"{s3.bucket('casi-raw')}/data_raw")
             base = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CASI_"))}
