@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -64,6 +65,18 @@ def chromium_screenshot(url: str, name: str, width: int, height: int, profile: P
     data = shot.read_bytes()
     assert png_size(data) == (width, height)
     return data
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free on 127.0.0.1 for the tests' own servers, distinct from each other (all held until all are bound)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def require_shared() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,6 +16,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 import yaml
+
+from .conftest import free_ports
 
 USER = "casi"
 PASSWORD = "casi-test-password"
@@ -30,17 +31,11 @@ def _binaries() -> Path | None:
     return found[-1] if found and (found[-1] / "initdb").exists() else None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class PostgresServer:
     def __init__(self, binaries: Path, base: Path):
         self.binaries, self.base = binaries, base
         self.data, self.sockets = base / "data", base / "sockets"
-        self.port = _free_port()
+        self.port = free_ports(1)[0]
         # The server refuses to run as root: as root, run it as the system's postgres user.
         self.as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         self.process: subprocess.Popen | None = None

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.fs as pafs
+
+from .conftest import free_ports
 
 WEED = Path(sys.executable).with_name("weed")
 ACCESS_KEY, SECRET_KEY, REGION = "casi-test-key", "casi-test-secret", "us-east-1"
@@ -45,17 +46,6 @@ class S3Server:
     def bucket(self, name: str) -> str:
         self.admin().create_dir(name)
         return name
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _flag(name: str) -> str:

@@ -4,7 +4,6 @@ Chromium showing the asset graph (the screenshot lands in test-artifacts/, git-i
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import pytest
 
 from casi_pipeline.settings import DAGSTER_HOME_ENV, DATA_RAW_ENV, WAREHOUSE_ENV, Settings
 
-from .conftest import REPO, add_drop, add_real_rolling, add_sample, chromium_screenshot, run_cli
+from .conftest import REPO, add_drop, add_real_rolling, add_sample, chromium_screenshot, free_ports, run_cli
 
 LAUNCHER = Path(__file__).with_name("ui_launcher.py")
 DAGSTER = Path(sys.executable).with_name("dagster")
@@ -23,12 +22,6 @@ STAGES = ["ingest", "validate", "normalise", "leaderboard"]
 MONTHS = ["2025-06", "2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02"]
 # Guards so that a broken server fails the test instead of hanging it; not performance assertions.
 STARTUP_LIMIT, BACKFILL_LIMIT, STOP_LIMIT = 300, 600, 120
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class Webserver:
     def __init__(self, url: str, settings: Settings):
         self.url = url
@@ -81,7 +74,7 @@ def webserver(tmp_path_factory) -> Webserver:
     add_sample(settings.data_raw)
     add_real_rolling(settings.data_raw)
     assert run_cli(settings, "run") == 0
-    port, log = free_port(), base / "dagster_dev.log"
+    port, log = free_ports(1)[0], base / "dagster_dev.log"
     environment = {**os.environ, DAGSTER_HOME_ENV: str(settings.dagster_home),
                    DATA_RAW_ENV: str(settings.data_raw), WAREHOUSE_ENV: str(settings.warehouse)}
     with log.open("wb") as output:
@@ -184,8 +177,8 @@ def test_the_ui_shows_a_month_stale_when_its_drop_changes_and_the_sensor_brings_
 
     assert stale_in_ui(webserver, "2025-11") == ("FRESH", [])
     # a new file in the drop (a landed file is never edited: test_immutability.py)
-    add_drop(webserver.settings.data_raw, "2025-11", {"benchmarks.csv": "provider,model,benchmark,score\n"
-                                                                        "Anthropic,Claude Sonnet 4.5,GPQA Diamond,83.4\n"})
+    benchmarks = "provider,model,benchmark,score\nAnthropic,Claude Sonnet 4.5,GPQA Diamond,83.4\n"
+    add_drop(webserver.settings.data_raw, "2025-11", {"benchmarks.csv": benchmarks})
     with dg.DagsterInstance.from_config(str(webserver.settings.dagster_home)) as instance:
         staleness.plan(instance, webserver.settings.data_raw, staleness.RELEASE)  # observes, as each sensor tick does
     status, causes = stale_in_ui(webserver, "2025-11")
