@@ -28,7 +28,13 @@ def _one_per_level(weights: Any) -> Any:
     return weights
 
 
+LevelWeights = Annotated[dict[int, Annotated[float, Strict(), Gt(0),
+                                             error_message("expected a positive number, got {value!r}")]],
+                         BeforeValidator(_one_per_level)]
+
+
 def _strictly(increasing: bool) -> AfterValidator:
+    """Weights that strictly increase (or decrease) from level 1 to 5, in level order."""
     def check(weights: dict[int, float]) -> dict[int, float]:
         ordered = [weights[level] for level in LEVELS]
         if any((b <= a) if increasing else (b >= a) for a, b in pairwise(ordered)):
@@ -37,11 +43,6 @@ def _strictly(increasing: bool) -> AfterValidator:
         return dict(zip(LEVELS, ordered))
 
     return AfterValidator(check)
-
-
-LevelWeights = Annotated[dict[int, Annotated[float, Strict(), Gt(0),
-                                             error_message("expected a positive number, got {value!r}")]],
-                         BeforeValidator(_one_per_level)]
 
 
 def _dimension_weights(weights: dict[str, float | int]) -> dict[str, float]:
