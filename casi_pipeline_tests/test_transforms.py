@@ -5,11 +5,11 @@ import math
 import pandas as pd
 import pytest
 
-from casi_pipeline.reference import catalogue, methodology, registry
+from casi_pipeline.reference import metric_catalogue, methodology, registry
 from casi_pipeline.release import transforms
 from casi_pipeline.release.tables import VALIDATE
 
-METRICS = catalogue().raw_metrics
+METRICS = metric_catalogue().raw_metrics
 
 
 def validated(*rows: dict) -> pd.DataFrame:

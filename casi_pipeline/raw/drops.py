@@ -13,7 +13,7 @@ import pandas as pd
 
 from casi_pipeline import months
 from casi_pipeline.errors import RawInputError
-from casi_pipeline.reference import catalogue
+from casi_pipeline.reference import metric_catalogue
 from casi_pipeline.storage.safe_text import first_unprintable
 
 ROLLING_FILE = "casi_rolling_12_months.csv"
@@ -165,14 +165,14 @@ def check_labels(raw: RawFile, columns: tuple[str, ...]) -> None:
 
 def metrics_columns(raw: RawFile) -> list[str]:
     header = [cell.strip() for cell in raw.rows[0][1]]
-    allowed = set(catalogue().raw_metrics)
+    allowed = set(metric_catalogue().raw_metrics)
     for required in ("provider", "model"):
         if required not in header:
             raise RawInputError(raw.name, f"missing column {required!r}")
     for position, name in enumerate(header, start=1):
         if name not in allowed | {"provider", "model"}:
             raise RawInputError(raw.name, f"unknown column {name!r} (allowed: provider, model, "
-                                f"{', '.join(catalogue().raw_metrics)})", where=f"column {position}")
+                                f"{', '.join(metric_catalogue().raw_metrics)})", where=f"column {position}")
         if header.count(name) > 1:
             raise RawInputError(raw.name, f"column {name!r} appears twice", where=f"column {position}")
     return header
@@ -226,7 +226,7 @@ def ingest_release(root: Path, release_month: str) -> pd.DataFrame:
     apart): a bad cell anywhere in a rolling snapshot stops every month that snapshot feeds.
     """
     records = []
-    metric_names = catalogue().raw_metrics
+    metric_names = metric_catalogue().raw_metrics
     for drop in list_drops(root):
         if drop.month < release_month:
             continue
