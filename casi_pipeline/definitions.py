@@ -9,6 +9,7 @@ from casi_pipeline.automation.failure_alert import build_failure_alert_sensor
 from casi_pipeline.automation.publish_sensor import build_publish_sensor
 from casi_pipeline.automation.refresh_schedule import refresh_job, refresh_schedule
 from casi_pipeline.factory import beta_api
+from casi_pipeline.job_names import PUBLISH_JOB, REDTEAM_JOB, RELEASE_JOB
 from casi_pipeline.published import assets as published_assets
 from casi_pipeline.published import freshness
 from casi_pipeline.raw.resource import RawDrops
@@ -18,10 +19,6 @@ from casi_pipeline.release import assets as release_assets
 from casi_pipeline.reports import assets as report_assets
 from casi_pipeline.settings import Settings
 from casi_pipeline.storage.parquet_io import HiveParquetIOManager
-
-RELEASE_JOB = "release_job"
-PUBLISH_JOB = "publish_job"
-REDTEAM_JOB = "redteam_job"
 
 release_job = dg.define_asset_job(RELEASE_JOB, selection=dg.AssetSelection.groups(release_assets.GROUP),
                                   description="ingest -> validate -> normalise -> leaderboard for release months")

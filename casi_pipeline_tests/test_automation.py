@@ -8,7 +8,8 @@ import pytest
 
 from casi_pipeline.automation import drop_sensor, publish_sensor, refresh_schedule
 from casi_pipeline.cli import QUIET
-from casi_pipeline.definitions import PUBLISH_JOB, RELEASE_JOB, build_definitions, resources
+from casi_pipeline.definitions import build_definitions, resources
+from casi_pipeline.job_names import PUBLISH_JOB, RELEASE_JOB
 from casi_pipeline.raw import drops
 from casi_pipeline.settings import Settings, prepare_dagster_home
 
