@@ -47,6 +47,12 @@ def beta_api() -> Iterator[None]:
         yield
 
 
+def with_code_references(assets: list) -> list:
+    """The assets, each linked to its source in the UI."""
+    with beta_api():
+        return dg.with_source_code_references(assets)
+
+
 def owned_source(source: dg.SourceAsset) -> dg.AssetsDefinition:
     """An observable source asset as the external asset Dagster makes of it, with the team as its owner (the
     source asset decorator takes no owners). Converted here, where Dagster's own read of the deprecated
