@@ -7,16 +7,15 @@ from casi_pipeline.automation.drop_sensor import build_drop_sensor
 from casi_pipeline.automation.failure_alert import build_failure_alert_sensor
 from casi_pipeline.automation.publish_sensor import build_publish_sensor
 from casi_pipeline.automation.refresh_schedule import refresh_job, refresh_schedule
-from casi_pipeline.job_names import RELEASE_JOB
-from casi_pipeline.release.assets import release_stages
+from casi_pipeline.published.assets import GROUP as PUBLISHED_GROUP
 from casi_pipeline.release.definitions import release_job
-from casi_pipeline.reports.definitions import publish_job
+from casi_pipeline.reports.assets import GROUP as REPORTS_GROUP
 
 
 def defs(alert_webhook_url: str | None) -> dg.Definitions:
     return dg.Definitions(
         jobs=[refresh_job], schedules=[refresh_schedule],
         sensors=[build_drop_sensor(release_job),
-                 build_publish_sensor(RELEASE_JOB, set(release_stages.keys), publish_job),
+                 build_publish_sensor(dg.AssetSelection.groups(PUBLISHED_GROUP, REPORTS_GROUP)),
                  build_failure_alert_sensor(alert_webhook_url)],
     )
