@@ -20,6 +20,7 @@ from casi_pipeline.automation.drop_sensor import PARTITION_RANGE_END, PARTITION_
 from casi_pipeline.automation.failure_alert import step_failure_lines
 from casi_pipeline.instance import InstanceError
 from casi_pipeline.instance import open_instance as open_configured_instance
+from casi_pipeline.job_names import PUBLISH_JOB, REDTEAM_JOB, RELEASE_JOB
 from casi_pipeline.progress import Progress
 from casi_pipeline.raw import drops, ledger
 from casi_pipeline.redteam import raw as redteam_raw
@@ -29,8 +30,6 @@ from casi_pipeline.storage.objects import ObjectPath, StorageError, check_root
 from casi_pipeline.storage.parquet_io import HiveParquetIOManager, partition_path
 from casi_pipeline.storage.safe_text import escape_unprintable
 
-# Job names, as in casi_pipeline.definitions (imported only when a run starts: it loads Great Expectations).
-RELEASE_JOB, PUBLISH_JOB, REDTEAM_JOB = "release_job", "publish_job", "redteam_job"
 # A run that fails names the files it refused; their months are left out and the rest run again, this many times.
 MAX_ATTEMPTS = 4
 

@@ -47,6 +47,12 @@ def beta_api() -> Iterator[None]:
         yield
 
 
+def with_code_references(assets: list) -> list:
+    """The assets, each linked to its source in the UI."""
+    with beta_api():
+        return dg.with_source_code_references(assets)
+
+
 def owned_source(source: dg.SourceAsset) -> dg.AssetsDefinition:
     """An observable source asset as the external asset Dagster makes of it, with the team as its owner (the
     source asset decorator takes no owners). Converted here, where Dagster's own read of the deprecated
@@ -271,7 +277,8 @@ def build_stage_chain(
 
 def build_stage_asset(stage: Stage, *, group: str, inputs: Mapping[str, tuple[Table, dg.PartitionMapping | None]],
                       hold: HoldFn = _hold_nothing, required_resources: set[str] | None = None,
-                      pool: str | None = None) -> dg.AssetsDefinition:
+                      pool: str | None = None, automation_condition: dg.AutomationCondition | None = None
+                      ) -> dg.AssetsDefinition:
     """One gated, unpartitioned asset whose inputs are loaded by the IO manager (conformed to their tables)."""
 
     @dg.asset(
@@ -280,7 +287,7 @@ def build_stage_asset(stage: Stage, *, group: str, inputs: Mapping[str, tuple[Ta
         code_version=versions.code_version(stage.table.name),
         ins={name: dg.AssetIn(key=dg.AssetKey(table.name), partition_mapping=mapping)
              for name, (table, mapping) in inputs.items()},
-        required_resource_keys=required_resources, pool=pool,
+        required_resource_keys=required_resources, pool=pool, automation_condition=automation_condition,
     )
     def _asset(context, **loaded):
         tables = {name: inputs[name][0].conform(frame) for name, frame in loaded.items()}

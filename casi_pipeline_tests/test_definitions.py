@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-from casi_pipeline.definitions import PUBLISH_JOB, RELEASE_JOB, build_definitions, defs
+from casi_pipeline.definitions import build_definitions, defs
+from casi_pipeline.job_names import PUBLISH_JOB, RELEASE_JOB
 from casi_pipeline.release.assets import release_months
 
 STAGES = ["ingest", "validate", "normalise", "leaderboard"]

@@ -217,7 +217,8 @@ def test_cli_synth_refuses_a_bad_month(settings, capsys):
 
 
 def test_the_red_team_graph_job_and_checks():
-    from casi_pipeline.definitions import REDTEAM_JOB, defs
+    from casi_pipeline.definitions import defs
+    from casi_pipeline.job_names import REDTEAM_JOB
     from casi_pipeline.release.assets import release_months
 
     graph = defs.resolve_asset_graph()

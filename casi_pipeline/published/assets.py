@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
+from casi_pipeline.automation.publish_sensor import AFTER_UPSTREAM_UPDATE
 from casi_pipeline.factory import Stage, StageResult, build_stage_asset
 from casi_pipeline.pools import PUBLISHED_POOL
 from casi_pipeline.quality import suites
@@ -79,13 +80,15 @@ holding_published_lock = {"hold": _hold_published_lock, "required_resources": {"
 models = build_stage_asset(
     Stage(MODELS, "The model dimension: one row per canonical model ever seen, with aliases and first/last month.",
           suites.models_suite(), ("model_id",), _models),
-    group=GROUP, inputs={"normalise": (NORMALISE, every_month)}, **holding_published_lock,
+    group=GROUP, inputs={"normalise": (NORMALISE, every_month)}, automation_condition=AFTER_UPSTREAM_UPDATE,
+    **holding_published_lock,
 )
 
 leaderboard_history = build_stage_asset(
     Stage(HISTORY, "Every board of every release month: the history the leaderboards are published from.",
           suites.history_suite(methodology()), suites.BOARD_LOCATION, _history),
-    group=GROUP, inputs={"leaderboard": (LEADERBOARD, every_month)}, **holding_published_lock,
+    group=GROUP, inputs={"leaderboard": (LEADERBOARD, every_month)}, automation_condition=AFTER_UPSTREAM_UPDATE,
+    **holding_published_lock,
 )
 
 assets = [models, leaderboard_history]

@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from casi_pipeline import versions
+from casi_pipeline.automation.publish_sensor import AFTER_UPSTREAM_UPDATE
 from casi_pipeline.errors import RawInputError, StageError
 from casi_pipeline.factory import Stage, StageResult, beta_api, build_stage_asset, build_stage_chain, owned_source
 from casi_pipeline.pools import PUBLISHED_POOL, REDTEAM_POOL
@@ -121,7 +122,7 @@ redteam_reconciliation = build_stage_asset(
           suites.reconciliation_suite(), suites.BOARD_LOCATION, _reconciliation),
     group=RECONCILIATION_GROUP,
     inputs={"redteam_scores": (SCORES, dg.AllPartitionMapping()), "leaderboard": (LEADERBOARD, dg.AllPartitionMapping())},
-    pool=PUBLISHED_POOL,
+    pool=PUBLISHED_POOL, automation_condition=AFTER_UPSTREAM_UPDATE,
 )
 
 assets = [redteam_raw, redteam_stages, redteam_reconciliation]

@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from casi_pipeline import months, reference
+from casi_pipeline.automation.publish_sensor import AFTER_UPSTREAM_UPDATE
 from casi_pipeline.factory import OWNERS
 from casi_pipeline.pools import PUBLISHED_POOL
 from casi_pipeline.published.assets import HISTORY, MODELS
@@ -90,7 +91,8 @@ def _markdown_image(board: str, chart: str, png: bytes) -> dg.MetadataValue:
 
 # Inputs are the two cross-release tables, conformed to their declared columns.
 HISTORY_AND_MODELS = {"history": dg.AssetIn(key=HISTORY.name), "models": dg.AssetIn(key=MODELS.name)}
-COMMON = dict(group_name=GROUP, owners=OWNERS, required_resource_keys={"io_manager"}, pool=PUBLISHED_POOL)
+COMMON = dict(group_name=GROUP, owners=OWNERS, required_resource_keys={"io_manager"}, pool=PUBLISHED_POOL,
+              automation_condition=AFTER_UPSTREAM_UPDATE)
 
 
 @dg.asset(
