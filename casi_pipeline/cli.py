@@ -27,7 +27,7 @@ from casi_pipeline.release.tables import INGEST
 from casi_pipeline.settings import DAGSTER_HOME_ENV, DATA_RAW_ENV, WAREHOUSE_ENV, Settings, prepare_dagster_home
 from casi_pipeline.storage.objects import ObjectPath, StorageError, check_root
 from casi_pipeline.storage.parquet_io import HiveParquetIOManager, partition_path
-from casi_pipeline.storage.safe_text import escape_unprintable
+from casi_pipeline.safe_text import escape_unprintable
 
 # Job names, as in casi_pipeline.definitions (imported only when a run starts: it loads Great Expectations).
 RELEASE_JOB, PUBLISH_JOB, REDTEAM_JOB = "release_job", "publish_job", "redteam_job"

@@ -16,7 +16,7 @@ import great_expectations as gx
 import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
-from casi_pipeline.storage.safe_text import escape_markdown
+from casi_pipeline.safe_text import escape_markdown
 
 # GX turns on logging.captureWarnings at import, which sends every Python warning in the process to a silent
 # logger. Undo it so warnings stay visible.

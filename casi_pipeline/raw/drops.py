@@ -14,7 +14,7 @@ import pandas as pd
 from casi_pipeline import months
 from casi_pipeline.errors import RawInputError
 from casi_pipeline.reference import catalogue
-from casi_pipeline.storage.safe_text import first_unprintable
+from casi_pipeline.safe_text import first_unprintable
 
 ROLLING_FILE = "casi_rolling_12_months.csv"
 METRICS_FILE = "metrics.csv"

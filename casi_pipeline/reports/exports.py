@@ -11,7 +11,7 @@ import pandas as pd
 
 from casi_pipeline import months
 from casi_pipeline.reference import Methodology, catalogue
-from casi_pipeline.storage.safe_text import neutralise_formula
+from casi_pipeline.safe_text import neutralise_formula
 
 WINDOW_MONTHS = 12  # the publisher's "rolling 12 months"
 LABEL_COLUMN = "Model"
