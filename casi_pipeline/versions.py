@@ -20,6 +20,7 @@ from pathlib import Path
 from casi_pipeline import months
 from casi_pipeline.errors import RawInputError
 from casi_pipeline.raw import drops
+from casi_pipeline.storage.files import sha256_of
 
 REFERENCE = Path(__file__).parent / "reference"
 REDTEAM_METHODOLOGY = Path(__file__).parent / "redteam" / "methodology.yaml"
@@ -45,17 +46,13 @@ STAGES: dict[str, tuple[str, tuple[Path, ...]]] = {
 
 @lru_cache(maxsize=None)
 def _content_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return sha256_of(path)[:12]
 
 
 def code_version(stage: str) -> str:
     """`<logic>` then `<file>:<hash>` of each reference file, e.g. `1+models.yaml:3f2a...` (shown in the UI)."""
     logic, references = STAGES[stage]
     return "+".join([logic, *(f"{path.name}:{_content_hash(path)}" for path in references)])
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def files_by_month(root: Path) -> dict[str, dict[str, str]]:
@@ -65,7 +62,7 @@ def files_by_month(root: Path) -> dict[str, dict[str, str]]:
     unreadable: list[tuple[str, str, str]] = []
     for drop in drops.list_drops(root):
         for path in drop.data_files():
-            name, digest = f"{root.name}/{path.relative_to(root).as_posix()}", file_sha256(path)
+            name, digest = f"{root.name}/{path.relative_to(root).as_posix()}", sha256_of(path)
             if path.name in (drops.METRICS_FILE, drops.BENCHMARKS_FILE):
                 fed[drop.month][name] = digest
                 continue

@@ -8,7 +8,6 @@ drop or a restated file, and a refused month keeps its published tables and hist
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import pandas as pd
 
 from casi_pipeline.errors import RawInputError
 from casi_pipeline.raw import drops
+from casi_pipeline.storage.files import sha256_of
 
 SIDECAR_SUFFIX = ".source.json"  # written by casi_pipeline.refresh.land beside each file it lands
 
@@ -75,7 +75,7 @@ def edited_files(root: Path, stored: StoredIngest) -> list[Edited]:
     stored_ingest = stored(sorted({month for months in fed.values() for month in months}))
     edited = []
     for drop in drops.list_drops(root):
-        current = {f"{root.name}/{path.relative_to(root).as_posix()}": hashlib.sha256(path.read_bytes()).hexdigest()
+        current = {f"{root.name}/{path.relative_to(root).as_posix()}": sha256_of(path)
                    for path in drop.data_files()}
         edited += [Edited(error.path, fed[drop.month], error) for error in refuse_edits(root, current, stored_ingest)]
     return edited

@@ -6,7 +6,6 @@ row count) and hashes the bytes in chunks; later stages stream the rows through 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +14,9 @@ import pyarrow.parquet as pq
 
 from casi_pipeline.errors import RawInputError
 from casi_pipeline.raw import drops
+from casi_pipeline.storage.files import sha256_of
 
 TEXT, INTEGER, BOOLEAN = "text", "integer", "boolean"
-HASH_CHUNK = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -71,14 +70,6 @@ def _kind_of(data_type: pa.DataType) -> str | None:
     return None
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def inspect(root: Path, month: str, kind: RawKind, path: Path) -> dict:
     """One manifest row from the footer: refuses a file that is not Parquet or has other columns or types."""
     name = display_name(root, path)
@@ -99,5 +90,5 @@ def inspect(root: Path, month: str, kind: RawKind, path: Path) -> dict:
         if _kind_of(found[column]) != expected:
             raise RawInputError(name, f"expected {expected} values, found Parquet type {found[column]}",
                                 where=f"column {column}")
-    return {"release_month": month, "kind": kind.name, "source_file": name, "source_sha256": sha256(path),
+    return {"release_month": month, "kind": kind.name, "source_file": name, "source_sha256": sha256_of(path),
             "rows": metadata.num_rows, "row_groups": metadata.num_row_groups}

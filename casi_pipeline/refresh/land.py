@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date
@@ -14,7 +13,7 @@ from casi_pipeline.raw import drops
 from casi_pipeline.raw.ledger import SIDECAR_SUFFIX  # beside each landed file: where from, when, its sha256
 from casi_pipeline.refresh.fetch import Download
 from casi_pipeline.settings import FIRST_RELEASE_MONTH_ENV, first_release_month
-from casi_pipeline.storage.files import write_new
+from casi_pipeline.storage.files import sha256_of, write_new
 
 HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
 
@@ -75,11 +74,6 @@ def _sidecar(snapshot: Snapshot, name: str) -> bytes:
     }, indent=2) + "\n").encode()
 
 
-def _write_new(path: Path, content: bytes) -> None:
-    """Fails rather than replace an existing file; landed raw files are read-only (storage.files.write_new)."""
-    write_new(path, content, mode=0o444)
-
-
 def land(root: Path, snapshot: Snapshot) -> Landed | None:
     """Land the snapshot as data_raw/<month>/; None when the drop's newest version already has these bytes.
 
@@ -88,12 +82,12 @@ def land(root: Path, snapshot: Snapshot) -> Landed | None:
     """
     drop = drops.Drop(snapshot.month, root / snapshot.month)
     existing = drop.rolling_files() if drop.path.is_dir() else []
-    if existing and hashlib.sha256(existing[-1].read_bytes()).hexdigest() == snapshot.raw.sha256:
+    if existing and sha256_of(existing[-1]) == snapshot.raw.sha256:
         return None
     name = (drops.restatement_name(snapshot.download.fetched_at.strftime("%Y%m%dT%H%M%SZ")) if existing
             else drops.ROLLING_FILE)
     drop.path.mkdir(parents=True, exist_ok=True)
     path, sidecar = drop.path / name, drop.path / (name + SIDECAR_SUFFIX)
-    _write_new(sidecar, _sidecar(snapshot, name))
-    _write_new(path, snapshot.download.body)
+    write_new(sidecar, _sidecar(snapshot, name))  # landed raw files are read-only
+    write_new(path, snapshot.download.body)
     return Landed(path, sidecar, snapshot.month, snapshot.raw.sha256, restatement=bool(existing))
