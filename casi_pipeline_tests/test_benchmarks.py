@@ -11,7 +11,8 @@ import pytest
 from casi_pipeline.errors import RawInputError, ReferenceDataError
 from casi_pipeline.quality import suites
 from casi_pipeline.quality.gx import run_suite
-from casi_pipeline.raw import drops
+from casi_pipeline.raw import layout
+from casi_pipeline.release import ingest
 from casi_pipeline.reference import benchmark_catalogue, catalogue, methodology, parse_benchmarks, registry
 from casi_pipeline.release import transforms
 from casi_pipeline.release.tables import INGEST
@@ -58,7 +59,7 @@ benchmarks:
 def normalised(tmp_path: Path, files: dict[str, str], benchmarks=None, month: str = "2025-09"):
     """The drop read, typed and normalised as the stages do; returns (table, conflicts, findings)."""
     add_drop(tmp_path / "raw", month, files)
-    ingested = INGEST.conform(drops.ingest_release(tmp_path / "raw", month))
+    ingested = INGEST.conform(ingest.ingest_release(tmp_path / "raw", month))
     validated = transforms.validate(ingested, catalogue().raw_metrics)
     return transforms.normalise(validated, registry(), catalogue().raw_metrics, benchmarks)
 
@@ -95,8 +96,8 @@ def test_catalogue_errors_are_located(tmp_path, entries, threshold, message):
 def test_benchmarks_file_is_ingested_as_written_for_its_own_month_only(tmp_path):
     add_drop(tmp_path, "2025-09", {FILE: benchmarks_csv({"OpenAI GPT-5": {"GPQA Diamond": " 85.2", "SciCode": 43}})})
     add_drop(tmp_path, "2025-10", {FILE: benchmarks_csv({"OpenAI GPT-5": {"SciCode": 44}})})
-    assert drops.release_months(tmp_path) == ["2025-09", "2025-10"]
-    frame = drops.ingest_release(tmp_path, "2025-09")
+    assert layout.release_months(tmp_path) == ["2025-09", "2025-10"]
+    frame = ingest.ingest_release(tmp_path, "2025-09")
     assert frame[["label", "benchmark", "benchmark_score", "source_row", "source_column"]].values.tolist() == [
         ["OpenAI GPT-5", "GPQA Diamond", " 85.2", 2, "score"], ["OpenAI GPT-5", "SciCode", "43", 3, "score"]]
     assert set(frame["source_file"]) == {f"{tmp_path.name}/2025-09/{FILE}"} and frame["casi"].isna().all()
@@ -114,7 +115,7 @@ def test_benchmarks_file_is_ingested_as_written_for_its_own_month_only(tmp_path)
 def test_structural_faults_name_file_and_place(tmp_path, content, message):
     add_drop(tmp_path, "2025-09", {FILE: content})
     with pytest.raises(RawInputError, match=message):
-        drops.ingest_release(tmp_path, "2025-09")
+        ingest.ingest_release(tmp_path, "2025-09")
 
 
 # --- the coverage rule ----------------------------------------------------------------------------------------
@@ -208,7 +209,7 @@ NORMALISE_SUITE = suites.normalise_suite(catalogue())
 
 def validated(tmp_path: Path, content: str) -> pd.DataFrame:
     add_drop(tmp_path, "2025-09", {FILE: content})
-    return transforms.validate(INGEST.conform(drops.ingest_release(tmp_path, "2025-09")), catalogue().raw_metrics)
+    return transforms.validate(INGEST.conform(ingest.ingest_release(tmp_path, "2025-09")), catalogue().raw_metrics)
 
 
 @pytest.mark.parametrize("score", ["0", "100", "55.5"])
@@ -227,7 +228,7 @@ def test_scores_outside_0_to_100_fail_with_a_located_line(tmp_path, score):
 
 def test_a_score_that_is_not_a_number_fails_the_ingest_suite(tmp_path):
     add_drop(tmp_path, "2025-09", {FILE: benchmarks_csv({"OpenAI GPT-5": {"SciCode": "n/a"}})})
-    frame = INGEST.conform(drops.ingest_release(tmp_path, "2025-09"))
+    frame = INGEST.conform(ingest.ingest_release(tmp_path, "2025-09"))
     report = run_suite(frame, suites.ingest_suite(INGEST.names, catalogue()), suites.RAW_LOCATION)
     assert report.failure_lines("ingest") == [
         f"2025-09 ingest: {tmp_path.name}/2025-09/{FILE} row 2 column score: benchmark_score is not a number "

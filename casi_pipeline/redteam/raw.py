@@ -13,7 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from casi_pipeline.errors import RawInputError
-from casi_pipeline.raw import drops
+from casi_pipeline.raw import layout
+from casi_pipeline.raw.contracts import check_columns
 from casi_pipeline.storage.files import sha256_of
 
 TEXT, INTEGER, BOOLEAN = "text", "integer", "boolean"
@@ -46,7 +47,7 @@ def files(root: Path, month: str, kind: RawKind) -> list[Path]:
 
 def redteam_months(root: Path) -> list[str]:
     """Every drop month holding red-team results, oldest first."""
-    return [drop.month for drop in drops.list_drops(root) if any(files(root, drop.month, k) for k in KINDS.values())]
+    return [drop.month for drop in layout.list_drops(root) if any(files(root, drop.month, k) for k in KINDS.values())]
 
 
 def display_name(root: Path, path: Path) -> str:
@@ -80,13 +81,8 @@ def inspect(root: Path, month: str, kind: RawKind, path: Path) -> dict:
     except (pa.ArrowException, OSError) as error:
         raise RawInputError(name, f"not a readable Parquet file ({str(error).splitlines()[0]})") from None
     found = {field.name: field.type for field in schema}
-    for position, column in enumerate(found, start=1):
-        if column not in kind.columns:
-            raise RawInputError(name, f"unknown column {column!r} (allowed: {', '.join(kind.columns)})",
-                                where=f"column {position}")
+    check_columns(name, list(found), list(kind.columns), list(kind.columns))
     for column, expected in kind.columns.items():
-        if column not in found:
-            raise RawInputError(name, f"missing column {column!r}")
         if _kind_of(found[column]) != expected:
             raise RawInputError(name, f"expected {expected} values, found Parquet type {found[column]}",
                                 where=f"column {column}")

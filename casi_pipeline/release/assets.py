@@ -16,9 +16,9 @@ from casi_pipeline.errors import RawInputError, StageError
 from casi_pipeline.factory import Stage, StageResult, beta_api, build_stage_chain, owned_source
 from casi_pipeline.pools import RELEASE_POOL
 from casi_pipeline.quality import suites
-from casi_pipeline.raw import drops, ledger
+from casi_pipeline.raw import ledger
 from casi_pipeline.reference import benchmark_catalogue, catalogue, methodology, registry
-from casi_pipeline.release import transforms
+from casi_pipeline.release import ingest, transforms
 from casi_pipeline.release.tables import INGEST, LEADERBOARD, NORMALISE, RAW, RAW_MONTH, RESTATEMENTS, VALIDATE
 from casi_pipeline.settings import first_release_month
 
@@ -33,7 +33,7 @@ with beta_api():
     one_run_per_backfill = dg.BackfillPolicy.single_run()  # a backfill of any range of months is one run
     # An external asset has no function of its own to reference: link the code that reads it.
     raw_reader = dg.CodeReferencesMetadataValue(code_references=[
-        dg.LocalFileCodeReference(file_path=drops.__file__, line_number=1, label="the raw drop reader")])
+        dg.LocalFileCodeReference(file_path=ingest.__file__, line_number=1, label="the raw drop reader")])
 
 RAW_DESCRIPTION = (
     "Release drops as the publisher or an operator left them: data_raw/<YYYY-MM>/casi_rolling_12_months.csv (Model, "
@@ -68,7 +68,7 @@ def _ingest(release_months: list[str], _tables, context) -> StageResult:
     frames, errors = [], []
     for month in release_months:
         try:
-            frames.append(drops.ingest_release(context.resources.raw.path, month))
+            frames.append(ingest.ingest_release(context.resources.raw.path, month))
         except RawInputError as error:
             errors.append(f"{month} ingest: {error}")
     if errors:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from casi_pipeline import months
-from casi_pipeline.raw import drops
+from casi_pipeline.raw import layout
 from casi_pipeline.reference import (
     BenchmarkCatalogue, Methodology, Registry, benchmark_catalogue, match_key, slug, split_label,
 )
@@ -95,7 +95,7 @@ def normalise(validated: pd.DataFrame, registry: Registry, metric_names: tuple[s
         value_vars=list(metric_names), var_name="metric", value_name="value",
     ).dropna(subset=["value"]).merge(identity, on="label", how="left")
     # A drop's restated snapshot is newer than the file it restates: (drop_month, revision) orders every value.
-    long["revision"] = long["source_file"].map(drops.revision)
+    long["revision"] = long["source_file"].map(layout.revision)
     long = long.sort_values(["release_month", "model_id", "metric", "drop_month", "revision", "source_file",
                              "source_row"])
 
