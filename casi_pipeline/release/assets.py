@@ -14,23 +14,17 @@ import pandas as pd
 from casi_pipeline import months, versions
 from casi_pipeline.errors import RawInputError, StageError
 from casi_pipeline.factory import Stage, StageResult, beta_api, build_stage_chain, owned_source
+from casi_pipeline.partitions import one_run_per_backfill, release_month_partitions
 from casi_pipeline.pools import RELEASE_POOL
 from casi_pipeline.quality import suites
 from casi_pipeline.raw import ledger
 from casi_pipeline.reference import benchmark_catalogue, catalogue, methodology, registry
 from casi_pipeline.release import ingest, transforms
 from casi_pipeline.release.tables import INGEST, LEADERBOARD, NORMALISE, RAW, RAW_MONTH, RESTATEMENTS, VALIDATE
-from casi_pipeline.settings import first_release_month
 
 GROUP = "release"
 
-release_months = dg.MonthlyPartitionsDefinition(
-    start_date=first_release_month(), fmt="%Y-%m",
-    end_offset=1,  # the current month is a valid release month: boards are published during their month
-)
-
 with beta_api():
-    one_run_per_backfill = dg.BackfillPolicy.single_run()  # a backfill of any range of months is one run
     # An external asset has no function of its own to reference: link the code that reads it.
     raw_reader = dg.CodeReferencesMetadataValue(code_references=[
         dg.LocalFileCodeReference(file_path=ingest.__file__, line_number=1, label="the raw drop reader")])
@@ -54,7 +48,7 @@ RAW_METADATA = {"dagster/column_schema": dg.TableSchema(columns=[
 
 with beta_api():
     @dg.observable_source_asset(name=RAW, description=RAW_DESCRIPTION, group_name=GROUP, metadata=RAW_METADATA,
-                                tags={"dagster/kind/csv": ""}, partitions_def=release_months,
+                                tags={"dagster/kind/csv": ""}, partitions_def=release_month_partitions,
                                 required_resource_keys={"raw"})
     def observe_raw_drops(context) -> dg.DataVersionsByPartition:
         """One data version per release month fed by some drop (versions.release_data_versions)."""
@@ -164,7 +158,7 @@ STAGES = [
 release_stages = build_stage_chain(
     "release_stages", STAGES, group=GROUP,
     description="ingest -> validate -> normalise -> leaderboard for each release month, each gated by its suite",
-    upstream=[raw_drops.key], partitions_def=release_months, backfill_policy=one_run_per_backfill,
+    upstream=[raw_drops.key], partitions_def=release_month_partitions, backfill_policy=one_run_per_backfill,
     required_resources={"raw", "io_manager"},
     hold=lambda context, months: context.resources.io_manager.locked(months), pool=RELEASE_POOL,
 )
