@@ -12,9 +12,12 @@ from casi_pipeline.errors import RawInputError, ReferenceDataError
 from casi_pipeline.quality import suites
 from casi_pipeline.quality.gx import run_suite
 from casi_pipeline.raw import layout
-from casi_pipeline.release import ingest
 from casi_pipeline.reference import benchmark_catalogue, catalogue, methodology, parse_benchmarks, registry
-from casi_pipeline.release import transforms
+from casi_pipeline.release import ingest
+from casi_pipeline.release.normalise import normalise
+from casi_pipeline.release.performance import PERFORMANCE_MISMATCH, UNKNOWN_BENCHMARKS
+from casi_pipeline.release.score import score as score_boards
+from casi_pipeline.release.validate import validate
 from casi_pipeline.release.tables import INGEST
 
 from .conftest import add_drop, read_table, run_cli, tree_hashes
@@ -60,8 +63,8 @@ def normalised(tmp_path: Path, files: dict[str, str], benchmarks=None, month: st
     """The drop read, typed and normalised as the stages do; returns (table, conflicts, findings)."""
     add_drop(tmp_path / "raw", month, files)
     ingested = INGEST.conform(ingest.ingest_release(tmp_path / "raw", month))
-    validated = transforms.validate(ingested, catalogue().raw_metrics)
-    return transforms.normalise(validated, registry(), catalogue().raw_metrics, benchmarks)
+    validated = validate(ingested, catalogue().raw_metrics)
+    return normalise(validated, registry(), catalogue().raw_metrics, benchmarks)
 
 
 # --- the catalogue --------------------------------------------------------------------------------------------
@@ -176,11 +179,11 @@ def test_published_and_computed_are_both_kept_and_a_difference_warns(tmp_path, p
     })
     row = table.iloc[0]
     assert (row["performance"], row["performance_computed"]) == (float(published), 74.0)
-    assert (transforms.PERFORMANCE_MISMATCH in findings.rows) == warns
+    assert (PERFORMANCE_MISMATCH in findings.rows) == warns
     if warns:
-        [finding] = findings.rows[transforms.PERFORMANCE_MISMATCH]
+        [finding] = findings.rows[PERFORMANCE_MISMATCH]
         assert finding["published_source"] == "raw/2025-09/metrics.csv:2" and finding["catalogue_version"] == "seed-1"
-    board = transforms.score(table, table.iloc[0:0], methodology()).iloc[0]
+    board = score_boards(table, table.iloc[0:0], methodology()).iloc[0]
     assert (board["performance"], board["performance_basis"]) == (float(published), "published")
     assert board["rtp"] == pytest.approx(0.6 * 0.8234 + 0.4 * float(published) / 100)
     assert pd.isna(board["performance_catalogue_version"])
@@ -189,7 +192,7 @@ def test_published_and_computed_are_both_kept_and_a_difference_warns(tmp_path, p
 def test_unknown_benchmark_warns_and_is_left_out_of_the_composite(tmp_path):
     table, conflicts, findings = normalised(tmp_path, {FILE: benchmarks_csv(
         {"OpenAI GPT-5": first(6, 80.0, **{"Vibe Check": 0}), "OpenAI GPT-5 Mini": {"Vibe Check": 5}})})
-    assert findings.rows[transforms.UNKNOWN_BENCHMARKS] == [{
+    assert findings.rows[UNKNOWN_BENCHMARKS] == [{
         "release_month": "2025-09", "benchmark": "Vibe Check", "source_file": f"raw/2025-09/{FILE}", "rows": "8, 9"}]
     row = table.set_index("model_id").loc["openai/gpt-5"]
     assert (row["performance_computed"], row["performance_coverage"]) == (80.0, 0.75)
@@ -209,7 +212,7 @@ NORMALISE_SUITE = suites.normalise_suite(catalogue())
 
 def validated(tmp_path: Path, content: str) -> pd.DataFrame:
     add_drop(tmp_path, "2025-09", {FILE: content})
-    return transforms.validate(INGEST.conform(ingest.ingest_release(tmp_path, "2025-09")), catalogue().raw_metrics)
+    return validate(INGEST.conform(ingest.ingest_release(tmp_path, "2025-09")), catalogue().raw_metrics)
 
 
 @pytest.mark.parametrize("score", ["0", "100", "55.5"])
@@ -257,7 +260,7 @@ def test_one_model_twice_for_one_benchmark_under_other_spellings_fails_normalise
 def test_distinct_benchmarks_of_one_model_pass_both_suites(tmp_path):
     frame = validated(tmp_path / "raw", benchmarks_csv({"OpenAI GPT-5": first(8), "OpenAI GPT-5 Mini": first(8)}))
     assert run_suite(frame, VALIDATE_SUITE, suites.RAW_LOCATION).success
-    table, conflicts, _ = transforms.normalise(frame, registry(), catalogue().raw_metrics)
+    table, conflicts, _ = normalise(frame, registry(), catalogue().raw_metrics)
     assert run_suite(table.assign(in_drop_conflict=conflicts), NORMALISE_SUITE, suites.MODEL_LOCATION).success
 
 
@@ -272,7 +275,7 @@ def test_warn_checks_report_unknown_benchmarks_and_a_performance_mismatch(settin
     result, _ = materialize(settings)
     assert result.success
     evaluations = check_evaluations(result)
-    unknown, mismatch = evaluations[transforms.UNKNOWN_BENCHMARKS], evaluations[transforms.PERFORMANCE_MISMATCH]
+    unknown, mismatch = evaluations[UNKNOWN_BENCHMARKS], evaluations[PERFORMANCE_MISMATCH]
     assert not unknown.passed and unknown.severity == dg.AssetCheckSeverity.WARN
     assert [row["benchmark"] for row in unknown.metadata["found"].value] == ["Vibe Check"]
     assert not mismatch.passed and mismatch.severity == dg.AssetCheckSeverity.WARN

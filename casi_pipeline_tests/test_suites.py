@@ -7,7 +7,8 @@ import pytest
 from casi_pipeline.quality import suites
 from casi_pipeline.quality.gx import run_suite
 from casi_pipeline.reference import catalogue, methodology, registry
-from casi_pipeline.release import transforms
+from casi_pipeline.release.normalise import normalise
+from casi_pipeline.release.validate import validate
 from casi_pipeline.release.tables import INGEST, LEADERBOARD, RESTATEMENTS, VALIDATE
 from casi_pipeline.published.assets import HISTORY, MODELS
 
@@ -59,7 +60,7 @@ def test_check_result_metadata_names_failed_expectations_with_samples():
 
 
 def validate_frame(**changes) -> pd.DataFrame:
-    return transforms.validate(ingest_frame(**changes), catalogue().raw_metrics)
+    return validate(ingest_frame(**changes), catalogue().raw_metrics)
 
 
 def test_validate_suite_passes_clean_rows():
@@ -90,7 +91,7 @@ NORMALISE_SUITE = suites.normalise_suite(catalogue())
 
 
 def normalised(*rows):
-    table, conflicts, _ = transforms.normalise(transforms.validate(INGEST.conform(pd.DataFrame(rows)),
+    table, conflicts, _ = normalise(validate(INGEST.conform(pd.DataFrame(rows)),
                                                                    catalogue().raw_metrics), registry(),
                                                catalogue().raw_metrics)
     return table.assign(in_drop_conflict=conflicts)
@@ -185,7 +186,7 @@ def test_a_committed_suite_is_read_back_by_great_expectations_and_runs_the_same(
 
     loaded = suite_files.load("validate")
     assert loaded.name == "validate" and len(loaded.expectations) == len(VALIDATE_SUITE.expectations)
-    broken = transforms.validate(ingest_frame(casi="108.06"), catalogue().raw_metrics)
+    broken = validate(ingest_frame(casi="108.06"), catalogue().raw_metrics)
     assert check(broken, loaded).failure_lines("validate") == check(broken, VALIDATE_SUITE).failure_lines("validate") \
         == [f"2026-02 validate: {FILE} row 9 column Feb: casi must be within 0..100 (found 108.06)"]
 

@@ -14,6 +14,7 @@ import pandas as pd
 from casi_pipeline import versions
 from casi_pipeline.errors import RawInputError, StageError
 from casi_pipeline.factory import Stage, StageResult, beta_api, build_stage_asset, build_stage_chain, owned_source
+from casi_pipeline.identity import UNKNOWN_MODELS
 from casi_pipeline.partitions import one_run_per_backfill, release_month_partitions
 from casi_pipeline.pools import PUBLISHED_POOL, REDTEAM_POOL
 from casi_pipeline.quality.suites import RAW_LOCATION
@@ -22,7 +23,6 @@ from casi_pipeline.redteam.methodology import redteam_methodology
 from casi_pipeline.redteam.tables import INGEST, NORMALISE, RAW, RECONCILIATION, SCORES, VALIDATE
 from casi_pipeline.reference import registry
 from casi_pipeline.release.tables import LEADERBOARD
-from casi_pipeline.release.transforms import UNKNOWN_MODELS
 
 GROUP = "redteam"
 RECONCILIATION_GROUP = "published"  # cross-release, built with the published tables
