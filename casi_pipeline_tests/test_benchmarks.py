@@ -9,16 +9,16 @@ import pandas as pd
 import pytest
 
 from casi_pipeline.errors import RawInputError, ReferenceDataError
-from casi_pipeline.quality import suites
 from casi_pipeline.quality.gx import run_suite
+from casi_pipeline.quality.suite_parts import RAW_LOCATION
 from casi_pipeline.raw import layout
 from casi_pipeline.reference import benchmark_catalogue, catalogue, methodology, parse_benchmarks, registry
-from casi_pipeline.release import ingest
+from casi_pipeline.release import ingest, suites
 from casi_pipeline.release.normalise import normalise
 from casi_pipeline.release.performance import PERFORMANCE_MISMATCH, UNKNOWN_BENCHMARKS
 from casi_pipeline.release.score import score as score_boards
-from casi_pipeline.release.validate import validate
 from casi_pipeline.release.tables import INGEST
+from casi_pipeline.release.validate import validate
 
 from .conftest import add_drop, read_table, run_cli, tree_hashes
 from .test_assets import check_evaluations, materialize
@@ -218,13 +218,13 @@ def validated(tmp_path: Path, content: str) -> pd.DataFrame:
 @pytest.mark.parametrize("score", ["0", "100", "55.5"])
 def test_scores_within_0_to_100_pass(tmp_path, score):
     assert run_suite(validated(tmp_path, benchmarks_csv({"OpenAI GPT-5": {"SciCode": score}})), VALIDATE_SUITE,
-                     suites.RAW_LOCATION).success
+                     RAW_LOCATION).success
 
 
 @pytest.mark.parametrize("score", ["100.5", "-1"])
 def test_scores_outside_0_to_100_fail_with_a_located_line(tmp_path, score):
     frame = validated(tmp_path, benchmarks_csv({"OpenAI GPT-5": {"GPQA Diamond": 70, "SciCode": score}}))
-    assert run_suite(frame, VALIDATE_SUITE, suites.RAW_LOCATION).failure_lines("validate") == [
+    assert run_suite(frame, VALIDATE_SUITE, RAW_LOCATION).failure_lines("validate") == [
         f"2025-09 validate: {tmp_path.name}/2025-09/{FILE} row 3 column score: benchmark_score must be within 0..100 "
         f"(found {float(score)})"]
 
@@ -232,7 +232,7 @@ def test_scores_outside_0_to_100_fail_with_a_located_line(tmp_path, score):
 def test_a_score_that_is_not_a_number_fails_the_ingest_suite(tmp_path):
     add_drop(tmp_path, "2025-09", {FILE: benchmarks_csv({"OpenAI GPT-5": {"SciCode": "n/a"}})})
     frame = INGEST.conform(ingest.ingest_release(tmp_path, "2025-09"))
-    report = run_suite(frame, suites.ingest_suite(INGEST.names, catalogue()), suites.RAW_LOCATION)
+    report = run_suite(frame, suites.ingest_suite(INGEST.names, catalogue()), RAW_LOCATION)
     assert report.failure_lines("ingest") == [
         f"2025-09 ingest: {tmp_path.name}/2025-09/{FILE} row 2 column score: benchmark_score is not a number "
         "(found 'n/a')"]
@@ -240,7 +240,7 @@ def test_a_score_that_is_not_a_number_fails_the_ingest_suite(tmp_path):
 
 def test_one_label_twice_for_one_benchmark_fails_validate_with_its_rows(tmp_path):
     content = benchmarks_csv({"OpenAI GPT-5": {"SciCode": 43, "GPQA Diamond": 85}}) + "OpenAI,GPT-5,SciCode,43\n"
-    report = run_suite(validated(tmp_path, content), VALIDATE_SUITE, suites.RAW_LOCATION)
+    report = run_suite(validated(tmp_path, content), VALIDATE_SUITE, RAW_LOCATION)
     [line] = report.failure_lines("validate")
     assert line.startswith(f"2025-09 validate: {tmp_path.name}/2025-09/{FILE} row 2 column score: "
                            "a model has two rows for one benchmark (found ")
@@ -259,7 +259,7 @@ def test_one_model_twice_for_one_benchmark_under_other_spellings_fails_normalise
 
 def test_distinct_benchmarks_of_one_model_pass_both_suites(tmp_path):
     frame = validated(tmp_path / "raw", benchmarks_csv({"OpenAI GPT-5": first(8), "OpenAI GPT-5 Mini": first(8)}))
-    assert run_suite(frame, VALIDATE_SUITE, suites.RAW_LOCATION).success
+    assert run_suite(frame, VALIDATE_SUITE, RAW_LOCATION).success
     table, conflicts, _ = normalise(frame, registry(), catalogue().raw_metrics)
     assert run_suite(table.assign(in_drop_conflict=conflicts), NORMALISE_SUITE, suites.MODEL_LOCATION).success
 

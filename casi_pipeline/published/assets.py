@@ -11,8 +11,9 @@ import pandas as pd
 
 from casi_pipeline.factory import Stage, StageResult, build_stage_asset
 from casi_pipeline.pools import PUBLISHED_POOL
+from casi_pipeline.published import suites
 from casi_pipeline.published.retention import retain_published
-from casi_pipeline.quality import suites
+from casi_pipeline.quality.suite_parts import BOARD_LOCATION
 from casi_pipeline.reference import methodology, registry
 from casi_pipeline.release.tables import LEADERBOARD, NORMALISE
 from casi_pipeline.storage.parquet_io import PUBLISHED_LOCK
@@ -84,7 +85,7 @@ models = build_stage_asset(
 
 leaderboard_history = build_stage_asset(
     Stage(HISTORY, "Every board of every release month: the history the leaderboards are published from.",
-          suites.history_suite(methodology()), suites.BOARD_LOCATION, _history),
+          suites.history_suite(methodology()), BOARD_LOCATION, _history),
     group=GROUP, inputs={"leaderboard": (LEADERBOARD, every_month)}, **holding_published_lock,
 )
 

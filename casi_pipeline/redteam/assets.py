@@ -17,7 +17,7 @@ from casi_pipeline.factory import Stage, StageResult, beta_api, build_stage_asse
 from casi_pipeline.identity import UNKNOWN_MODELS
 from casi_pipeline.partitions import one_run_per_backfill, release_month_partitions
 from casi_pipeline.pools import PUBLISHED_POOL, REDTEAM_POOL
-from casi_pipeline.quality.suites import RAW_LOCATION
+from casi_pipeline.quality.suite_parts import BOARD_LOCATION, RAW_LOCATION
 from casi_pipeline.redteam import raw, suites, transforms
 from casi_pipeline.redteam.methodology import redteam_methodology
 from casi_pipeline.redteam.tables import INGEST, NORMALISE, RAW, RECONCILIATION, SCORES, VALIDATE
@@ -97,7 +97,7 @@ STAGES = [
           warn_checks={UNKNOWN_MODELS: "labels not in the model registry, scored as new models"}),
     Stage(SCORES, "The score stage: CASI-style and ARS-style boards computed from raw results (methodology "
                   "redteam-v1), with bootstrap intervals, competition rank and rank interval.",
-          suites.scores_suite(sorted(kind.board for kind in raw.KINDS.values())), suites.BOARD_LOCATION, _score,
+          suites.scores_suite(sorted(kind.board for kind in raw.KINDS.values())), BOARD_LOCATION, _score,
           kinds=STREAMED),
 ]
 
@@ -118,7 +118,7 @@ def _reconciliation(_months, inputs, _context) -> StageResult:
 redteam_reconciliation = build_stage_asset(
     Stage(RECONCILIATION, "Scores computed here from raw results beside the published board's score, where both "
                           "exist for the same month, board and model.",
-          suites.reconciliation_suite(), suites.BOARD_LOCATION, _reconciliation),
+          suites.reconciliation_suite(), BOARD_LOCATION, _reconciliation),
     group=RECONCILIATION_GROUP,
     inputs={"redteam_scores": (SCORES, dg.AllPartitionMapping()), "leaderboard": (LEADERBOARD, dg.AllPartitionMapping())},
     pool=PUBLISHED_POOL,

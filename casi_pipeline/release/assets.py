@@ -18,10 +18,10 @@ from casi_pipeline.identity import NEAR_DUPLICATE_LABELS, UNKNOWN_MODELS
 from casi_pipeline.partitions import one_run_per_backfill, release_month_partitions
 from casi_pipeline.pools import RELEASE_POOL
 from casi_pipeline.published.retention import retain_published
-from casi_pipeline.quality import suites
+from casi_pipeline.quality.suite_parts import BOARD_LOCATION, RAW_LOCATION
 from casi_pipeline.raw import ledger
 from casi_pipeline.reference import benchmark_catalogue, catalogue, methodology, registry
-from casi_pipeline.release import ingest
+from casi_pipeline.release import ingest, suites
 from casi_pipeline.release.normalise import RESTATED_VALUES, normalise
 from casi_pipeline.release.performance import PERFORMANCE_MISMATCH, UNKNOWN_BENCHMARKS
 from casi_pipeline.release.score import previous_month, score
@@ -130,10 +130,10 @@ STAGES = [
     Stage(INGEST,
           "Every raw file that feeds a release month, whole and exactly as written, with file, row and sha256: "
           "the drop of that month and every newer rolling snapshot that still carries it.",
-          suites.ingest_suite(INGEST.names, catalogue()), suites.RAW_LOCATION, _ingest,
+          suites.ingest_suite(INGEST.names, catalogue()), RAW_LOCATION, _ingest,
           kinds=frozenset({"csv", "pandas", "parquet"})),
     Stage(VALIDATE, "Typed values, each inside the range the metric catalogue allows.",
-          suites.validate_suite(catalogue()), suites.RAW_LOCATION, _validate),
+          suites.validate_suite(catalogue()), RAW_LOCATION, _validate),
     Stage(NORMALISE,
           "One row per (release month, model): canonical identity from the model registry, and for each metric "
           "the value of the newest drop that carries it, and the Average Performance computed from benchmarks.csv "
@@ -157,7 +157,7 @@ STAGES = [
           "The score stage: the CASI and ARS boards of a release month, competition-ranked by security, with RTP, "
           "Cost of Security and the change since the previous release month. Performance is the published one when "
           "the drop gives it, else the computed one (performance_basis says which).",
-          suites.leaderboard_suite(catalogue(), methodology()), suites.BOARD_LOCATION, _leaderboard,
+          suites.leaderboard_suite(catalogue(), methodology()), BOARD_LOCATION, _leaderboard,
           reads=NORMALISE.name),
 ]
 
