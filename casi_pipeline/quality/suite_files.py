@@ -2,8 +2,8 @@
 
 The suites are built in Python (casi_pipeline.release.suites, casi_pipeline.published.suites) so that every bound
 comes from the reference catalogues, one source; the JSON files are their committed, reviewable form, the same JSON a
-GX file context writes and `gx.ExpectationSuite(**json.load(f))` reads back. A test fails when a file differs from what the catalogues give;
-regenerate them with `python -m casi_pipeline.quality.suite_files`.
+GX file context writes and `gx.ExpectationSuite(**json.load(f))` reads back. A test fails when a file differs from
+what the catalogues give; regenerate them with `python -m casi_pipeline.quality.suite_files`.
 """
 
 from __future__ import annotations
