@@ -20,8 +20,8 @@ METRICS_KEY = ("provider", "model")
 
 
 def check_columns(file: str, header: Sequence[str], allowed: Sequence[str], required: Sequence[str]) -> None:
-    """Every column of `header` is allowed and appears once, and every required one is there (in that order of
-    checks; `allowed` is listed in its order in the message)."""
+    """Every column of `header` is allowed and appears once (checked left to right), then every required one is
+    there. `file` names the file in the error, which lists `allowed` in its order."""
     for position, name in enumerate(header, start=1):
         if name not in allowed:
             raise RawInputError(file, f"unknown column {name!r} (allowed: {', '.join(allowed)})",
