@@ -9,7 +9,8 @@ folder), the raw root a user runs: the bundled sample (`data_raw/`), the real ro
 (`casi-pipeline synth`), then runs `casi-pipeline run` (whichever `casi-pipeline` is on PATH: point PATH at another
 checkout's virtual environment to digest that checkout) and hashes every file of the warehouse: the tables, the
 commit records, the exports, charts and reports. Left out: Data Docs (`quality/`, GX writes run ids and times into
-them) and the run locks. With --compare it names every file that differs, is missing or is new, and exits 1 if any.
+them), the run locks, and dot-prefixed bookkeeping such as `reports/<month>/.inputs.json` (it records the code
+version of the drawing and report code, so any edit of that code changes it, by design). With --compare it names every file that differs, is missing or is new, and exits 1 if any.
 Refactors that promise "every published byte stays the same" are checked with it: digest main before the change,
 then the change.
 """
@@ -47,8 +48,9 @@ def build(workdir: Path) -> Path:
 
 def digest(warehouse: Path) -> dict[str, str]:
     files = sorted(path for path in warehouse.rglob("*") if path.is_file())
-    return {path.relative_to(warehouse).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest() for path in files
-            if not path.relative_to(warehouse).as_posix().startswith(LEFT_OUT)}
+    published = {path.relative_to(warehouse).as_posix(): path for path in files if not path.name.startswith(".")}
+    return {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in published.items()
+            if not name.startswith(LEFT_OUT)}
 
 
 def differences(before: dict[str, str], after: dict[str, str]) -> list[str]:

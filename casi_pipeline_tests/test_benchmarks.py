@@ -12,7 +12,9 @@ from casi_pipeline.errors import RawInputError, ReferenceDataError
 from casi_pipeline.quality.gx import run_suite
 from casi_pipeline.quality.suite_parts import RAW_LOCATION
 from casi_pipeline.raw import layout
-from casi_pipeline.reference import benchmark_catalogue, catalogue, methodology, parse_benchmarks, registry
+from casi_pipeline.reference import (
+    BenchmarkCatalogue, benchmark_catalogue, load, methodology, metric_catalogue, registry,
+)
 from casi_pipeline.release import ingest, suites
 from casi_pipeline.release.normalise import normalise
 from casi_pipeline.release.performance import PERFORMANCE_MISMATCH, UNKNOWN_BENCHMARKS
@@ -63,8 +65,8 @@ def normalised(tmp_path: Path, files: dict[str, str], benchmarks=None, month: st
     """The drop read, typed and normalised as the stages do; returns (table, conflicts, findings)."""
     add_drop(tmp_path / "raw", month, files)
     ingested = INGEST.conform(ingest.ingest_release(tmp_path / "raw", month))
-    validated = validate(ingested, catalogue().raw_metrics)
-    return normalise(validated, registry(), catalogue().raw_metrics, benchmarks)
+    validated = validate(ingested, metric_catalogue().raw_metrics)
+    return normalise(validated, registry(), metric_catalogue().raw_metrics, benchmarks)
 
 
 # --- the catalogue --------------------------------------------------------------------------------------------
@@ -90,7 +92,7 @@ def test_shipped_catalogue_loads():
 ])
 def test_catalogue_errors_are_located(tmp_path, entries, threshold, message):
     with pytest.raises(ReferenceDataError, match=r"benchmarks\.yaml: " + message):
-        parse_benchmarks(write_catalogue(tmp_path, threshold=threshold, benchmarks=entries))
+        load(write_catalogue(tmp_path, threshold=threshold, benchmarks=entries), BenchmarkCatalogue)
 
 
 # --- the raw file ---------------------------------------------------------------------------------------------
@@ -143,7 +145,7 @@ def test_below_the_threshold_the_value_is_null_but_coverage_is_kept(tmp_path):
 
 
 def test_weights_count_and_a_missing_heavy_benchmark_drops_coverage_below_the_threshold(tmp_path):
-    weighted = parse_benchmarks(write_catalogue(tmp_path))  # GPQA Diamond 2, LiveCodeBench 1, SciCode 1
+    weighted = load(write_catalogue(tmp_path), BenchmarkCatalogue)  # GPQA Diamond 2, LiveCodeBench 1, SciCode 1
     table, _, _ = normalised(tmp_path, {FILE: benchmarks_csv({
         "OpenAI GPT-5": {"GPQA Diamond": 90, "LiveCodeBench": 60},   # weight 3 of 4
         "OpenAI GPT-5 Mini": {"LiveCodeBench": 70, "SciCode": 50},   # weight 2 of 4
@@ -157,10 +159,10 @@ def test_weights_count_and_a_missing_heavy_benchmark_drops_coverage_below_the_th
 
 def test_a_new_catalogue_version_changes_the_values_and_the_recorded_version(tmp_path):
     files = {FILE: benchmarks_csv({"OpenAI GPT-5": {"GPQA Diamond": 90, "LiveCodeBench": 60, "SciCode": 40}})}
-    old = parse_benchmarks(write_catalogue(tmp_path / "v1", version="test-1"))
-    new = parse_benchmarks(write_catalogue(tmp_path / "v2", version="test-2", benchmarks="""
+    old = load(write_catalogue(tmp_path / "v1", version="test-1"), BenchmarkCatalogue)
+    new = load(write_catalogue(tmp_path / "v2", version="test-2", benchmarks="""
   - {name: GPQA Diamond, category: reasoning, weight: 1}
-  - {name: LiveCodeBench, category: code, weight: 1}"""))
+  - {name: LiveCodeBench, category: code, weight: 1}"""), BenchmarkCatalogue)
     before = normalised(tmp_path / "a", files, benchmarks=old)[0].iloc[0]
     after = normalised(tmp_path / "b", files, benchmarks=new)[0].iloc[0]
     assert (before["performance_computed"], before["performance_catalogue_version"]) == (70.0, "test-1")
@@ -206,13 +208,13 @@ def test_without_benchmarks_there_is_no_unknown_benchmark_warning(tmp_path):
 
 # --- ERRORs: out-of-range scores and duplicate rows -----------------------------------------------------------
 
-VALIDATE_SUITE = suites.validate_suite(catalogue())
-NORMALISE_SUITE = suites.normalise_suite(catalogue())
+VALIDATE_SUITE = suites.validate_suite(metric_catalogue())
+NORMALISE_SUITE = suites.normalise_suite(metric_catalogue())
 
 
 def validated(tmp_path: Path, content: str) -> pd.DataFrame:
     add_drop(tmp_path, "2025-09", {FILE: content})
-    return validate(INGEST.conform(ingest.ingest_release(tmp_path, "2025-09")), catalogue().raw_metrics)
+    return validate(INGEST.conform(ingest.ingest_release(tmp_path, "2025-09")), metric_catalogue().raw_metrics)
 
 
 @pytest.mark.parametrize("score", ["0", "100", "55.5"])
@@ -232,7 +234,7 @@ def test_scores_outside_0_to_100_fail_with_a_located_line(tmp_path, score):
 def test_a_score_that_is_not_a_number_fails_the_ingest_suite(tmp_path):
     add_drop(tmp_path, "2025-09", {FILE: benchmarks_csv({"OpenAI GPT-5": {"SciCode": "n/a"}})})
     frame = INGEST.conform(ingest.ingest_release(tmp_path, "2025-09"))
-    report = run_suite(frame, suites.ingest_suite(INGEST.names, catalogue()), RAW_LOCATION)
+    report = run_suite(frame, suites.ingest_suite(INGEST.names, metric_catalogue()), RAW_LOCATION)
     assert report.failure_lines("ingest") == [
         f"2025-09 ingest: {tmp_path.name}/2025-09/{FILE} row 2 column score: benchmark_score is not a number "
         "(found 'n/a')"]
@@ -260,7 +262,7 @@ def test_one_model_twice_for_one_benchmark_under_other_spellings_fails_normalise
 def test_distinct_benchmarks_of_one_model_pass_both_suites(tmp_path):
     frame = validated(tmp_path / "raw", benchmarks_csv({"OpenAI GPT-5": first(8), "OpenAI GPT-5 Mini": first(8)}))
     assert run_suite(frame, VALIDATE_SUITE, RAW_LOCATION).success
-    table, conflicts, _ = normalise(frame, registry(), catalogue().raw_metrics)
+    table, conflicts, _ = normalise(frame, registry(), metric_catalogue().raw_metrics)
     assert run_suite(table.assign(in_drop_conflict=conflicts), NORMALISE_SUITE, suites.MODEL_LOCATION).success
 
 

@@ -5,14 +5,14 @@ import math
 import pandas as pd
 import pytest
 
-from casi_pipeline.reference import catalogue, methodology, registry
+from casi_pipeline.reference import metric_catalogue, methodology, registry
 from casi_pipeline.identity import NEAR_DUPLICATE_LABELS, UNKNOWN_MODELS
 from casi_pipeline.release.normalise import RESTATED_VALUES
 from casi_pipeline.release.normalise import normalise as normalise_validated
 from casi_pipeline.release.score import score
 from casi_pipeline.release.tables import VALIDATE
 
-METRICS = catalogue().raw_metrics
+METRICS = metric_catalogue().raw_metrics
 
 
 def validated(*rows: dict) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from pathlib import Path
 import great_expectations as gx
 
 from casi_pipeline.published.suites import history_suite, models_suite
-from casi_pipeline.reference import catalogue, methodology
+from casi_pipeline.reference import metric_catalogue, methodology
 from casi_pipeline.release import suites
 from casi_pipeline.release.tables import INGEST
 from casi_pipeline.storage.files import write_text_atomically
@@ -24,9 +24,9 @@ FOLDER = Path(__file__).parent / "expectations"
 
 def current_suites() -> list[gx.ExpectationSuite]:
     """Every Great Expectations suite the stages run (the red-team stages check rows in DuckDB instead)."""
-    return [suites.ingest_suite(INGEST.names, catalogue()), suites.validate_suite(catalogue()),
-            suites.normalise_suite(catalogue()), suites.restatements_suite(catalogue()),
-            suites.leaderboard_suite(catalogue(), methodology()), models_suite(), history_suite(methodology())]
+    return [suites.ingest_suite(INGEST.names, metric_catalogue()), suites.validate_suite(metric_catalogue()),
+            suites.normalise_suite(metric_catalogue()), suites.restatements_suite(metric_catalogue()),
+            suites.leaderboard_suite(metric_catalogue(), methodology()), models_suite(), history_suite(methodology())]
 
 
 def suite_json(suite: gx.ExpectationSuite) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from casi_pipeline import months
 from casi_pipeline.errors import RawInputError
 from casi_pipeline.raw.csv_reader import RawFile
-from casi_pipeline.reference import catalogue
+from casi_pipeline.reference import metric_catalogue
 from casi_pipeline.safe_text import first_unprintable
 
 LABEL_COLUMN = "Model"
@@ -80,7 +80,7 @@ def check_labels(raw: RawFile, columns: tuple[str, ...]) -> None:
 def metrics_columns(raw: RawFile) -> list[str]:
     """metrics.csv: provider, model and any of the catalogue's raw metrics, in any order."""
     header = _header(raw)
-    check_columns(raw.name, header, (*METRICS_KEY, *catalogue().raw_metrics), METRICS_KEY)
+    check_columns(raw.name, header, (*METRICS_KEY, *metric_catalogue().raw_metrics), METRICS_KEY)
     return header
 
 

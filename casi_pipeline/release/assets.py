@@ -20,7 +20,7 @@ from casi_pipeline.pools import RELEASE_POOL
 from casi_pipeline.published.retention import retain_published
 from casi_pipeline.quality.suite_parts import BOARD_LOCATION, RAW_LOCATION
 from casi_pipeline.raw import ledger
-from casi_pipeline.reference import benchmark_catalogue, catalogue, methodology, registry
+from casi_pipeline.reference import benchmark_catalogue, metric_catalogue, methodology, registry
 from casi_pipeline.release import ingest, suites
 from casi_pipeline.release.normalise import RESTATED_VALUES, normalise
 from casi_pipeline.release.performance import PERFORMANCE_MISMATCH, UNKNOWN_BENCHMARKS
@@ -47,7 +47,7 @@ RAW_METADATA = {"dagster/column_schema": dg.TableSchema(columns=[
     dg.TableColumn("provider", "str", "metrics.csv: provider"),
     dg.TableColumn("model", "str", "metrics.csv: model"),
     *(dg.TableColumn(name, "str", f"metrics.csv: {metric.description}")
-      for name, metric in catalogue().metrics.items() if metric.raw),
+      for name, metric in metric_catalogue().metrics.items() if metric.raw),
     dg.TableColumn("benchmark", "str", "benchmarks.csv: benchmark name (see reference/benchmarks.yaml)"),
     dg.TableColumn("score", "str", "benchmarks.csv: the model's score on that benchmark, 0..100"),
 ]), "dagster/code_references": raw_reader}
@@ -90,11 +90,11 @@ def refuse_edited_files(frame: pd.DataFrame, release_months: list[str], context)
 
 
 def _validate(_months, tables, _context) -> StageResult:
-    return StageResult(validate(tables["ingest"], catalogue().raw_metrics))
+    return StageResult(validate(tables["ingest"], metric_catalogue().raw_metrics))
 
 
 def _normalise(_months, tables, _context) -> StageResult:
-    table, conflicts, findings = normalise(tables["validate"], registry(), catalogue().raw_metrics,
+    table, conflicts, findings = normalise(tables["validate"], registry(), metric_catalogue().raw_metrics,
                                            benchmark_catalogue())
     restated = pd.DataFrame(findings.rows.pop(RESTATED_VALUES, []), columns=RESTATEMENTS.names)
     return StageResult(table, findings.rows, check_frame=table.assign(in_drop_conflict=conflicts),
@@ -130,15 +130,15 @@ STAGES = [
     Stage(INGEST,
           "Every raw file that feeds a release month, whole and exactly as written, with file, row and sha256: "
           "the drop of that month and every newer rolling snapshot that still carries it.",
-          suites.ingest_suite(INGEST.names, catalogue()), RAW_LOCATION, _ingest,
+          suites.ingest_suite(INGEST.names, metric_catalogue()), RAW_LOCATION, _ingest,
           kinds=frozenset({"csv", "pandas", "parquet"})),
     Stage(VALIDATE, "Typed values, each inside the range the metric catalogue allows.",
-          suites.validate_suite(catalogue()), RAW_LOCATION, _validate),
+          suites.validate_suite(metric_catalogue()), RAW_LOCATION, _validate),
     Stage(NORMALISE,
           "One row per (release month, model): canonical identity from the model registry, and for each metric "
           "the value of the newest drop that carries it, and the Average Performance computed from benchmarks.csv "
           "with the benchmark catalogue. Unknown labels become new models (WARN).",
-          suites.normalise_suite(catalogue()), suites.MODEL_LOCATION, _normalise,
+          suites.normalise_suite(metric_catalogue()), suites.MODEL_LOCATION, _normalise,
           warn_checks={
               UNKNOWN_MODELS: "labels not in the model registry, added as new models",
               NEAR_DUPLICATE_LABELS: "unknown labels that look like a registered model",
@@ -150,14 +150,14 @@ STAGES = [
     Stage(RESTATEMENTS,
           "Values that a newer drop restates differently (the newer one wins on the boards): old and new value with "
           "both sources. Append-only: a restatement once recorded stays.",
-          suites.restatements_suite(catalogue()), suites.MODEL_LOCATION, _restatements,
+          suites.restatements_suite(metric_catalogue()), suites.MODEL_LOCATION, _restatements,
           warn_checks={RESTATED_VALUES: "values that a newer drop restates differently"},
           reads=VALIDATE.name),
     Stage(LEADERBOARD,
           "The score stage: the CASI and ARS boards of a release month, competition-ranked by security, with RTP, "
           "Cost of Security and the change since the previous release month. Performance is the published one when "
           "the drop gives it, else the computed one (performance_basis says which).",
-          suites.leaderboard_suite(catalogue(), methodology()), BOARD_LOCATION, _leaderboard,
+          suites.leaderboard_suite(metric_catalogue(), methodology()), BOARD_LOCATION, _leaderboard,
           reads=NORMALISE.name),
 ]
 

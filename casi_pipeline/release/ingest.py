@@ -10,7 +10,7 @@ from casi_pipeline.errors import RawInputError
 from casi_pipeline.raw.contracts import LABEL_COLUMN, benchmarks_columns, check_labels, metrics_columns, rolling_months
 from casi_pipeline.raw.csv_reader import RawFile, read_csv_file
 from casi_pipeline.raw.layout import BENCHMARKS_FILE, METRICS_FILE, list_drops
-from casi_pipeline.reference import catalogue
+from casi_pipeline.reference import metric_catalogue
 
 # Columns of the ingest table. Values stay the strings written in the file (None = empty cell).
 KEY_COLUMNS = ("release_month", "value_month", "drop_month", "source_file", "source_sha256", "source_row",
@@ -29,7 +29,7 @@ def ingest_release(root: Path, release_month: str) -> pd.DataFrame:
     apart): a bad cell anywhere in a rolling snapshot stops every month that snapshot feeds.
     """
     records = []
-    metric_names = catalogue().raw_metrics
+    metric_names = metric_catalogue().raw_metrics
     for drop in list_drops(root):
         if drop.month < release_month:
             continue

@@ -11,7 +11,7 @@ import great_expectations.expectations as gxe
 from great_expectations.expectations.row_conditions import Column
 
 from casi_pipeline.quality.suite_parts import SHA256_REGEX, month_expectations, suite
-from casi_pipeline.reference import MODEL_ID, Catalogue, Methodology
+from casi_pipeline.reference import MODEL_ID, MetricCatalogue, Methodology
 
 PERFORMANCE_BASES = ("published", "computed")
 # benchmarks.csv holds one row per model and benchmark; the other files one row per model (and month column).
@@ -24,7 +24,7 @@ LABEL_REGEX = r"^\s*\S+\s+\S"  # `<Provider> <Model>`
 MODEL_LOCATION = ("release_month", "model_id")  # locates a bad value of normalise and restatements
 
 
-def _within_catalogue(catalogue: Catalogue, columns: list[str]) -> list:
+def _within_catalogue(catalogue: MetricCatalogue, columns: list[str]) -> list:
     expectations = []
     for name in columns:
         metric = catalogue.metrics[name]
@@ -37,7 +37,7 @@ def _within_catalogue(catalogue: Catalogue, columns: list[str]) -> list:
     return expectations
 
 
-def ingest_suite(columns: list[str], catalogue: Catalogue) -> gx.ExpectationSuite:
+def ingest_suite(columns: list[str], catalogue: MetricCatalogue) -> gx.ExpectationSuite:
     """Readable as written: the expected columns, a file hash, a label, and cells that are numbers."""
     return suite("ingest", [
         gxe.ExpectTableColumnsToMatchOrderedList(column_list=columns, description="ingest columns changed"),
@@ -52,7 +52,7 @@ def ingest_suite(columns: list[str], catalogue: Catalogue) -> gx.ExpectationSuit
     ])
 
 
-def validate_suite(catalogue: Catalogue) -> gx.ExpectationSuite:
+def validate_suite(catalogue: MetricCatalogue) -> gx.ExpectationSuite:
     """Plausible values: every metric inside the catalogue's range, each label once per file and column (once per
     benchmark in benchmarks.csv)."""
     return suite("validate", [
@@ -66,7 +66,7 @@ def validate_suite(catalogue: Catalogue) -> gx.ExpectationSuite:
     ])
 
 
-def normalise_suite(catalogue: Catalogue) -> gx.ExpectationSuite:
+def normalise_suite(catalogue: MetricCatalogue) -> gx.ExpectationSuite:
     return suite("normalise", [
         gxe.ExpectColumnValuesToNotBeNull(column="model_id", description="model has no id"),
         gxe.ExpectColumnValuesToMatchRegex(column="model_id", regex=MODEL_ID.pattern,
@@ -79,7 +79,7 @@ def normalise_suite(catalogue: Catalogue) -> gx.ExpectationSuite:
     ])
 
 
-def restatements_suite(catalogue: Catalogue) -> gx.ExpectationSuite:
+def restatements_suite(catalogue: MetricCatalogue) -> gx.ExpectationSuite:
     return suite("restatements", [
         *month_expectations("release_month"),
         gxe.ExpectColumnValuesToNotBeNull(column="model_id", description="restated model has no id"),
@@ -90,7 +90,7 @@ def restatements_suite(catalogue: Catalogue) -> gx.ExpectationSuite:
     ])
 
 
-def leaderboard_suite(catalogue: Catalogue, methodology: Methodology) -> gx.ExpectationSuite:
+def leaderboard_suite(catalogue: MetricCatalogue, methodology: Methodology) -> gx.ExpectationSuite:
     return suite("leaderboard", [
         gxe.ExpectColumnValuesToBeInSet(column="board", value_set=sorted(methodology.boards),
                                         description="unknown board"),

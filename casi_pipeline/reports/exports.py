@@ -10,7 +10,7 @@ import pandas as pd
 
 from casi_pipeline import months
 from casi_pipeline.json_values import json_safe
-from casi_pipeline.reference import Methodology, catalogue
+from casi_pipeline.reference import Methodology, metric_catalogue
 from casi_pipeline.safe_text import neutralise_formula
 
 WINDOW_MONTHS = 12  # the publisher's "rolling 12 months"
@@ -41,7 +41,7 @@ def rolling_table(history: pd.DataFrame, models: pd.DataFrame, board: str, secur
     Rows sorted by label, as the publisher sorts them. Labels are neutralised: a spreadsheet shows them as text."""
     columns = window(sorted(history["release_month"].unique()))
     on_board = history[(history["board"] == board) & history["release_month"].isin(columns)]
-    decimals = catalogue().metrics[security_metric].decimals
+    decimals = metric_catalogue().metrics[security_metric].decimals
     cells = on_board.pivot(index="model_id", columns="release_month", values="security").reindex(columns=columns)
     table = pd.DataFrame({months.abbreviation(month): cells[month].map(
         lambda v: "" if pd.isna(v) else publisher_number(v, decimals)) for month in columns}, index=cells.index)
@@ -84,7 +84,8 @@ def leaderboard_document(history: pd.DataFrame, models: pd.DataFrame, methodolog
             "rtp": {"security_weight": methodology.security_weight,
                     "performance_weight": methodology.performance_weight},
             "metrics": {name: {"display": m.display, "unit": m.unit, "decimals": m.decimals,
-                               "higher_is_better": m.higher_is_better} for name, m in catalogue().metrics.items()},
+                               "higher_is_better": m.higher_is_better}
+                        for name, m in metric_catalogue().metrics.items()},
         },
         "provenance": {
             "generated_from": ["leaderboard_history", "models"],
