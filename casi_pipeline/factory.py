@@ -30,7 +30,7 @@ from casi_pipeline.errors import StageError
 from casi_pipeline.quality.docs import RunDocs
 from casi_pipeline.quality.gx import SuiteReport, metadata_json, run_suite
 from casi_pipeline.quality.sql_rules import Counted, SqlSuite
-from casi_pipeline.storage.safe_text import escape_markdown
+from casi_pipeline.safe_text import escape_markdown
 from casi_pipeline.storage.tables import Table
 
 OWNERS = ["team:leaderboard"]

@@ -10,7 +10,7 @@ from casi_pipeline.automation import drop_sensor, publish_sensor, refresh_schedu
 from casi_pipeline.cli import QUIET
 from casi_pipeline.definitions import build_definitions, resources
 from casi_pipeline.job_names import RELEASE_JOB
-from casi_pipeline.raw import drops
+from casi_pipeline.raw import layout
 from casi_pipeline.settings import Settings, prepare_dagster_home
 
 from .conftest import REAL_ROLLING, add_drop, add_real_rolling, add_sample, copy_landed, land, run_cli, tree_hashes
@@ -90,7 +90,7 @@ def test_a_restatement_requests_the_drop_again_under_a_new_run_key(settings):
     sensor = Sensor(settings)
     [(_, _, first_key)] = sensor.evaluate()
     restated = REAL_ROLLING.read_bytes().replace(b",98.06", b",97.5")
-    (settings.data_raw / "2026-02" / drops.restatement_name("20260305T060000Z")).write_bytes(restated)
+    (settings.data_raw / "2026-02" / layout.restatement_name("20260305T060000Z")).write_bytes(restated)
     [(first, last, run_key)] = sensor.evaluate()
     assert (first, last) == ("2025-06", "2026-02") and run_key != first_key
 

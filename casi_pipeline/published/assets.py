@@ -1,7 +1,7 @@
 """Cross-release tables, built from every release month: the model dimension and the board history.
 
 Both are append-only in effect: each reads its own stored table and keeps every row the current data no longer
-produces (transforms.retain_published), so removing an old drop never unpublishes a board row or a model.
+produces (retention.retain_published), so removing an old drop never unpublishes a board row or a model.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import pandas as pd
 from casi_pipeline.automation.publish_sensor import AFTER_UPSTREAM_UPDATE
 from casi_pipeline.factory import Stage, StageResult, build_stage_asset
 from casi_pipeline.pools import PUBLISHED_POOL
-from casi_pipeline.quality import suites
+from casi_pipeline.published import suites
+from casi_pipeline.published.retention import retain_published
+from casi_pipeline.quality.suite_parts import BOARD_LOCATION
 from casi_pipeline.reference import methodology, registry
 from casi_pipeline.release.tables import LEADERBOARD, NORMALISE
-from casi_pipeline.release.transforms import retain_published
 from casi_pipeline.storage.parquet_io import PUBLISHED_LOCK
 from casi_pipeline.storage.tables import Column, Table
 
@@ -86,7 +87,7 @@ models = build_stage_asset(
 
 leaderboard_history = build_stage_asset(
     Stage(HISTORY, "Every board of every release month: the history the leaderboards are published from.",
-          suites.history_suite(methodology()), suites.BOARD_LOCATION, _history),
+          suites.history_suite(methodology()), BOARD_LOCATION, _history),
     group=GROUP, inputs={"leaderboard": (LEADERBOARD, every_month)}, automation_condition=AFTER_UPSTREAM_UPDATE,
     **holding_published_lock,
 )

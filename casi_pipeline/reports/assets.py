@@ -23,7 +23,7 @@ from casi_pipeline.reports.charts import BoardView, TITLES, charts_for, drawable
 from casi_pipeline.reports.inputs import Manifest, code_version, digest
 from casi_pipeline.storage.files import write_bytes_atomically, write_text_atomically
 from casi_pipeline.storage.parquet_io import PUBLISHED_LOCK
-from casi_pipeline.storage.safe_text import escape_markdown
+from casi_pipeline.safe_text import escape_markdown
 
 GROUP = "reports"
 EXPORTS = "exports"  # warehouse/exports/

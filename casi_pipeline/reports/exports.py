@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 
 import pandas as pd
 
 from casi_pipeline import months
+from casi_pipeline.json_values import json_safe
 from casi_pipeline.reference import Methodology, metric_catalogue
-from casi_pipeline.storage.safe_text import neutralise_formula
+from casi_pipeline.safe_text import neutralise_formula
 
 WINDOW_MONTHS = 12  # the publisher's "rolling 12 months"
 LABEL_COLUMN = "Model"
@@ -58,15 +58,8 @@ def csv_bytes(table: pd.DataFrame) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _plain(value):
-    """JSON-safe scalar: NaN/NA -> null, numpy -> Python."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
 def _records(frame: pd.DataFrame) -> list[dict]:
-    return [{key: _plain(value) for key, value in row.items()} for row in frame.to_dict(orient="records")]
+    return [{key: json_safe(value) for key, value in row.items()} for row in frame.to_dict(orient="records")]
 
 
 def leaderboard_document(history: pd.DataFrame, models: pd.DataFrame, methodology: Methodology) -> dict:

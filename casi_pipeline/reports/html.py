@@ -18,7 +18,7 @@ from casi_pipeline.reference import metric_catalogue, methodology
 from casi_pipeline.reports.changes import Changes
 from casi_pipeline.reports.charts import CHARTS, TITLES, BoardView
 from casi_pipeline.reports.quality import CheckOutcome
-from casi_pipeline.storage.safe_text import escape_html
+from casi_pipeline.safe_text import escape_html
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 STYLE = """
