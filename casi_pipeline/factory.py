@@ -30,6 +30,7 @@ from casi_pipeline.errors import StageError
 from casi_pipeline.quality.docs import RunDocs
 from casi_pipeline.quality.gx import SuiteReport, metadata_json, run_suite
 from casi_pipeline.quality.sql_rules import Counted, SqlSuite
+from casi_pipeline.storage.duckdb_sql import Query
 from casi_pipeline.storage.safe_text import escape_markdown
 from casi_pipeline.storage.tables import Table
 
@@ -69,7 +70,7 @@ class StageResult:
     findings: dict[str, list[dict]] = field(default_factory=dict)  # WARN check name -> rows found
     check_frame: pd.DataFrame | None = None  # what the suite validates, when it needs more columns than are stored
     by_products: dict[str, pd.DataFrame | Counted] = field(default_factory=dict)  # read by later stages, not stored
-    rows_sql: str | None = None  # for a SqlSuite: a DuckDB query over every row it validates (streamed, not loaded)
+    rows_sql: Query | None = None  # for a SqlSuite: a DuckDB query over every row it validates (streamed, not loaded)
     counted: Counted | None = None  # for a SqlSuite: its counts, when the build took them in its own pass
 
 
