@@ -14,10 +14,10 @@ from casi_pipeline.quality.gx import run_suite
 from casi_pipeline.raw import drops
 from casi_pipeline.reference import benchmark_catalogue, catalogue, methodology, parse_benchmarks, registry
 from casi_pipeline.release import transforms
+from casi_pipeline.release.assets import raw_drops, release_stages
 from casi_pipeline.release.tables import INGEST
 
-from .conftest import add_drop, read_table, run_cli, tree_hashes
-from .test_assets import check_evaluations, materialize
+from .conftest import add_drop, check_evaluations, materialize, read_table, run_cli, tree_hashes
 
 FILE = "benchmarks.csv"
 SHIPPED = ["MMLU-Pro", "GPQA Diamond", "Humanity's Last Exam", "AIME 2025", "MATH-500", "LiveCodeBench", "SciCode",
@@ -268,7 +268,7 @@ def test_warn_checks_report_unknown_benchmarks_and_a_performance_mismatch(settin
         "metrics.csv": "provider,model,casi,performance\nOpenAI,GPT-5,82.34,69.0\n",
         FILE: benchmarks_csv({"OpenAI GPT-5": first(8, 74.0, **{"Vibe Check": 3})}),
     })
-    result, _ = materialize(settings)
+    result = materialize(settings, [raw_drops, release_stages], "2025-09")
     assert result.success
     evaluations = check_evaluations(result)
     unknown, mismatch = evaluations[transforms.UNKNOWN_BENCHMARKS], evaluations[transforms.PERFORMANCE_MISMATCH]
@@ -285,7 +285,7 @@ def test_a_duplicate_benchmark_row_blocks_the_month(settings):
         "metrics.csv": "provider,model,casi\nOpenAI,GPT-5,82.34\n",
         FILE: benchmarks_csv({"OpenAI GPT-5": first(8)}) + "OpenAI,GPT-5,SciCode,81\n",
     })
-    result, _ = materialize(settings)
+    result = materialize(settings, [raw_drops, release_stages], "2025-09")
     assert not result.success
     assert not check_evaluations(result)["validate_suite"].passed
     assert tree_hashes(settings.warehouse) == {}  # nothing but the run lock
