@@ -42,6 +42,15 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+# The modules that wait longest on servers and subprocesses start first: on two workers (pyproject's -n 2, one module
+# per worker) the short modules then fill in beside them instead of one long module running alone at the end.
+FIRST = ("test_ui.py", "test_object_storage.py", "test_postgres_instance.py", "test_crash_and_concurrency.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in FIRST)  # a stable sort: each module keeps its own order
+
+
 def chromium() -> str:
     """Debian's chromium: the browser tests fail without it under CI (.ci/run installs it) and skip elsewhere."""
     found = shutil.which("chromium")
