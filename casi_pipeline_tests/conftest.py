@@ -153,7 +153,8 @@ def copy_landed(template: Settings, settings: Settings) -> dict[str, str]:
 
 
 def land(base: Path, fill) -> Settings:
-    """A raw root filled by `fill(raw)` and run once through `casi-pipeline run`: a module's landed template."""
+    """A raw root filled by `fill(raw)` and run once through `casi-pipeline run`: a landed template (module or
+    session) that tests read as it is or copy (copy_landed)."""
     settings = settings_under(base)
     fill(settings.data_raw)
     assert run_cli(settings, "run") == 0

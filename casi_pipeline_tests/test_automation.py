@@ -11,8 +11,8 @@ from casi_pipeline.definitions import PUBLISH_JOB, RELEASE_JOB, build_definition
 from casi_pipeline.raw import drops
 from casi_pipeline.settings import Settings
 
-from .conftest import (RANGE, REAL_ROLLING, Sensor, add_drop, add_real_rolling, add_sample, copy_landed, run_cli,
-                       tree_hashes)
+from .conftest import RANGE, REAL_ROLLING, Sensor, add_drop, add_real_rolling, add_sample, copy_landed, tree_hashes
+
 
 def test_a_new_drop_requests_one_run_for_its_months_and_a_repeat_evaluation_nothing(settings):
     sensor = Sensor(settings)
@@ -102,9 +102,8 @@ def test_a_run_that_refuses_a_file_leaves_out_its_months_and_runs_the_others(set
     assert [(first, last) for first, last, _ in sensor.evaluate()] == [("2025-11", "2025-12")]
 
 
-def test_a_deleted_drop_is_reported_by_the_sensor(settings):
-    add_sample(settings.data_raw)
-    assert run_cli(settings, "run") == 0
+def test_a_deleted_drop_is_reported_by_the_sensor(settings, sample_run):
+    copy_landed(sample_run, settings)
     shutil.rmtree(settings.data_raw / "2025-09")
     sensor = Sensor(settings)
     assert sensor.evaluate() == []
