@@ -194,8 +194,8 @@ COMPARED = ["validate", "normalise", "restatements", "leaderboard", "models", "l
 
 
 def tables_without_file_hashes(settings, files: dict[str, str]) -> dict[str, pd.DataFrame]:
-    """November's release stages and the cross-release tables built from `files`, as a variant must reproduce them;
-    only the raw files' sha256 may differ (ingest keeps the text as written)."""
+    """The release stages of the months November's drop feeds, and the cross-release tables, built from `files`, as a
+    variant must reproduce them; only the raw files' sha256 may differ (ingest keeps the text as written)."""
     add_drop(settings.data_raw, "2025-11", files)
     assert materialize(settings, RELEASE, "2025-10", last="2025-11").success  # the snapshot feeds both
     assert materialize(settings, [*RELEASE, *published], selection=published).success
