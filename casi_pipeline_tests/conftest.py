@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,11 +18,17 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pytest
 
+from casi_pipeline.automation import drop_sensor
+from casi_pipeline.cli import QUIET
+from casi_pipeline.definitions import build_definitions, resources
+from casi_pipeline.job_names import RELEASE_JOB
 from casi_pipeline.quality.docs import FOLDER as DATA_DOCS
-from casi_pipeline.settings import Settings
+from casi_pipeline.settings import (DAGSTER_HOME_ENV, DATA_RAW_ENV, PAUSE_WRITES_ENV, WAREHOUSE_ENV, Settings,
+                                    prepare_dagster_home)
 from casi_pipeline.storage.parquet_io import LOCKS_FOLDER
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +41,15 @@ SAMPLE_RAW = REPO / "data_raw"
 ARTIFACTS = REPO / "test-artifacts"  # screenshots people look at (git-ignored)
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+# The modules that wait longest on servers and subprocesses start first: on two workers (pyproject's -n 2, one module
+# per worker) the short modules then fill in beside them instead of one long module running alone at the end.
+FIRST = ("test_ui.py", "test_object_storage.py", "test_postgres_instance.py", "test_crash_and_concurrency.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in FIRST)  # a stable sort: each module keeps its own order
 
 
 def chromium() -> str:
@@ -84,11 +100,16 @@ def require_shared() -> None:
         pytest.fail(f"the real CASI data is missing: {REAL_ROLLING} (CI lays ../shared beside the clone)")
 
 
+def settings_under(base: Path) -> Settings:
+    """A raw root (created, empty), a warehouse and a Dagster home under `base`."""
+    settings = Settings(data_raw=base / "data_raw", warehouse=base / "warehouse", dagster_home=base / "dagster_home")
+    settings.data_raw.mkdir(parents=True)
+    return settings
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    raw = tmp_path / "data_raw"
-    raw.mkdir()
-    return Settings(data_raw=raw, warehouse=tmp_path / "warehouse", dagster_home=tmp_path / "dagster_home")
+    return settings_under(tmp_path)
 
 
 def add_drop(raw: Path, month: str, files: dict[str, str | bytes]) -> Path:
@@ -133,9 +154,9 @@ def copy_landed(template: Settings, settings: Settings) -> dict[str, str]:
 
 
 def land(base: Path, fill) -> Settings:
-    """A raw root filled by `fill(raw)` and run once through `casi-pipeline run`: a module's landed template."""
-    settings = Settings(data_raw=base / "data_raw", warehouse=base / "warehouse", dagster_home=base / "dagster_home")
-    settings.data_raw.mkdir(parents=True)
+    """A raw root filled by `fill(raw)` and run once through `casi-pipeline run`: a landed template (module or
+    session) that tests read as it is or copy (copy_landed)."""
+    settings = settings_under(base)
     fill(settings.data_raw)
     assert run_cli(settings, "run") == 0
     return settings
@@ -156,10 +177,119 @@ def run_cli(settings: Settings, *args: str) -> int:
         return cli.main(list(args))
 
 
+# Dagster's tags for one run over a range of partitions (a single-run backfill, as the CLI and the sensor launch).
+RANGE = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+
+
+def materialize(settings: Settings, assets: list, month: str | None = None, last: str | None = None,
+                selection: list | None = None) -> dg.ExecuteInProcessResult:
+    """`dg.materialize` of `assets` into the settings' roots on an ephemeral instance, for one release month (or one
+    run over month..last) when partitioned: a stage's gates and failure lines without a CLI run or publishing."""
+    tags = {RANGE[0]: month, RANGE[1]: last} if last else None
+    return dg.materialize(assets, partition_key=None if last else month, tags=tags, selection=selection,
+                          resources=resources(settings), instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+def check_evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+
+
+def failure_lines(result: dg.ExecuteInProcessResult) -> list[str]:
+    """The lines a failed stage gives (`casi-pipeline run` prints each, then the files it refuses)."""
+    return [line for event in result.get_step_failure_events()
+            for line in event.step_failure_data.user_failure_data.description.splitlines()]
+
+
+# Session runs: read them as they are; a test that changes one works on its own copy (copy_landed).
+
+
 @pytest.fixture(scope="session")
 def real_data_run(tmp_path_factory) -> Settings:
     """The real rolling CSV as data_raw/2026-02/, run once through `casi-pipeline run`."""
     return land(tmp_path_factory.mktemp("real"), add_real_rolling)
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory) -> Settings:
+    """The bundled sample (release months 2025-09 and 2025-11), run once through `casi-pipeline run`."""
+    return land(tmp_path_factory.mktemp("sample"), add_sample)
+
+
+# --- the raw-drop sensor, evaluated as the daemon does ----------------------------------------------------------
+
+
+class Sensor:
+    """Evaluates the code location's raw-drop sensor against a raw root and the real Dagster instance in
+    settings.dagster_home, carrying its cursor like the daemon."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.definitions = build_definitions(settings)
+        self.sensor = self.definitions.resolve_sensor_def(drop_sensor.SENSOR_NAME)
+        self.resources = resources(settings)
+        self.cursor = None
+        self.skip_reason = None
+        self.requests: list[dg.RunRequest] = []
+
+    def instance(self) -> dg.DagsterInstance:
+        return dg.DagsterInstance.from_config(str(prepare_dagster_home(self.settings.dagster_home)))
+
+    def evaluate(self) -> list[tuple[str, str, str]]:
+        with self.instance() as instance, dg.build_sensor_context(cursor=self.cursor, resources=self.resources,
+                                                                  instance=instance) as context:
+            result = self.sensor.evaluate_tick(context)
+        self.cursor, self.skip_reason = result.cursor, result.skip_message
+        self.requests = list(result.run_requests)
+        return [(request.tags[RANGE[0]], request.tags[RANGE[1]], request.run_key) for request in result.run_requests]
+
+    def launch(self, request: dg.RunRequest) -> bool:
+        """Run a request as the daemon would (its tags and run key), in-process on the same instance."""
+        job = self.definitions.resolve_job_def(RELEASE_JOB)
+        with self.instance() as instance:
+            return job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET,
+                                          tags={**request.tags, drop_sensor.RUN_KEY_TAG: request.run_key}).success
+
+
+# --- `casi-pipeline run` as a real subprocess --------------------------------------------------------------------
+
+CLI = Path(sys.executable).with_name("casi-pipeline")
+WAIT_SECONDS = 300  # an upper bound for a loaded machine; nothing here measures speed
+
+
+def start(settings, pause: Path | None = None) -> subprocess.Popen:
+    env = {**os.environ, DATA_RAW_ENV: str(settings.data_raw), WAREHOUSE_ENV: str(settings.warehouse),
+           DAGSTER_HOME_ENV: str(settings.dagster_home)}
+    env.pop(PAUSE_WRITES_ENV, None)
+    if pause is not None:
+        env[PAUSE_WRITES_ENV] = str(pause)
+    return subprocess.Popen([str(CLI), "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition, what: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        if process.poll() is not None:
+            pytest.fail(f"casi-pipeline ended before {what}: {process.communicate()}")
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+def paused_writer(settings, tmp_path, match: str) -> tuple[subprocess.Popen, Path]:
+    """A `casi-pipeline run` stopped just before renaming the file whose path contains `match` into place."""
+    control = tmp_path / "pause"
+    control.mkdir()
+    (control / "match").write_text(match)
+    writer = start(settings, control)
+    wait_for((control / "paused").exists, f"the write of {match}", writer)
+    return writer, control
+
+
+def waiting_for_a_lock(pid: int) -> bool:
+    """True when the process is blocked on a file lock (Linux lists waiters as `->` lines in /proc/locks)."""
+    return any(line.split()[1] == "->" and line.split()[5] == str(pid)
+               for line in Path("/proc/locks").read_text().splitlines() if "->" in line)
 
 
 # --- a real HTTP server on 127.0.0.1 standing in for the upstream publisher -----------------------------------

@@ -4,31 +4,22 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from casi_pipeline.definitions import resources
 from casi_pipeline.release.assets import raw_drops, release_stages
 from casi_pipeline.storage import parquet_io
 
-from .conftest import add_drop, tree_hashes
+from .conftest import add_drop, check_evaluations, materialize, tree_hashes
 
 SEPTEMBER = ("provider,model,casi,ars,performance,input_usd_per_mtok,output_usd_per_mtok\n"
              "Anthropic,Claude Sonnet 4,95.03,86.53,45.7,3,15\n"
              "OpenAI,GPT-OSS 20b,,76.65,49.0,0.05,0.20\n")
 
 
-def materialize(settings, month="2025-09"):
-    instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize([raw_drops, release_stages], partition_key=month, resources=resources(settings),
-                            instance=instance, raise_on_error=False)
-    return result, instance
-
-
-def check_evaluations(result) -> dict[str, dg.AssetCheckEvaluation]:
-    return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+RELEASE = [raw_drops, release_stages]
 
 
 def test_a_clean_month_lands_every_stage_with_lineage_and_row_counts(settings):
     add_drop(settings.data_raw, "2025-09", {"metrics.csv": SEPTEMBER})
-    result, _ = materialize(settings)
+    result = materialize(settings, RELEASE, "2025-09")
     assert result.success
     evaluations = check_evaluations(result)
     assert all(e.passed for e in evaluations.values()) and len(evaluations) == 10
@@ -48,7 +39,7 @@ def test_a_clean_month_lands_every_stage_with_lineage_and_row_counts(settings):
 
 def test_a_failing_suite_blocks_every_stage_and_records_its_samples(settings):
     add_drop(settings.data_raw, "2025-09", {"metrics.csv": SEPTEMBER.replace("95.03", "108.06")})
-    result, _ = materialize(settings)
+    result = materialize(settings, RELEASE, "2025-09")
     assert not result.success
     evaluations = check_evaluations(result)
     assert evaluations["ingest_suite"].passed
@@ -68,7 +59,7 @@ def test_an_in_drop_disagreement_is_refused_by_normalise_and_nothing_lands(setti
         "metrics.csv": SEPTEMBER,
         "casi_rolling_12_months.csv": "Model,Aug,Sep\nAnthropic Claude Sonnet 4,94.57,95.04\n",
     })
-    result, _ = materialize(settings)
+    result = materialize(settings, RELEASE, "2025-09")
     assert not result.success
     evaluations = check_evaluations(result)
     assert evaluations["validate_suite"].passed and not evaluations["normalise_suite"].passed
@@ -79,7 +70,7 @@ def test_an_in_drop_disagreement_is_refused_by_normalise_and_nothing_lands(setti
 
 def test_an_unreadable_file_fails_the_ingest_check_with_its_line(settings):
     add_drop(settings.data_raw, "2025-09", {"metrics.csv": "provider,model,elo\nA,B,1\n"})
-    result, _ = materialize(settings)
+    result = materialize(settings, RELEASE, "2025-09")
     assert not result.success
     failed = check_evaluations(result)["ingest_suite"]
     assert not failed.passed
@@ -90,7 +81,7 @@ def test_an_unreadable_file_fails_the_ingest_check_with_its_line(settings):
 
 def test_unknown_model_lands_with_a_warning(settings):
     add_drop(settings.data_raw, "2025-09", {"metrics.csv": SEPTEMBER + "Acme,Rocket-1,50,,,,\n"})
-    result, _ = materialize(settings)
+    result = materialize(settings, RELEASE, "2025-09")
     assert result.success
     warning = check_evaluations(result)["unknown_models"]
     assert not warning.passed and warning.severity == dg.AssetCheckSeverity.WARN

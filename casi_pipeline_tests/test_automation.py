@@ -4,50 +4,14 @@ import shutil
 import uuid
 
 import dagster as dg
-import pytest
 
 from casi_pipeline.automation import drop_sensor, publish_sensor, refresh_schedule
-from casi_pipeline.cli import QUIET
-from casi_pipeline.definitions import build_definitions, resources
+from casi_pipeline.definitions import build_definitions
 from casi_pipeline.job_names import RELEASE_JOB
 from casi_pipeline.raw import layout
-from casi_pipeline.settings import Settings, prepare_dagster_home
+from casi_pipeline.settings import Settings
 
-from .conftest import REAL_ROLLING, add_drop, add_real_rolling, add_sample, copy_landed, land, run_cli, tree_hashes
-
-RANGE = (drop_sensor.PARTITION_RANGE_START, drop_sensor.PARTITION_RANGE_END)
-
-
-class Sensor:
-    """Evaluates the code location's raw-drop sensor against a raw root and the real Dagster instance in
-    settings.dagster_home, carrying its cursor like the daemon."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.definitions = build_definitions(settings)
-        self.sensor = self.definitions.resolve_sensor_def(drop_sensor.SENSOR_NAME)
-        self.resources = resources(settings)
-        self.cursor = None
-        self.skip_reason = None
-        self.requests: list[dg.RunRequest] = []
-
-    def instance(self) -> dg.DagsterInstance:
-        return dg.DagsterInstance.from_config(str(prepare_dagster_home(self.settings.dagster_home)))
-
-    def evaluate(self) -> list[tuple[str, str, str]]:
-        with self.instance() as instance, dg.build_sensor_context(cursor=self.cursor, resources=self.resources,
-                                                                  instance=instance) as context:
-            result = self.sensor.evaluate_tick(context)
-        self.cursor, self.skip_reason = result.cursor, result.skip_message
-        self.requests = list(result.run_requests)
-        return [(request.tags[RANGE[0]], request.tags[RANGE[1]], request.run_key) for request in result.run_requests]
-
-    def launch(self, request: dg.RunRequest) -> bool:
-        """Run a request as the daemon would (its tags and run key), in-process on the same instance."""
-        job = self.definitions.resolve_job_def(RELEASE_JOB)
-        with self.instance() as instance:
-            return job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET,
-                                          tags={**request.tags, drop_sensor.RUN_KEY_TAG: request.run_key}).success
+from .conftest import RANGE, REAL_ROLLING, Sensor, add_drop, add_real_rolling, add_sample, copy_landed, tree_hashes
 
 
 def test_a_new_drop_requests_one_run_for_its_months_and_a_repeat_evaluation_nothing(settings):
@@ -68,13 +32,8 @@ def test_a_new_drop_requests_one_run_for_its_months_and_a_repeat_evaluation_noth
     assert sensor.evaluate() == []
 
 
-@pytest.fixture(scope="module")
-def landed_real(tmp_path_factory) -> Settings:
-    return land(tmp_path_factory.mktemp("landed"), add_real_rolling)
-
-
-def test_a_later_drop_requests_its_months_and_the_month_after_that_reads_them(settings, landed_real):
-    copy_landed(landed_real, settings)
+def test_a_later_drop_requests_its_months_and_the_month_after_that_reads_them(settings, real_data_run):
+    copy_landed(real_data_run, settings)
     sensor = Sensor(settings)
     assert sensor.evaluate() == [] and sensor.skip_reason == "nothing stale: 9 release months up to date"
     add_drop(settings.data_raw, "2025-11", {"metrics.csv": "provider,model,ars\nAnthropic,Claude Sonnet 4.5,80\n"})
@@ -143,9 +102,8 @@ def test_a_run_that_refuses_a_file_leaves_out_its_months_and_runs_the_others(set
     assert [(first, last) for first, last, _ in sensor.evaluate()] == [("2025-11", "2025-12")]
 
 
-def test_a_deleted_drop_is_reported_by_the_sensor(settings):
-    add_sample(settings.data_raw)
-    assert run_cli(settings, "run") == 0
+def test_a_deleted_drop_is_reported_by_the_sensor(settings, sample_run):
+    copy_landed(sample_run, settings)
     shutil.rmtree(settings.data_raw / "2025-09")
     sensor = Sensor(settings)
     assert sensor.evaluate() == []

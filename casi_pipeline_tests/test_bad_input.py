@@ -1,11 +1,19 @@
-"""Every class of bad raw input, arriving in a landed warehouse through `casi-pipeline run`: exit 1, one line naming
-the file, the place and what is wrong; the raw files untouched; every warehouse file byte-for-byte as it was.
+"""Every class of bad raw input gives one line naming the file, the place and what is wrong: checked where it is
+made, in one materialisation of the month's release stages (nothing written, the raw files untouched). End to end,
+a bad drop arriving in a landed warehouse through `casi-pipeline run`: exit 1, the file refused whole with the months
+it stops, the raw files and every warehouse file byte-for-byte as they were, the months it does not feed still land.
 Harmless variants (BOM, CRLF, trailing blank lines, spaces around labels) give the same tables as the clean file."""
 
 import pandas as pd
 import pytest
 
-from .conftest import SAMPLE_RAW, add_drop, copy_landed, land, read_table, run_cli, tree_hashes
+from casi_pipeline.published.assets import assets as published
+from casi_pipeline.release.assets import raw_drops, release_stages
+
+from .conftest import (SAMPLE_RAW, add_drop, copy_landed, failure_lines, land, materialize, read_table, run_cli,
+                       settings_under, tree_hashes)
+
+RELEASE = [raw_drops, release_stages]
 
 ROLLING = "casi_rolling_12_months.csv"
 METRICS = "metrics.csv"
@@ -47,7 +55,18 @@ def run_refused(settings, capsys) -> list[str]:
     return capsys.readouterr().err.splitlines()
 
 
-# Each bad file replaces or joins the landed November drop; every line below is exactly what `run` prints.
+def refused_by_its_stage(settings, month: str) -> list[str]:
+    """The failure lines of one materialisation of the month; it must write nothing and leave the raw files as they
+    were."""
+    raw_before = tree_hashes(settings.data_raw)
+    result = materialize(settings, RELEASE, month)
+    assert not result.success
+    assert tree_hashes(settings.data_raw) == raw_before
+    assert tree_hashes(settings.warehouse) == {}  # nothing but the run lock
+    return failure_lines(result)
+
+
+# Each bad file joins the November drop; every line below is exactly what `run` prints before the refusal lines.
 ROLLING_CASES = {
     "empty file": (b"", f"2025-11 ingest: {ROLLING_AT}: empty file: no header and no rows"),
     "header only": (november_rolling(), f"2025-11 ingest: {ROLLING_AT}: header only: no data rows"),
@@ -114,22 +133,25 @@ METRICS_CASES = {
 
 
 @pytest.mark.parametrize("case", ROLLING_CASES)
-def test_a_bad_rolling_snapshot_is_refused_with_one_line(settings, landed, capsys, case):
+def test_a_bad_rolling_snapshot_is_refused_with_one_line(settings, case):
     content, line = ROLLING_CASES[case]
-    add_drop(settings.data_raw, "2025-11", {ROLLING: content})
-    assert run_refused(settings, capsys) == [line, refused(ROLLING_AT), "casi-pipeline: 1 failure(s)"]
-    assert tree_hashes(settings.warehouse) == landed
+    add_drop(settings.data_raw, "2025-11", {METRICS: NOVEMBER_METRICS, ROLLING: content})
+    assert refused_by_its_stage(settings, "2025-11") == [line]
 
 
 @pytest.mark.parametrize("case", METRICS_CASES)
-def test_a_bad_metrics_file_is_refused_with_one_line(settings, landed, capsys, case):
+def test_a_bad_metrics_file_is_refused_with_one_line(settings, case):
     content, line = METRICS_CASES[case]
+    add_drop(settings.data_raw, "2025-11", {METRICS: NOVEMBER_METRICS})
     add_drop(settings.data_raw, "2025-12", {METRICS: content})
-    assert run_refused(settings, capsys) == [line, refused(DECEMBER_METRICS_AT, "2025-12"), "casi-pipeline: 1 failure(s)"]
-    assert tree_hashes(settings.warehouse) == landed
+    assert refused_by_its_stage(settings, "2025-12") == [line]
+
+
+# End to end: what `run` prints around a stage's line, and that a refused drop changes nothing.
 
 
 def test_metrics_that_disagree_with_the_rolling_snapshot_of_the_drop_are_refused(settings, landed, capsys):
+    """Both files of the drop are refused whole; the landed warehouse is byte-for-byte as it was."""
     add_drop(settings.data_raw, "2025-11", {ROLLING: november_rolling("Anthropic Claude Sonnet 4.5,95.68")})
     assert run_refused(settings, capsys) == [
         "2025-11 normalise: model_id anthropic/claude-sonnet-4.5: one drop gives two different values for one model "
@@ -171,22 +193,23 @@ VARIANTS = {
 COMPARED = ["validate", "normalise", "restatements", "leaderboard", "models", "leaderboard_history"]
 
 
-def tables_without_file_hashes(warehouse) -> dict[str, pd.DataFrame]:
-    """The tables a variant must reproduce; only the raw files' sha256 may differ (ingest keeps the text as written)."""
-    return {name: read_table(warehouse, name).filter(regex=r"^(?!.*sha256$)") for name in COMPARED}
+def tables_without_file_hashes(settings, files: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """The release stages of the months November's drop feeds, and the cross-release tables, built from `files`, as a
+    variant must reproduce them; only the raw files' sha256 may differ (ingest keeps the text as written)."""
+    add_drop(settings.data_raw, "2025-11", files)
+    assert materialize(settings, RELEASE, "2025-10", last="2025-11").success  # the snapshot feeds both
+    assert materialize(settings, [*RELEASE, *published], selection=published).success
+    return {name: read_table(settings.warehouse, name).filter(regex=r"^(?!.*sha256$)") for name in COMPARED}
 
 
 @pytest.fixture(scope="module")
-def clean_tables(tmp_path_factory, landed_once):
-    base = tmp_path_factory.mktemp("clean")
-    settings = land(base, lambda raw: add_drop(raw, "2025-11", CLEAN))
-    return tables_without_file_hashes(settings.warehouse)
+def clean_tables(tmp_path_factory):
+    return tables_without_file_hashes(settings_under(tmp_path_factory.mktemp("clean")), CLEAN)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_harmless_variants_give_the_same_tables(settings, clean_tables, variant):
     change = VARIANTS[variant]
-    add_drop(settings.data_raw, "2025-11", {name: change(name, text) for name, text in CLEAN.items()})
-    assert run_cli(settings, "run") == 0
-    for name, table in tables_without_file_hashes(settings.warehouse).items():
+    variant_tables = tables_without_file_hashes(settings, {name: change(name, text) for name, text in CLEAN.items()})
+    for name, table in variant_tables.items():
         pd.testing.assert_frame_equal(table, clean_tables[name], obj=name)

@@ -16,14 +16,14 @@ from casi_pipeline.reference import (
     BenchmarkCatalogue, benchmark_catalogue, load, methodology, metric_catalogue, registry,
 )
 from casi_pipeline.release import ingest, suites
+from casi_pipeline.release.assets import raw_drops, release_stages
 from casi_pipeline.release.normalise import normalise
 from casi_pipeline.release.performance import PERFORMANCE_MISMATCH, UNKNOWN_BENCHMARKS
 from casi_pipeline.release.score import score as score_boards
 from casi_pipeline.release.tables import INGEST
 from casi_pipeline.release.validate import validate
 
-from .conftest import add_drop, read_table, run_cli, tree_hashes
-from .test_assets import check_evaluations, materialize
+from .conftest import add_drop, check_evaluations, materialize, read_table, run_cli, tree_hashes
 
 FILE = "benchmarks.csv"
 SHIPPED = ["MMLU-Pro", "GPQA Diamond", "Humanity's Last Exam", "AIME 2025", "MATH-500", "LiveCodeBench", "SciCode",
@@ -274,7 +274,7 @@ def test_warn_checks_report_unknown_benchmarks_and_a_performance_mismatch(settin
         "metrics.csv": "provider,model,casi,performance\nOpenAI,GPT-5,82.34,69.0\n",
         FILE: benchmarks_csv({"OpenAI GPT-5": first(8, 74.0, **{"Vibe Check": 3})}),
     })
-    result, _ = materialize(settings)
+    result = materialize(settings, [raw_drops, release_stages], "2025-09")
     assert result.success
     evaluations = check_evaluations(result)
     unknown, mismatch = evaluations[UNKNOWN_BENCHMARKS], evaluations[PERFORMANCE_MISMATCH]
@@ -291,7 +291,7 @@ def test_a_duplicate_benchmark_row_blocks_the_month(settings):
         "metrics.csv": "provider,model,casi\nOpenAI,GPT-5,82.34\n",
         FILE: benchmarks_csv({"OpenAI GPT-5": first(8)}) + "OpenAI,GPT-5,SciCode,81\n",
     })
-    result, _ = materialize(settings)
+    result = materialize(settings, [raw_drops, release_stages], "2025-09")
     assert not result.success
     assert not check_evaluations(result)["validate_suite"].passed
     assert tree_hashes(settings.warehouse) == {}  # nothing but the run lock

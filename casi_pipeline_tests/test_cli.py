@@ -5,10 +5,13 @@ import csv
 import pandas as pd
 import pytest
 
+from casi_pipeline.release.assets import raw_drops, release_stages
 from casi_pipeline.settings import Settings
 
-from .conftest import (PUBLISHED_INPUTS, add_drop, add_real_rolling, add_sample, copy_landed, land, read_table, run_cli,
-                       tree_hashes)
+from .conftest import (PUBLISHED_INPUTS, add_drop, add_real_rolling, add_sample, copy_landed, failure_lines, land,
+                       materialize, read_table, run_cli, tree_hashes)
+
+RELEASE = [raw_drops, release_stages]
 
 
 def published_board_inputs(month: str) -> list[dict]:
@@ -76,17 +79,41 @@ RESTATED = "casi_rolling_12_months.restated-20260305T060000Z.csv"
 ROLLING = f"data_raw/2026-02/{RESTATED}"
 
 
-@pytest.mark.parametrize("old, new, line, lines", [
+BROKEN_VALUES = {  # the line each gives, and how many lines name the file
     # One run over the nine months: the suite's sample (5 rows) names the first five months, with the run's count.
-    ("98.06", "108.06",
-     f"2025-06 validate: {ROLLING} row 10 column Feb: casi must be within 0..100 (found 108.06; 9 row(s) in all)", 5),
-    ("98.06", "n/a", f"2025-06 ingest: {ROLLING} row 10 column Feb: casi is not a number (found 'n/a'; 9 row(s) in all)",
-     5),
-    (",98.06", "", f"2026-02 ingest: {ROLLING}: row 10: expected 10 cells as in the header, found 9", 9),
-])
-def test_a_broken_value_fails_with_one_line_and_changes_nothing(settings, landed, capsys, old, new, line, lines):
-    rolling = settings.data_raw / "2026-02" / "casi_rolling_12_months.csv"
+    "above 100": ("98.06", "108.06", f"2025-06 validate: {ROLLING} row 10 column Feb: casi must be within 0..100 "
+                                     "(found 108.06; 9 row(s) in all)", 5),
+    "not a number": ("98.06", "n/a", f"2025-06 ingest: {ROLLING} row 10 column Feb: casi is not a number (found 'n/a'; "
+                                     "9 row(s) in all)", 5),
+    "a cell short": (",98.06", "", f"2026-02 ingest: {ROLLING}: row 10: expected 10 cells as in the header, found 9",
+                     9),
+}
+
+
+def restate_sonnet(raw, old: str, new: str) -> None:
+    rolling = raw / "2026-02" / "casi_rolling_12_months.csv"
     replace_cell(rolling, "Anthropic Claude Sonnet 4.5", old, new, target=rolling.with_name(RESTATED))
+
+
+@pytest.mark.parametrize("case", BROKEN_VALUES)
+def test_a_broken_value_gives_its_line_for_the_months_it_feeds(settings, case):
+    """The release stages over the nine months, as `run` runs them: the lines it prints, nothing written."""
+    old, new, line, lines = BROKEN_VALUES[case]
+    add_sample(settings.data_raw)
+    add_real_rolling(settings.data_raw)
+    restate_sonnet(settings.data_raw, old, new)
+    raw_before = tree_hashes(settings.data_raw)
+    result = materialize(settings, RELEASE, "2025-06", last="2026-02")
+    errors = failure_lines(result)
+    assert line in errors
+    assert len([e for e in errors if e.startswith("20") and ROLLING in e]) == lines
+    assert tree_hashes(settings.warehouse) == {}  # nothing but the run lock
+    assert tree_hashes(settings.data_raw) == raw_before
+
+
+def test_a_broken_value_fails_with_one_line_and_changes_nothing(settings, landed, capsys):
+    old, new, line, lines = BROKEN_VALUES["above 100"]
+    restate_sonnet(settings.data_raw, old, new)
     raw_before = tree_hashes(settings.data_raw)
     capsys.readouterr()
     assert run_cli(settings, "run") == 1

@@ -4,11 +4,7 @@
 stops a writer at an exact point: its temporary file written and flushed, not yet renamed into place.
 """
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -16,12 +12,9 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from casi_pipeline.settings import DAGSTER_HOME_ENV, DATA_RAW_ENV, PAUSE_WRITES_ENV, WAREHOUSE_ENV
+from .conftest import (WAIT_SECONDS, add_drop, copy_landed, paused_writer, run_cli, start,
+                       tree_hashes, wait_for, waiting_for_a_lock)
 
-from .conftest import add_drop, add_sample, copy_landed, land, run_cli, tree_hashes
-
-CLI = Path(sys.executable).with_name("casi-pipeline")
-WAIT_SECONDS = 300  # an upper bound for a loaded machine; nothing here measures speed
 ROLLING = "casi_rolling_12_months.csv"
 RESTATED = "casi_rolling_12_months.restated-20260101T060000Z.csv"
 # A December snapshot that also carries November: it changes the landed 2025-11 tables and adds 2025-12.
@@ -29,52 +22,17 @@ DECEMBER = "Model,Nov,Dec\nAnthropic Claude Sonnet 4.5,95.86,96.88\n"
 DECEMBER_WITH_GPT5 = DECEMBER + "OpenAI GPT-5,80.31,84.08\n"
 
 
-@pytest.fixture(scope="module")
-def landed_once(tmp_path_factory):
-    return land(tmp_path_factory.mktemp("landed"), add_sample)  # release months 2025-09 and 2025-11
-
-
 @pytest.fixture
-def landed(settings, landed_once):
-    return copy_landed(landed_once, settings)
+def landed(settings, sample_run):
+    return copy_landed(sample_run, settings)  # release months 2025-09 and 2025-11
 
 
-def start(settings, pause: Path | None = None) -> subprocess.Popen:
-    env = {**os.environ, DATA_RAW_ENV: str(settings.data_raw), WAREHOUSE_ENV: str(settings.warehouse),
-           DAGSTER_HOME_ENV: str(settings.dagster_home)}
-    env.pop(PAUSE_WRITES_ENV, None)
-    if pause is not None:
-        env[PAUSE_WRITES_ENV] = str(pause)
-    return subprocess.Popen([str(CLI), "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for(condition, what: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if process.poll() is not None:
-            pytest.fail(f"casi-pipeline ended before {what}: {process.communicate()}")
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.05)
-
-
-def paused_writer(settings, tmp_path, match: str) -> tuple[subprocess.Popen, Path]:
-    """A `casi-pipeline run` stopped just before renaming the file whose path contains `match` into place."""
-    control = tmp_path / "pause"
-    control.mkdir()
-    (control / "match").write_text(match)
-    writer = start(settings, control)
-    wait_for((control / "paused").exists, f"the write of {match}", writer)
-    return writer, control
-
-
-def single_run(tmp_path, landed_once, drop: dict[str, str]) -> dict[str, str]:
+def single_run(tmp_path, sample_run, drop: dict[str, str]) -> dict[str, str]:
     """What one uninterrupted run gives from the same landed state and December drop (file name -> text)."""
     from casi_pipeline.settings import Settings
 
     reference = Settings(tmp_path / "ref" / "data_raw", tmp_path / "ref" / "warehouse", tmp_path / "ref" / "home")
-    copy_landed(landed_once, reference)
+    copy_landed(sample_run, reference)
     add_drop(reference.data_raw, "2025-12", drop)
     assert run_cli(reference, "run") == 0
     return tree_hashes(reference.warehouse)
@@ -84,7 +42,7 @@ def leftovers(warehouse: Path) -> list[Path]:
     return sorted(warehouse.rglob(".*.tmp"))
 
 
-def test_a_run_killed_while_writing_loses_nothing_and_a_rerun_completes(settings, landed, landed_once, tmp_path):
+def test_a_run_killed_while_writing_loses_nothing_and_a_rerun_completes(settings, landed, sample_run, tmp_path):
     add_drop(settings.data_raw, "2025-12", {ROLLING: DECEMBER_WITH_GPT5})
     # Killed in the middle of writing November: ingest and validate already renamed, normalise written aside.
     writer, control = paused_writer(settings, tmp_path, "normalise/release_month=2025-11/")
@@ -110,16 +68,10 @@ def test_a_run_killed_while_writing_loses_nothing_and_a_rerun_completes(settings
 
     assert run_cli(settings, "run") == 0  # the rerun completes the release ...
     assert leftovers(settings.warehouse) == []  # ... and clears what the killed writer left
-    assert tree_hashes(settings.warehouse) == single_run(tmp_path, landed_once, {ROLLING: DECEMBER_WITH_GPT5})
+    assert tree_hashes(settings.warehouse) == single_run(tmp_path, sample_run, {ROLLING: DECEMBER_WITH_GPT5})
 
 
-def waiting_for_a_lock(pid: int) -> bool:
-    """True when the process is blocked on a file lock (Linux lists waiters as `->` lines in /proc/locks)."""
-    return any(line.split()[1] == "->" and line.split()[5] == str(pid)
-               for line in Path("/proc/locks").read_text().splitlines() if "->" in line)
-
-
-def test_two_runs_of_one_month_take_turns_and_end_as_one_run(settings, landed, landed_once, tmp_path):
+def test_two_runs_of_one_month_take_turns_and_end_as_one_run(settings, landed, sample_run, tmp_path):
     add_drop(settings.data_raw, "2025-12", {ROLLING: DECEMBER})
     first, control = paused_writer(settings, tmp_path, "ingest/release_month=2025-11/")  # holds November's lock
     # the raw data changes meanwhile: a restatement lands beside the snapshot (a landed file is never edited)
@@ -132,5 +84,5 @@ def test_two_runs_of_one_month_take_turns_and_end_as_one_run(settings, landed, l
         assert process.returncode == 0, err
     # The second run read November only after the first had written all of it: one run's result, never a mixture.
     assert leftovers(settings.warehouse) == []
-    assert tree_hashes(settings.warehouse) == single_run(tmp_path, landed_once,
+    assert tree_hashes(settings.warehouse) == single_run(tmp_path, sample_run,
                                                          {ROLLING: DECEMBER, RESTATED: DECEMBER_WITH_GPT5})

@@ -8,19 +8,14 @@ import pytest
 
 from casi_pipeline.reports.assets import report_path
 
-from .conftest import add_drop, add_sample, chromium_screenshot, copy_landed, land, run_cli, tree_hashes
+from .conftest import add_drop, chromium_screenshot, copy_landed, run_cli, tree_hashes
 
 SUITE_CHECKS = ["ingest_suite", "validate_suite", "normalise_suite", "restatements_suite", "leaderboard_suite"]
 
 
-@pytest.fixture(scope="module")
-def landed_once(tmp_path_factory):
-    return land(tmp_path_factory.mktemp("landed"), add_sample)
-
-
 @pytest.fixture
-def landed(settings, landed_once):
-    return copy_landed(landed_once, settings)
+def landed(settings, sample_run):
+    return copy_landed(sample_run, settings)
 
 
 def latest_evaluation(settings, asset: str, check: str) -> dg.AssetCheckEvaluation:
@@ -29,18 +24,18 @@ def latest_evaluation(settings, asset: str, check: str) -> dg.AssetCheckEvaluati
         return record.event.dagster_event.event_specific_data
 
 
-def test_every_suite_check_links_its_results_page(landed_once):
-    quality = landed_once.warehouse / "quality"
+def test_every_suite_check_links_its_results_page(sample_run):
+    quality = sample_run.warehouse / "quality"
     gx_index, runs = (quality / "index.html").read_text(), (quality / "runs.html").read_text()
     for check in SUITE_CHECKS:
-        evaluation = latest_evaluation(landed_once, check.removesuffix("_suite"), check)
+        evaluation = latest_evaluation(sample_run, check.removesuffix("_suite"), check)
         page = Path(evaluation.metadata["data_docs"].value)
         assert page.is_file() and page.is_relative_to(quality / "validations")
         assert page.parts[-4] == check.removesuffix("_suite")  # validations/<suite>/<run id>/<time>/<months>.html
         assert page.parts[-3] in page.read_text()  # the page names its run (the Dagster run id)
         link = page.relative_to(quality).as_posix()
         assert link in gx_index and f'href="{link}"' in runs  # both lists link it
-    history = latest_evaluation(landed_once, "leaderboard_history", "leaderboard_history_suite")
+    history = latest_evaluation(sample_run, "leaderboard_history", "leaderboard_history_suite")
     assert Path(history.metadata["data_docs"].value).name == "all.html"  # a table without months
 
 
@@ -58,16 +53,16 @@ def test_a_refused_month_has_its_failures_in_the_data_docs_and_nothing_else_chan
     assert any("validate" in row and "2025-12" in row and "FAILED" in row for row in newest[:5])
 
 
-def test_the_report_links_the_list_of_results(landed_once):
-    report = report_path(landed_once.warehouse, "2025-09")
+def test_the_report_links_the_list_of_results(sample_run):
+    report = report_path(sample_run.warehouse, "2025-09")
     assert 'href="../../quality/runs.html"' in report.read_text()
     assert (report.parent / "../../quality/runs.html").resolve().is_file()
 
 
 @pytest.mark.parametrize("page, name", [("runs", "data-docs-runs.png"), ("index", "data-docs-index.png"),
                                         ("validate", "data-docs-validate.png")])
-def test_the_data_docs_open_in_headless_chromium(landed_once, tmp_path, page, name):
-    target = (landed_once.warehouse / "quality" / f"{page}.html" if page != "validate" else
-              Path(latest_evaluation(landed_once, "validate", "validate_suite").metadata["data_docs"].value))
+def test_the_data_docs_open_in_headless_chromium(sample_run, tmp_path, page, name):
+    target = (sample_run.warehouse / "quality" / f"{page}.html" if page != "validate" else
+              Path(latest_evaluation(sample_run, "validate", "validate_suite").metadata["data_docs"].value))
     data = chromium_screenshot(target.as_uri(), name, 1400, 1000, tmp_path / "profile")
     assert len(data) > 20_000  # text and tables, not a blank page

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from casi_pipeline.settings import FIRST_RELEASE_MONTH_ENV, first_release_month
-from casi_pipeline_tests.conftest import REPO, add_drop, add_sample, run_cli
+from .conftest import REPO, add_drop, add_sample, run_cli
 
 NOVEMBER_2024 = "Model,Oct,Nov\nOpenAI GPT-4o,70.5,71.25\nAnthropic Claude 3.5 Sonnet,80.0,82.5\n"
 

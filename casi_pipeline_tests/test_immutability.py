@@ -12,8 +12,7 @@ from casi_pipeline.job_names import RELEASE_JOB
 from casi_pipeline.raw import ledger
 from casi_pipeline.storage.parquet_io import HiveParquetIOManager
 
-from .conftest import add_drop, add_real_rolling, copy_landed, land, run_cli, tree_hashes
-from .test_automation import RANGE, Sensor
+from .conftest import RANGE, Sensor, add_drop, add_real_rolling, copy_landed, run_cli, tree_hashes
 
 ROLLING = "data_raw/2026-02/casi_rolling_12_months.csv"
 REAL_SHA256 = "e69688100bfcb11d4418e172621953d924142f8856ced450a471111bd2c41b89"
@@ -21,14 +20,9 @@ EDITED = (f"2025-06..2026-02 ingest: {ROLLING}: changed in place (sha256 {{now}}
           "first landed): landed files are never edited; put a correction in a new drop or a restated file")
 
 
-@pytest.fixture(scope="module")
-def landed_once(tmp_path_factory):
-    return land(tmp_path_factory.mktemp("landed"), add_real_rolling)
-
-
 @pytest.fixture
-def landed(settings, landed_once):
-    return copy_landed(landed_once, settings)
+def landed(settings, real_data_run):
+    return copy_landed(real_data_run, settings)
 
 
 def edit_in_place(settings) -> str:

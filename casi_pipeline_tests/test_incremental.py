@@ -14,7 +14,7 @@ from casi_pipeline.progress import Progress
 from casi_pipeline.release import assets as release_assets
 from casi_pipeline.settings import Settings
 
-from .conftest import add_drop, add_real_rolling, copy_landed, land, read_table, run_cli, tree_hashes
+from .conftest import add_drop, copy_landed, land, read_table, run_cli, tree_hashes
 
 ROLLING = "casi_rolling_12_months.csv"
 MONTHS = ["2025-06", "2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02"]
@@ -30,21 +30,16 @@ def run_count(settings: Settings) -> int:
         return instance.get_runs_count()
 
 
-@pytest.fixture(scope="module")
-def landed_once(tmp_path_factory) -> Settings:
-    return land(tmp_path_factory.mktemp("landed"), add_real_rolling)
-
-
 @pytest.fixture
-def landed(settings, landed_once) -> dict[str, str]:
-    return copy_landed(landed_once, settings)
+def landed(settings, real_data_run) -> dict[str, str]:
+    return copy_landed(real_data_run, settings)
 
 
-def test_a_fresh_run_is_one_release_run_for_all_nine_months(landed_once):
-    [release] = release_runs(landed_once)
+def test_a_fresh_run_is_one_release_run_for_all_nine_months(real_data_run):
+    [release] = release_runs(real_data_run)
     assert (release.tags["dagster/asset_partition_range_start"],
             release.tags["dagster/asset_partition_range_end"]) == ("2025-06", "2026-02")
-    assert run_count(landed_once) == 2  # and one publish run
+    assert run_count(real_data_run) == 2  # and one publish run
 
 
 def test_an_unchanged_rerun_does_no_stage_work_and_no_publishing_and_says_so(settings, landed, capsys):

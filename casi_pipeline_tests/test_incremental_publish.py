@@ -15,9 +15,8 @@ import pytest
 from casi_pipeline.reports.assets import chart_path, charts_digest, report_path
 from casi_pipeline.reports.charts import BoardView
 from casi_pipeline.reports.inputs import MANIFEST, Manifest
-from casi_pipeline.settings import Settings
 
-from .conftest import REAL_ROLLING, SAMPLE_RAW, add_drop, require_shared, run_cli, tree_hashes
+from .conftest import REAL_ROLLING, SAMPLE_RAW, add_drop, require_shared, run_cli, settings_under, tree_hashes
 
 OLD_MONTHS = ["2025-06", "2025-07", "2025-08", "2025-09"]
 NEW_MONTH = "2025-10"
@@ -40,12 +39,6 @@ def add_month(raw: Path, month: str) -> None:
             {"2025-06": "Jun", "2025-07": "Jul", "2025-08": "Aug", "2025-10": "Oct"}[month])})
 
 
-def roots(base: Path) -> Settings:
-    settings = Settings(data_raw=base / "data_raw", warehouse=base / "warehouse", dagster_home=base / "home")
-    settings.data_raw.mkdir(parents=True)
-    return settings
-
-
 def stamps(folder: Path) -> dict[str, tuple[int, int]]:
     """(inode, mtime_ns) of every file: an atomic rewrite gives a new inode even when the bytes are the same."""
     return {str(p.relative_to(folder)): (p.stat().st_ino, p.stat().st_mtime_ns)
@@ -54,14 +47,14 @@ def stamps(folder: Path) -> dict[str, tuple[int, int]]:
 
 @pytest.fixture(scope="module")
 def incremental_and_fresh(tmp_path_factory):
-    incremental = roots(tmp_path_factory.mktemp("incremental"))
+    incremental = settings_under(tmp_path_factory.mktemp("incremental"))
     for month in OLD_MONTHS:
         add_month(incremental.data_raw, month)
     assert run_cli(incremental, "run") == 0
     before = {month: stamps(incremental.warehouse / "reports" / month) for month in OLD_MONTHS}
     add_month(incremental.data_raw, NEW_MONTH)
     assert run_cli(incremental, "run") == 0
-    fresh = roots(tmp_path_factory.mktemp("fresh"))
+    fresh = settings_under(tmp_path_factory.mktemp("fresh"))
     for month in [*OLD_MONTHS, NEW_MONTH]:
         add_month(fresh.data_raw, month)
     assert run_cli(fresh, "run") == 0

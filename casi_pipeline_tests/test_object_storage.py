@@ -33,9 +33,9 @@ from casi_pipeline.storage.duckdb_sql import register_object_store
 from casi_pipeline.storage.objects import ObjectPath, open_root
 from casi_pipeline.storage.parquet_io import partition_path
 
-from .conftest import SAMPLE_RAW, Route, UpstreamServer, add_real_rolling, serving, tree_hashes
+from .conftest import SAMPLE_RAW, Route, UpstreamServer, add_real_rolling, free_ports, serving, tree_hashes
 from .postgres import deploy_home, postgres, runs_in_postgres  # noqa: F401 (postgres: the session's server fixture)
-from .seaweed import S3Server, free_ports, object_tree, seaweedfs, upload_tree
+from .seaweed import S3Server, object_tree, seaweedfs, upload_tree
 
 CLI = Path(sys.executable).with_name("casi-pipeline")
 WAIT_SECONDS = 600  # upper bound for a loaded machine; nothing here measures speed

@@ -1,27 +1,15 @@
-"""After a range run, each month's materialisation carries its own row count, preview and check outcomes (Dagster
-would otherwise copy the whole range's output metadata to every month)."""
+"""After a range run (the session's real-data run: one run over the nine months), each month's materialisation
+carries its own row count, preview and check outcomes (Dagster would otherwise copy the whole range's output metadata
+to every month)."""
 
 from __future__ import annotations
 
 import dagster as dg
-import pytest
 
 from casi_pipeline.factory import BY_MONTH
-from casi_pipeline.settings import Settings
 from casi_pipeline.safe_text import escape_markdown
 
-from .conftest import add_real_rolling, run_cli
-
 MONTHS = ["2025-06", "2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02"]
-
-
-@pytest.fixture(scope="module")
-def range_run(tmp_path_factory) -> Settings:
-    base = tmp_path_factory.mktemp("range")
-    settings = Settings(data_raw=base / "data_raw", warehouse=base / "warehouse", dagster_home=base / "home")
-    add_real_rolling(settings.data_raw)
-    assert run_cli(settings, "backfill", "--from", MONTHS[0], "--to", MONTHS[-1]) == 0
-    return settings
 
 
 def latest(instance: dg.DagsterInstance, asset: str, month: str) -> dict:
@@ -30,8 +18,8 @@ def latest(instance: dg.DagsterInstance, asset: str, month: str) -> dict:
     return record.asset_materialization.metadata
 
 
-def test_each_month_of_a_range_run_has_its_own_row_count_and_preview(range_run):
-    instance = dg.DagsterInstance.from_config(str(range_run.dagster_home))
+def test_each_month_of_a_range_run_has_its_own_row_count_and_preview(real_data_run):
+    instance = dg.DagsterInstance.from_config(str(real_data_run.dagster_home))
     try:
         release_runs = [run for run in instance.get_runs() if run.job_name == "release_job"]
         assert len(release_runs) == 1  # one run for the nine months
@@ -51,8 +39,8 @@ def test_each_month_of_a_range_run_has_its_own_row_count_and_preview(range_run):
         instance.dispose()
 
 
-def test_each_month_lists_its_own_check_outcomes(range_run):
-    instance = dg.DagsterInstance.from_config(str(range_run.dagster_home))
+def test_each_month_lists_its_own_check_outcomes(real_data_run):
+    instance = dg.DagsterInstance.from_config(str(real_data_run.dagster_home))
     try:
         checks = latest(instance, "leaderboard", "2026-01")["checks"].value
         assert "| leaderboard_suite | passed | 0 |" in checks

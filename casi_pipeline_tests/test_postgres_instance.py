@@ -17,9 +17,9 @@ import pytest
 from casi_pipeline.pools import RELEASE_POOL
 from casi_pipeline.settings import POSTGRES_URL_ENV, Settings
 
-from .conftest import REPO, add_sample, land, run_cli, tree_hashes
+from .conftest import (REPO, WAIT_SECONDS, add_sample, paused_writer, run_cli, start, tree_hashes, wait_for,
+                       waiting_for_a_lock)
 from .postgres import deploy_home, postgres, runs_in_postgres  # noqa: F401 (postgres: the session's server fixture)
-from .test_crash_and_concurrency import WAIT_SECONDS, paused_writer, start, wait_for, waiting_for_a_lock
 
 RELEASE_STEP = "release_stages"
 WRONG_PASSWORD = "not-the-password"
@@ -38,19 +38,14 @@ def open_instance(settings: Settings) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(settings.dagster_home))
 
 
-@pytest.fixture(scope="module")
-def sample_on_sqlite(tmp_path_factory) -> Settings:
-    return land(tmp_path_factory.mktemp("sample_sqlite"), add_sample)
-
-
-def test_the_sample_run_records_its_runs_in_postgres_and_lands_the_same_tables(on_postgres, sample_on_sqlite):
+def test_the_sample_run_records_its_runs_in_postgres_and_lands_the_same_tables(on_postgres, sample_run):
     settings, url = on_postgres
     add_sample(settings.data_raw)
     assert run_cli(settings, "run") == 0
     # 2025-09 and 2025-11 each in a release run, then publish; nothing of the instance on local disk
     assert runs_in_postgres(url) == [("release_job", "SUCCESS"), ("publish_job", "SUCCESS")]  # stale months: one run
     assert sorted(path.name for path in settings.dagster_home.iterdir()) == ["dagster.yaml"]
-    assert tree_hashes(settings.warehouse) == tree_hashes(sample_on_sqlite.warehouse)
+    assert tree_hashes(settings.warehouse) == tree_hashes(sample_run.warehouse)
 
 
 def test_the_real_data_run_on_postgres_lands_the_same_nine_months(on_postgres, real_data_run):

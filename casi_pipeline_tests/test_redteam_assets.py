@@ -7,7 +7,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from casi_pipeline.definitions import resources
 from casi_pipeline.quality.sql_rules import KeyRule, RowRule, SqlSuite
 from casi_pipeline.redteam import synth
 from casi_pipeline.redteam.assets import redteam_raw, redteam_stages
@@ -15,25 +14,14 @@ from casi_pipeline.redteam.methodology import redteam_methodology
 from casi_pipeline.redteam.suites import validate_suite
 from casi_pipeline.storage.duckdb_sql import Query
 
-from .conftest import add_sample, read_table, run_cli, tree_hashes
+from .conftest import add_sample, check_evaluations, failure_lines, materialize, read_table, run_cli, tree_hashes
 
 MONTH = "2025-09"
 SMALL = {"models": 27,  # the 25 registered models and two synthetic ones
          "attacks": 40, "runs": 2, "campaigns": 12, "seed": 7}
 
 
-def materialize(settings, month=MONTH):
-    return dg.materialize([redteam_raw, redteam_stages], partition_key=month, resources=resources(settings),
-                          instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
-
-
-def evaluations(result) -> dict[str, dg.AssetCheckEvaluation]:
-    return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
-
-
-def failure_text(result) -> str:
-    return "\n".join(event.step_failure_data.user_failure_data.description
-                     for event in result.get_step_failure_events())
+REDTEAM = [redteam_raw, redteam_stages]
 
 
 def rewrite(path, **changes):
@@ -56,9 +44,9 @@ def drop(settings):
 
 
 def test_a_synthesised_month_lands_both_boards_with_intervals_and_the_methodology_version(settings, drop):
-    result = materialize(settings)
+    result = materialize(settings, REDTEAM, MONTH)
     assert result.success
-    checks = evaluations(result)
+    checks = check_evaluations(result)
     assert {name for name, e in checks.items() if e.passed} == {
         "redteam_ingest_suite", "redteam_validate_suite", "redteam_normalise_suite", "redteam_scores_suite"}
     assert checks["unknown_models"].metadata["found"].value == [  # the synthetic models beyond the registry's
@@ -81,7 +69,7 @@ def test_a_synthesised_month_lands_both_boards_with_intervals_and_the_methodolog
 
 
 def test_scores_match_the_methodology_computed_by_hand(settings, drop):
-    assert materialize(settings).success
+    assert materialize(settings, REDTEAM, MONTH).success
     rows = pd.concat(pd.read_parquet(path) for path in sorted((drop / "attacks").glob("*.parquet")))
     rows["label"] = rows["provider"].astype(str) + " " + rows["model"].astype(str)
     method = redteam_methodology()
@@ -99,9 +87,9 @@ def test_scores_match_the_methodology_computed_by_hand(settings, drop):
 
 
 def test_a_re_run_is_byte_identical(settings, drop):
-    assert materialize(settings).success
+    assert materialize(settings, REDTEAM, MONTH).success
     first = tree_hashes(settings.warehouse)
-    assert materialize(settings).success
+    assert materialize(settings, REDTEAM, MONTH).success
     assert tree_hashes(settings.warehouse) == first
 
 
@@ -109,11 +97,11 @@ def test_a_row_out_of_range_fails_validate_with_its_file_row_and_column_and_noth
     before = tree_hashes(drop)
     rewrite(drop / "attacks" / "part-0000.parquet", severity={41: 7}, successes={3: 99})
     changed = tree_hashes(drop)
-    result = materialize(settings)
+    result = materialize(settings, REDTEAM, MONTH)
     assert not result.success
-    assert evaluations(result)["redteam_ingest_suite"].passed
-    assert not evaluations(result)["redteam_validate_suite"].passed
-    assert failure_text(result).splitlines() == [
+    assert check_evaluations(result)["redteam_ingest_suite"].passed
+    assert not check_evaluations(result)["redteam_validate_suite"].passed
+    assert failure_lines(result) == [
         "2025-09 redteam_validate: data_raw/2025-09/attacks/part-0000.parquet row 42 column severity: "
         "attacks: severity must be within 1..5 (found 7)",
         "2025-09 redteam_validate: data_raw/2025-09/attacks/part-0000.parquet row 4 column successes: "
@@ -131,9 +119,9 @@ def test_agentic_rules_check_every_row(settings, drop):
     table = pq.read_table(path)
     never = table.column("breached").to_pylist().index(False)
     rewrite(path, sophistication_at_breach={never: 3}, leaked_signals={0: 1000})
-    result = materialize(settings)
+    result = materialize(settings, REDTEAM, MONTH)
     assert not result.success
-    lines = failure_text(result).splitlines()
+    lines = failure_lines(result)
     assert any(f"agentic/part-0000.parquet row {never + 1} column sophistication_at_breach" in line
                and "must be 1..5 when breached and empty otherwise (found 3)" in line for line in lines)
     assert any("row 1 column leaked_signals: agentic: leaked_signals must be within 0..attempts (found 1000)" in line
@@ -145,9 +133,9 @@ def test_a_file_with_a_wrong_type_is_refused_by_ingest_with_its_column(settings,
     table = pq.read_table(path)
     pq.write_table(table.set_column(4, "severity", table.column("severity").cast(pa.string())), path)
     (drop / "agentic" / "notes.parquet").write_text("not parquet")
-    result = materialize(settings)
+    result = materialize(settings, REDTEAM, MONTH)
     assert not result.success
-    assert failure_text(result).splitlines() == [
+    assert failure_lines(result) == [
         "2025-09 redteam_ingest: data_raw/2025-09/attacks/part-0000.parquet: column severity: expected integer "
         "values, found Parquet type string",
         "2025-09 redteam_ingest: data_raw/2025-09/agentic/notes.parquet: not a readable Parquet file "
@@ -157,7 +145,7 @@ def test_a_file_with_a_wrong_type_is_refused_by_ingest_with_its_column(settings,
 
 def test_a_month_without_red_team_files_lands_empty_tables(settings):
     (settings.data_raw / MONTH).mkdir()
-    result = materialize(settings)
+    result = materialize(settings, REDTEAM, MONTH)
     assert result.success
     assert read_table(settings.warehouse, "redteam_scores").empty
 

@@ -1,4 +1,5 @@
-"""`casi-pipeline refresh` against a real HTTP server on 127.0.0.1 serving the real file, and every way it fails."""
+"""`casi-pipeline refresh` against a real HTTP server on 127.0.0.1 serving the real file, and every way it fails: each
+download failure's line where it is made (the refresh step, against the server), and end to end through the CLI."""
 
 import hashlib
 import json
@@ -9,11 +10,12 @@ from datetime import date, datetime
 import dagster as dg
 import pytest
 
+from casi_pipeline import refresh
 from casi_pipeline.raw import csv_reader, layout
 from casi_pipeline.refresh.land import as_of_month
 from casi_pipeline.settings import UPSTREAM_MAX_BYTES_ENV, UPSTREAM_TIMEOUT_ENV, UPSTREAM_URL_ENV, Settings
 
-from .conftest import REAL_ROLLING, Route, read_table, run_cli, tree_hashes
+from .conftest import REAL_ROLLING, Route, copy_landed, read_table, run_cli, settings_under, tree_hashes
 
 MONTHS = ["2025-06", "2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02"]
 REAL_SHA256 = "e69688100bfcb11d4418e172621953d924142f8856ced450a471111bd2c41b89"
@@ -33,8 +35,7 @@ def run_count(settings: Settings) -> int:
 @pytest.fixture(scope="module")
 def refreshed_once(tmp_path_factory, upstream):
     """An empty raw root refreshed once from the server: the real file lands as 2026-02 and its months run."""
-    base = tmp_path_factory.mktemp("refreshed")
-    settings = Settings(data_raw=base / "data_raw", warehouse=base / "warehouse", dagster_home=base / "dagster_home")
+    settings = settings_under(tmp_path_factory.mktemp("refreshed"))
     with pytest.MonkeyPatch.context() as patch:
         point_at(patch, upstream.url("/casi_rolling_12_months.csv"))
         assert run_cli(settings, "refresh") == 0
@@ -44,10 +45,25 @@ def refreshed_once(tmp_path_factory, upstream):
 @pytest.fixture
 def refreshed(settings, refreshed_once):
     """This test's own copy of the refreshed raw root, warehouse and instance."""
-    shutil.copytree(refreshed_once.data_raw, settings.data_raw, dirs_exist_ok=True)
-    shutil.copytree(refreshed_once.warehouse, settings.warehouse)
-    shutil.copytree(refreshed_once.dagster_home, settings.dagster_home)
+    copy_landed(refreshed_once, settings)
     return settings
+
+
+@pytest.fixture
+def refreshed_raw(tmp_path, refreshed_once):
+    """This test's own copy of the refreshed raw root: what the refresh step reads and writes."""
+    raw = tmp_path / "data_raw"
+    shutil.copytree(refreshed_once.data_raw, raw)
+    return raw
+
+
+def refresh_fails(raw, url: str, timeout: float = TIMEOUT, max_bytes: int = Settings.upstream_max_bytes) -> str:
+    """The refresh step's error (`casi-pipeline refresh` prints it after its name); it must land nothing."""
+    before = tree_hashes(raw)
+    with pytest.raises(refresh.REFRESH_ERRORS) as failure:
+        refresh.refresh(raw, url, timeout, max_bytes=max_bytes)
+    assert tree_hashes(raw) == before
+    return str(failure.value)
 
 
 def test_refresh_lands_the_real_file_with_its_sidecar_and_runs_the_nine_months(refreshed_once, upstream):
@@ -114,17 +130,25 @@ CUT = REAL.index(b"\n", 700) + 25  # mid-row: the body stops inside the label of
      f"truncated body: 600 bytes of {len(REAL)} announced (gave up after 3 attempts)", 3),
 ], ids=["404", "500", "timeout", "html", "html-as-text", "garbage-bytes", "garbage-csv", "truncated-rows",
         "control-characters-in-a-label", "truncated-body"])
-def test_a_failed_refresh_says_why_in_one_line_and_writes_nothing(refreshed, upstream, monkeypatch, capsys,
-                                                                   route, error, attempts):
+def test_a_failed_download_says_why_in_one_line_and_lands_nothing(refreshed_raw, upstream, route, error, attempts):
     path = f"/failure-{len(upstream.routes)}.csv"
     upstream.routes[path] = route
     url = upstream.url(path)
+    assert refresh_fails(refreshed_raw, url) == f"{url}: {error}"
+    assert upstream.hits[path] == attempts
+
+
+def test_a_failed_refresh_prints_its_line_exits_1_and_writes_nothing(refreshed, upstream, monkeypatch, capsys):
+    """End to end (the CLI reads the URL and timeout from the environment): one line, no run, nothing written."""
+    upstream.routes["/failing.csv"] = Route(500, b"oops")
+    url = upstream.url("/failing.csv")
     point_at(monkeypatch, url)
     raw, warehouse, runs = tree_hashes(refreshed.data_raw), tree_hashes(refreshed.warehouse), run_count(refreshed)
     capsys.readouterr()
     assert run_cli(refreshed, "refresh") == 1
-    assert capsys.readouterr().err.splitlines() == [f"casi-pipeline refresh: {url}: {error}"]
-    assert upstream.hits[path] == attempts
+    assert capsys.readouterr().err.splitlines() == [
+        f"casi-pipeline refresh: {url}: HTTP 500 Internal Server Error (gave up after 3 attempts)"]
+    assert upstream.hits["/failing.csv"] == 3
     assert (tree_hashes(refreshed.data_raw), tree_hashes(refreshed.warehouse)) == (raw, warehouse)
     assert run_count(refreshed) == runs
 
@@ -140,29 +164,36 @@ CAP = 1024 * 1024
     (Route(body=b"Model,Feb\n" + b"A B,1\n" * (CAP // 6 + 1)), 30,
      f"body of {10 + 6 * (CAP // 6 + 1):,} bytes announced, more than the limit of {CAP:,} bytes", 1),
 ], ids=["drips-forever", "streams-without-end", "announces-too-much"])
-def test_a_download_is_bounded_in_time_and_size_and_lands_nothing(refreshed, upstream, monkeypatch, capsys,
-                                                                  route, timeout, error, attempts):
+def test_a_download_is_bounded_in_time_and_size_and_lands_nothing(refreshed_raw, upstream, route, timeout, error,
+                                                                  attempts):
     path = f"/unbounded-{len(upstream.routes)}.csv"
     upstream.routes[path] = route
     url = upstream.url(path)
-    monkeypatch.setenv(UPSTREAM_URL_ENV, url)
-    monkeypatch.setenv(UPSTREAM_TIMEOUT_ENV, str(timeout))
-    monkeypatch.setenv(UPSTREAM_MAX_BYTES_ENV, str(CAP))
-    raw, warehouse, runs = tree_hashes(refreshed.data_raw), tree_hashes(refreshed.warehouse), run_count(refreshed)
-    capsys.readouterr()
     started = time.monotonic()
-    assert run_cli(refreshed, "refresh") == 1
+    assert refresh_fails(refreshed_raw, url, timeout, CAP) == f"{url}: {error}"
     elapsed = time.monotonic() - started
-    assert capsys.readouterr().err.splitlines() == [f"casi-pipeline refresh: {url}: {error}"]
     assert upstream.hits[path] == attempts
     # 3 attempts of 0.3 s and pauses of 0.3 s: far below what one dripping read per attempt would allow
     assert elapsed < 5, elapsed
-    assert (tree_hashes(refreshed.data_raw), tree_hashes(refreshed.warehouse)) == (raw, warehouse)
-    assert run_count(refreshed) == runs
     deadline = time.monotonic() + 5  # the server's handler ends once the client has hung up
     while upstream.streaming and time.monotonic() < deadline:
         time.sleep(0.02)
     assert upstream.streaming == 0
+
+
+def test_the_size_cap_comes_from_the_environment(refreshed, upstream, monkeypatch, capsys):
+    """End to end: CASI_UPSTREAM_MAX_BYTES reaches the download; one line, no run, nothing written."""
+    upstream.routes["/too-large.csv"] = Route(body=b"Model,Feb\n" + b"A B,1\n" * 200)
+    url = upstream.url("/too-large.csv")
+    point_at(monkeypatch, url)
+    monkeypatch.setenv(UPSTREAM_MAX_BYTES_ENV, "1024")
+    raw, warehouse, runs = tree_hashes(refreshed.data_raw), tree_hashes(refreshed.warehouse), run_count(refreshed)
+    capsys.readouterr()
+    assert run_cli(refreshed, "refresh") == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"casi-pipeline refresh: {url}: body of 1,210 bytes announced, more than the limit of 1,024 bytes"]
+    assert (tree_hashes(refreshed.data_raw), tree_hashes(refreshed.warehouse)) == (raw, warehouse)
+    assert run_count(refreshed) == runs
 
 
 @pytest.mark.parametrize("url, error", [

@@ -15,7 +15,7 @@ from casi_pipeline.reports import exports
 from casi_pipeline.reports.assets import chart_path, report_path
 from casi_pipeline.storage.files import atomic_file, write_bytes_atomically
 
-from .conftest import REAL_ROLLING, add_drop, chromium_screenshot, png_size, run_cli
+from .conftest import REAL_ROLLING, add_drop, chromium_screenshot, png_size, run_cli, settings_under
 
 MONTHS = ["2025-06", "2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02"]
 HOSTILE = ["=HYPERLINK(\"http://x\",\"y\") M", "<script>alert(1)</script> M", "+cmd|calc M"]
@@ -160,10 +160,7 @@ def test_the_report_renders_in_headless_chromium(real_data_run, tmp_path):
 
 @pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory):
-    from casi_pipeline.settings import Settings
-
-    base = tmp_path_factory.mktemp("hostile")
-    settings = Settings(data_raw=base / "data_raw", warehouse=base / "warehouse", dagster_home=base / "dagster_home")
+    settings = settings_under(tmp_path_factory.mktemp("hostile"))
     rows = [["provider", "model", "casi", "ars", "performance", "input_usd_per_mtok", "output_usd_per_mtok"],
             ["Anthropic", "Claude Sonnet 4", "95.03", "86.53", "45.7", "3", "15"],
             *([*label.rsplit(" ", 1), score, score, "50", "1", "2"]

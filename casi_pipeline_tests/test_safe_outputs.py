@@ -4,13 +4,14 @@ project renders them (the Markdown previews and check summaries shown in the Dag
 import csv
 import io
 
-import dagster as dg
 import pytest
 
+from casi_pipeline.published.assets import assets as published
+from casi_pipeline.release.assets import raw_drops, release_stages
 from casi_pipeline.storage import parquet_io
 from casi_pipeline.safe_text import escape_markdown
 
-from .conftest import add_drop, read_table, run_cli
+from .conftest import add_drop, materialize, read_table
 
 HOSTILE_PROVIDERS = ['=HYPERLINK("http://x","y")', "<script>alert(1)</script>", "+cmd|calc"]
 
@@ -23,23 +24,22 @@ def rolling_with_hostile_labels() -> str:
     return out.getvalue()
 
 
-def latest_preview(settings, asset: str) -> str:
-    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
-    try:
-        event = instance.get_latest_materialization_event(dg.AssetKey(asset))
-        return event.asset_materialization.metadata["preview"].value
-    finally:
-        instance.dispose()
+def previews(result) -> dict[str, str]:
+    return {event.asset_key.path[-1]: event.materialization.metadata["preview"].value
+            for event in result.get_asset_materialization_events() if "preview" in event.materialization.metadata}
 
 
 def test_hostile_labels_are_data_in_parquet_and_escaped_in_previews(settings):
     add_drop(settings.data_raw, "2025-11", {"casi_rolling_12_months.csv": rolling_with_hostile_labels()})
-    assert run_cli(settings, "run") == 0
+    release = materialize(settings, [raw_drops, release_stages], "2025-11")
+    cross_release = materialize(settings, [raw_drops, release_stages, *published], selection=published)
+    assert release.success and cross_release.success
     board = read_table(settings.warehouse, "leaderboard")
     assert board["provider"].tolist() == list(reversed(HOSTILE_PROVIDERS))  # verbatim, best score first
     assert set(board["model"]) == {"M"}
+    shown = previews(release) | previews(cross_release)
     for asset in ("leaderboard", "leaderboard_history", "models"):
-        preview = latest_preview(settings, asset)
+        preview = shown[asset]
         for provider in HOSTILE_PROVIDERS:
             assert escape_markdown(provider) in preview, asset
         assert "<script>" not in preview and "cmd|calc" not in preview, asset  # no raw HTML, no table break

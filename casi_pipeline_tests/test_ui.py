@@ -14,7 +14,8 @@ import pytest
 
 from casi_pipeline.settings import DAGSTER_HOME_ENV, DATA_RAW_ENV, WAREHOUSE_ENV, Settings
 
-from .conftest import REPO, add_drop, add_real_rolling, add_sample, chromium_screenshot, free_ports, run_cli
+from .conftest import (REPO, add_drop, add_real_rolling, add_sample, chromium_screenshot, free_ports, run_cli,
+                       settings_under)
 
 LAUNCHER = Path(__file__).with_name("ui_launcher.py")
 DAGSTER = Path(sys.executable).with_name("dagster")
@@ -70,7 +71,7 @@ def stop(process: subprocess.Popen) -> None:
 def webserver(tmp_path_factory) -> Webserver:
     """`dagster dev` against a temporary DAGSTER_HOME, after `casi-pipeline run` on the sample and the real file."""
     base = tmp_path_factory.mktemp("ui")
-    settings = Settings(data_raw=base / "data_raw", warehouse=base / "warehouse", dagster_home=base / "dagster_home")
+    settings = settings_under(base)
     add_sample(settings.data_raw)
     add_real_rolling(settings.data_raw)
     assert run_cli(settings, "run") == 0
