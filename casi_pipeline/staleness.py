@@ -31,6 +31,7 @@ from dagster._core.definitions.data_version import (
 
 from casi_pipeline import months as month_keys
 from casi_pipeline import versions
+from casi_pipeline.storage.objects import Root
 
 FILES_METADATA = "files"  # on each observation: the files that feed the month, name -> sha256 (JSON)
 PREVIOUS_METADATA = "previous_month_files"  # and those of the month before, when the chain reads it
@@ -155,7 +156,7 @@ def observe(instance: dg.DagsterInstance, chain: Chain, files: dict[str, dict[st
     return changed
 
 
-def plan(instance: dg.DagsterInstance, root: Path, chain: Chain, *, rebuild: bool = False) -> Plan:
+def plan(instance: dg.DagsterInstance, root: Root, chain: Chain, *, rebuild: bool = False) -> Plan:
     """Observe the source, then work out which months are missing or stale, and why."""
     files = chain.files_by_month(root)
     current = chain.data_versions(root, files)

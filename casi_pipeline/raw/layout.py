@@ -4,6 +4,7 @@ snapshots beside the first one, and the release months each drop feeds."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from casi_pipeline import months
 from casi_pipeline.errors import RawInputError
 from casi_pipeline.raw.contracts import rolling_months
 from casi_pipeline.raw.csv_reader import read_csv_file
+from casi_pipeline.storage.objects import Root
 
 ROLLING_FILE = "casi_rolling_12_months.csv"
 METRICS_FILE = "metrics.csv"
@@ -78,7 +80,7 @@ def months_fed(drop: Drop, root: Path) -> list[str]:
     return sorted(fed)
 
 
-def release_months(root: Path) -> list[str]:
+def release_months(root: Root) -> list[str]:
     """Every release month that some drop in the raw root feeds, oldest first."""
     fed: set[str] = set()
     for drop in list_drops(root):
@@ -87,7 +89,7 @@ def release_months(root: Path) -> list[str]:
     return sorted(fed)
 
 
-def before_first_release(root: Path, first: str, other_months: list[str] = ()) -> list[str]:
+def before_first_release(root: Root, first: str, other_months: Sequence[str] = ()) -> list[str]:
     """One line per drop that feeds release months before `first` (the CASI_FIRST_RELEASE_MONTH setting): they
     have no partition, so they are refused by name rather than silently left out. `other_months`: drop months
     fed by files other than the CSVs (red-team results)."""

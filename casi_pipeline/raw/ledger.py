@@ -18,6 +18,7 @@ import pandas as pd
 from casi_pipeline.errors import RawInputError
 from casi_pipeline.raw import layout
 from casi_pipeline.storage.files import sha256_of
+from casi_pipeline.storage.objects import Root
 
 SIDECAR_SUFFIX = ".source.json"  # written by casi_pipeline.refresh.land beside each file it lands
 
@@ -69,7 +70,7 @@ def refuse_edits(root: Path, current: Mapping[str, str], stored_ingest: pd.DataF
     return errors
 
 
-def edited_files(root: Path, stored: StoredIngest) -> list[Edited]:
+def edited_files(root: Root, stored: StoredIngest) -> list[Edited]:
     """Every file in the raw root that no longer matches its record, with the release months its drop feeds."""
     fed = {drop.month: layout.months_fed(drop, root) for drop in layout.list_drops(root) if drop.data_files()}
     stored_ingest = stored(sorted({month for months in fed.values() for month in months}))

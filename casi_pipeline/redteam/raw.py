@@ -16,6 +16,7 @@ from casi_pipeline.errors import RawInputError
 from casi_pipeline.raw import layout
 from casi_pipeline.raw.contracts import check_columns
 from casi_pipeline.storage.files import sha256_of
+from casi_pipeline.storage.objects import Root
 
 TEXT, INTEGER, BOOLEAN = "text", "integer", "boolean"
 
@@ -45,7 +46,7 @@ def files(root: Path, month: str, kind: RawKind) -> list[Path]:
     return sorted(path for path in folder.glob("*.parquet") if path.is_file()) if folder.is_dir() else []
 
 
-def redteam_months(root: Path) -> list[str]:
+def redteam_months(root: Root) -> list[str]:
     """Every drop month holding red-team results, oldest first."""
     return [drop.month for drop in layout.list_drops(root) if any(files(root, drop.month, k) for k in KINDS.values())]
 

@@ -41,7 +41,7 @@ def is_object_uri(text: str) -> bool:
     return str(text).startswith(SCHEME)
 
 
-def open_root(root: str | Path) -> Path | ObjectPath:
+def open_root(root: str | Path) -> Root:
     """A root setting as a path: `s3://bucket/prefix` -> ObjectPath, anything else -> an absolute local Path."""
     if isinstance(root, ObjectPath):
         return root
@@ -230,7 +230,10 @@ class ObjectPath:
         self._type = pafs.FileType.NotFound
 
 
-def check_root(root: Path | ObjectPath, what: str) -> None:
+Root = Path | ObjectPath  # a raw root or warehouse: a local folder or s3://bucket/prefix
+
+
+def check_root(root: Root, what: str) -> None:
     """Raise StorageError naming the root when its bucket is missing or the store refuses or cannot be reached:
     before a run starts, so a misconfigured deployment writes nothing. Local roots need no check."""
     if not isinstance(root, ObjectPath):
