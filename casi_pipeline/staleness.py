@@ -36,7 +36,7 @@ from casi_pipeline.storage.objects import Root
 FILES_METADATA = "files"  # on each observation: the files that feed the month, name -> sha256 (JSON)
 PREVIOUS_METADATA = "previous_month_files"  # and those of the month before, when the chain reads it
 PAGE = 1000
-# Measured on 23 monthly drops (README, "Running it"): one run costs about as much as 2-3 months of stage work, so a
+# One run's own cost is worth a few months of stage work (README, "Running it"), so a
 # gap of up to 2 fresh months between stale ones is cheaper to re-run inside one run than to pay for a second run.
 MAX_COVERED_GAP = 2
 

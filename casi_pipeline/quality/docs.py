@@ -35,8 +35,8 @@ INDEX = "index.html"
 RUNS_PAGE = "runs.html"  # readable without network access
 RUNS_LOG = "runs.jsonl"
 RESULTS = "results"
-# GX rebuilds its index from every result it lists, at every build: keep that cost bounded (measured on this loaded
-# machine: a build took 0.3 s listing 20 results, 0.8 s listing 51). runs.html lists many more, one log line each.
+# GX rebuilds its index from every result it lists, at every build, so the cost grows with the list: keep it
+# bounded. runs.html lists many more, one log line each.
 GX_INDEX_LIMIT = 20
 RUNS_LIMIT = 1000
 RUN_TIME_FORMAT = "%Y%m%dT%H%M%S.%fZ"  # how GX names a run-time folder

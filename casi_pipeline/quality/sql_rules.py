@@ -1,7 +1,7 @@
 """Expectation suites for tables too big for a pandas frame: every row is checked by DuckDB, streaming from Parquet.
 
-Great Expectations on pandas costs ~0.15 s per expectation per million rows here, and its SQL datasource fails on
-DuckDB (IndexError in GX 1.24.1). So these suites are
+Great Expectations on pandas needs the rows in one frame and grows slow with millions of them, and its SQL
+datasource fails on DuckDB (IndexError in GX 1.24.1). So these suites are
 plain SQL aggregates in ONE streaming pass per scope (the rows a group of rules applies to): the rows are grouped
 by a key that holds every key rule's key, so the key rules, and the row rules that read only group columns, are
 decided on the (much smaller) groups; the other row rules share one combined count in the same GROUP BY. A stage

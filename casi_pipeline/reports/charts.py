@@ -52,7 +52,7 @@ class BoardView:
 
 def _figure(title: str, with_key: bool = False):
     """A figure with one chart; with a key column on the right when points are marked by rank."""
-    # Fixed margins: the constrained layout engine took about half of each chart's drawing time.
+    # Fixed margins: the constrained layout engine is a large share of each chart's drawing time.
     figure = Figure(figsize=SIZE, dpi=DPI)
     figure.subplots_adjust(left=0.09, right=0.98, top=0.91, bottom=0.11, wspace=0.05)
     if with_key:
