@@ -38,8 +38,7 @@ redteam_job = dg.define_asset_job(REDTEAM_JOB, selection=dg.AssetSelection.group
 
 def resources(settings: Settings) -> dict:
     return {
-        "io_manager": HiveParquetIOManager(root=str(settings.warehouse),
-                                           pause_writes=str(settings.pause_writes) if settings.pause_writes else None),
+        "io_manager": HiveParquetIOManager(root=str(settings.warehouse)),
         "raw": RawDrops(root=str(settings.data_raw)),
         "upstream": UpstreamSource(url=settings.upstream_url, timeout_seconds=settings.upstream_timeout,
                                    max_bytes=settings.upstream_max_bytes),

@@ -1,7 +1,7 @@
 """A run killed in the middle of writing, and two runs of one release month at once: nothing lost, nothing mixed.
 
-`casi-pipeline` runs as a real subprocess. The test-only pause hook (Settings.pause_writes, CASI_TEST_PAUSE_WRITES)
-stops a writer at an exact point: its temporary file written and flushed, not yet renamed into place.
+`casi-pipeline` runs as a real subprocess, started through paused_cli.py, which stops a writer at an exact point:
+its temporary file written and flushed, not yet renamed into place.
 """
 
 import os
@@ -16,11 +16,12 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from casi_pipeline.settings import DAGSTER_HOME_ENV, DATA_RAW_ENV, PAUSE_WRITES_ENV, WAREHOUSE_ENV
+from casi_pipeline.settings import DAGSTER_HOME_ENV, DATA_RAW_ENV, WAREHOUSE_ENV
 
 from .conftest import add_drop, add_sample, copy_landed, land, run_cli, tree_hashes
 
 CLI = Path(sys.executable).with_name("casi-pipeline")
+PAUSED_CLI = Path(__file__).with_name("paused_cli.py")
 WAIT_SECONDS = 300  # an upper bound for a loaded machine; nothing here measures speed
 ROLLING = "casi_rolling_12_months.csv"
 RESTATED = "casi_rolling_12_months.restated-20260101T060000Z.csv"
@@ -42,10 +43,8 @@ def landed(settings, landed_once):
 def start(settings, pause: Path | None = None) -> subprocess.Popen:
     env = {**os.environ, DATA_RAW_ENV: str(settings.data_raw), WAREHOUSE_ENV: str(settings.warehouse),
            DAGSTER_HOME_ENV: str(settings.dagster_home)}
-    env.pop(PAUSE_WRITES_ENV, None)
-    if pause is not None:
-        env[PAUSE_WRITES_ENV] = str(pause)
-    return subprocess.Popen([str(CLI), "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = [str(CLI)] if pause is None else [sys.executable, str(PAUSED_CLI), str(pause)]
+    return subprocess.Popen([*command, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def wait_for(condition, what: str, process: subprocess.Popen) -> None:

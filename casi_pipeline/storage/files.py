@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -26,12 +26,12 @@ def _temporary_prefix(path: Path) -> str:
 
 
 @contextmanager
-def atomic_target(path: Path, before_replace: Callable[[Path], None] | None = None) -> Iterator[Path]:
+def atomic_target(path: Path) -> Iterator[Path]:
     """A temporary path beside `path` to write (e.g. by a streaming writer); when the block ends without error it is
     flushed to disk and renamed over `path`, so a reader sees the old file or the new one, never half of one.
 
     Writers of one target hold its lock (parquet_io.locked), so a leftover of a writer killed before its rename is
-    removed here rather than accumulating. `before_replace` is a test hook (parquet_io.pause_at).
+    removed here rather than accumulating.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     for leftover in path.parent.glob(f"{_temporary_prefix(path)}*.tmp"):
@@ -43,8 +43,6 @@ def atomic_target(path: Path, before_replace: Callable[[Path], None] | None = No
         yield Path(temporary)
         with open(temporary, "rb+") as written:
             os.fsync(written.fileno())
-        if before_replace is not None:
-            before_replace(path)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -52,16 +50,14 @@ def atomic_target(path: Path, before_replace: Callable[[Path], None] | None = No
 
 
 @contextmanager
-def atomic_file(path: Path, before_replace: Callable[[Path], None] | None = None) -> Iterator[BinaryIO]:
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
     """atomic_target as an open binary sink; on an object root, an in-memory buffer uploaded as one object."""
     if isinstance(path, ObjectPath):
         buffer = io.BytesIO()
         yield buffer
-        if before_replace is not None:
-            before_replace(path)
         path.write_bytes(buffer.getvalue())
         return
-    with atomic_target(path, before_replace) as temporary, temporary.open("wb") as sink:
+    with atomic_target(path) as temporary, temporary.open("wb") as sink:
         yield sink
 
 

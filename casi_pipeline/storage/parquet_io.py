@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import io
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -30,7 +29,6 @@ PARTITION_COLUMN = "release_month"
 PART_FILE = "part-0.parquet"
 LOCKS_FOLDER = ".locks"  # dot-prefixed: pyarrow, pandas and DuckDB globs never take it for data
 PUBLISHED_LOCK = "published"  # the cross-release tables
-PAUSE_POLL_SECONDS = 0.05
 
 
 def parquet_bytes(frame: pd.DataFrame | pa.Table) -> bytes:
@@ -40,27 +38,10 @@ def parquet_bytes(frame: pd.DataFrame | pa.Table) -> bytes:
     return sink.getvalue()
 
 
-def write_atomically(frame: pd.DataFrame | pa.Table, path: Path | ObjectPath,
-                     before_replace: Callable[[Path], None] | None = None) -> None:
+def write_atomically(frame: pd.DataFrame | pa.Table, path: Path | ObjectPath) -> None:
     """Write beside the target, flush to disk, then rename over it: a reader sees the old file or the new one."""
-    with atomic_file(path, before_replace) as sink:
+    with atomic_file(path) as sink:
         sink.write(parquet_bytes(frame))
-
-
-def pause_at(control: Path) -> Callable[[Path], None]:
-    """Test hook (Settings.pause_writes): before renaming a finished temporary file into place, when the target's
-    path contains the text of `<control>/match`, write `<control>/paused` and wait until `<control>/resume`
-    exists. Lets a test kill a writer, or start a second run, at an exact point of a write."""
-
-    def pause(target: Path) -> None:
-        match = control / "match"
-        if (control / "resume").exists() or not match.exists() or match.read_text() not in target.as_posix():
-            return
-        (control / "paused").write_text(target.as_posix())
-        while not (control / "resume").exists():
-            time.sleep(PAUSE_POLL_SECONDS)
-
-    return pause
 
 
 @contextmanager
@@ -112,18 +93,11 @@ class HiveParquetIOManager(dg.ConfigurableIOManager):
     """Stores each asset as a Parquet table under `root`; partitioned assets split by release month."""
 
     root: str
-    pause_writes: str | None = None  # tests only: see pause_at
 
     @property
     def path(self) -> Path | ObjectPath:
         """The warehouse root: every reader and writer of warehouse files starts here."""
         return open_root(self.root)
-
-    def _pause(self) -> Callable[[Path], None] | None:
-        return pause_at(Path(self.pause_writes)) if self.pause_writes else None
-
-    def _write(self, frame: pd.DataFrame, path: Path | ObjectPath) -> None:
-        write_atomically(frame, path, self._pause())
 
     def locked(self, names: Iterable[str]):
         return locked(self.path, names)
@@ -141,18 +115,17 @@ class HiveParquetIOManager(dg.ConfigurableIOManager):
         run's id, and lands when the stage chain commits the month (commit_months), together with its other tables."""
         root, table = self.path, self._table(context)
         if not context.has_asset_partitions:
-            self._write(obj, table_path(root, table))
+            write_atomically(obj, table_path(root, table))
             return
         for release_month in context.asset_partition_keys:
             part = obj[obj[PARTITION_COLUMN] == release_month].drop(columns=PARTITION_COLUMN)
-            self._write(part, commits.staged_path(partition_path(root, table, release_month), context.run_id))
+            write_atomically(part, commits.staged_path(partition_path(root, table, release_month), context.run_id))
 
     def commit_months(self, release_months: list[str], tables: list[str], run_id: str) -> None:
         """Land the tables this run staged for each month: one commit record per month, written last."""
         for release_month in release_months:
             commits.commit(self.path, release_month,
-                           {table: partition_path(self.path, table, release_month) for table in tables},
-                           run_id, self._pause())
+                           {table: partition_path(self.path, table, release_month) for table in tables}, run_id)
 
     def read_partitions(self, table: str, release_months: list[str]) -> pd.DataFrame:
         """The committed partitions of a table, concatenated; months never materialised are absent (no error)."""
