@@ -9,7 +9,7 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from casi_pipeline.factory import Stage, StageResult, build_stage_asset
+from casi_pipeline.factory import GatedTable, StageResult, build_stage_asset
 from casi_pipeline.pools import PUBLISHED_POOL
 from casi_pipeline.quality import suites
 from casi_pipeline.reference import methodology, registry
@@ -69,23 +69,25 @@ def _history(_months, inputs, context) -> StageResult:
 every_month = dg.AllPartitionMapping()
 
 
-def _hold_published_lock(context, _months):
+def published_lock(context, _months):
+    """Both tables read their own stored table, so two publishing runs take turns."""
     return context.resources.io_manager.locked([PUBLISHED_LOCK])
 
 
-# Both read their own stored table, so two publishing runs take turns.
-holding_published_lock = {"hold": _hold_published_lock, "required_resources": {"io_manager"}, "pool": PUBLISHED_POOL}
-
 models = build_stage_asset(
-    Stage(MODELS, "The model dimension: one row per canonical model ever seen, with aliases and first/last month.",
-          suites.models_suite(), ("model_id",), _models),
-    group=GROUP, inputs={"normalise": (NORMALISE, every_month)}, **holding_published_lock,
+    GatedTable(
+        MODELS, "The model dimension: one row per canonical model ever seen, with aliases and first/last month.",
+        suites.models_suite(), ("model_id",), _models),
+    group=GROUP, inputs={"normalise": (NORMALISE, every_month)}, lock=published_lock,
+    required_resources={"io_manager"}, pool=PUBLISHED_POOL,
 )
 
 leaderboard_history = build_stage_asset(
-    Stage(HISTORY, "Every board of every release month: the history the leaderboards are published from.",
-          suites.history_suite(methodology()), suites.BOARD_LOCATION, _history),
-    group=GROUP, inputs={"leaderboard": (LEADERBOARD, every_month)}, **holding_published_lock,
+    GatedTable(
+        HISTORY, "Every board of every release month: the history the leaderboards are published from.",
+        suites.history_suite(methodology()), suites.BOARD_LOCATION, _history),
+    group=GROUP, inputs={"leaderboard": (LEADERBOARD, every_month)}, lock=published_lock,
+    required_resources={"io_manager"}, pool=PUBLISHED_POOL,
 )
 
 assets = [models, leaderboard_history]

@@ -13,7 +13,7 @@ import pandas as pd
 
 from casi_pipeline import months, versions
 from casi_pipeline.errors import RawInputError, StageError
-from casi_pipeline.factory import Stage, StageResult, beta_api, build_stage_chain, owned_source
+from casi_pipeline.factory import GatedTable, StageResult, beta_api, build_stage_chain, owned_source
 from casi_pipeline.pools import RELEASE_POOL
 from casi_pipeline.quality import suites
 from casi_pipeline.raw import drops, ledger
@@ -98,7 +98,7 @@ def _normalise(_months, tables, _context) -> StageResult:
                                                       benchmark_catalogue())
     restated = pd.DataFrame(findings.rows.pop(transforms.RESTATED_VALUES, []), columns=RESTATEMENTS.names)
     return StageResult(table, findings.rows, check_frame=table.assign(in_drop_conflict=conflicts),
-                       by_products={transforms.RESTATED_VALUES: restated})
+                       intermediates={transforms.RESTATED_VALUES: restated})
 
 
 def _restatements(release_months: list[str], tables, context) -> StageResult:
@@ -127,38 +127,43 @@ def _leaderboard(release_months: list[str], tables, context) -> StageResult:
 
 
 STAGES = [
-    Stage(INGEST,
-          "Every raw file that feeds a release month, whole and exactly as written, with file, row and sha256: "
-          "the drop of that month and every newer rolling snapshot that still carries it.",
-          suites.ingest_suite(INGEST.names, catalogue()), suites.RAW_LOCATION, _ingest,
-          kinds=frozenset({"csv", "pandas", "parquet"})),
-    Stage(VALIDATE, "Typed values, each inside the range the metric catalogue allows.",
-          suites.validate_suite(catalogue()), suites.RAW_LOCATION, _validate),
-    Stage(NORMALISE,
-          "One row per (release month, model): canonical identity from the model registry, and for each metric "
-          "the value of the newest drop that carries it, and the Average Performance computed from benchmarks.csv "
-          "with the benchmark catalogue. Unknown labels become new models (WARN).",
-          suites.normalise_suite(catalogue()), suites.MODEL_LOCATION, _normalise,
-          warn_checks={
-              transforms.UNKNOWN_MODELS: "labels not in the model registry, added as new models",
-              transforms.NEAR_DUPLICATE_LABELS: "unknown labels that look like a registered model",
-              transforms.UNKNOWN_BENCHMARKS: "benchmarks.csv names a benchmark not in the benchmark catalogue "
-                                             "(left out of the computed performance)",
-              transforms.PERFORMANCE_MISMATCH: "published and computed Average Performance differ by more than the "
-                                               "catalogue's reconciliation tolerance (the board uses the published)",
-          }),
-    Stage(RESTATEMENTS,
-          "Values that a newer drop restates differently (the newer one wins on the boards): old and new value with "
-          "both sources. Append-only: a restatement once recorded stays.",
-          suites.restatements_suite(catalogue()), suites.MODEL_LOCATION, _restatements,
-          warn_checks={transforms.RESTATED_VALUES: "values that a newer drop restates differently"},
-          reads=VALIDATE.name),
-    Stage(LEADERBOARD,
-          "The score stage: the CASI and ARS boards of a release month, competition-ranked by security, with RTP, "
-          "Cost of Security and the change since the previous release month. Performance is the published one when "
-          "the drop gives it, else the computed one (performance_basis says which).",
-          suites.leaderboard_suite(catalogue(), methodology()), suites.BOARD_LOCATION, _leaderboard,
-          reads=NORMALISE.name),
+    GatedTable(
+        INGEST,
+        "Every raw file that feeds a release month, whole and exactly as written, with file, row and sha256: "
+        "the drop of that month and every newer rolling snapshot that still carries it.",
+        suites.ingest_suite(INGEST.names, catalogue()), suites.RAW_LOCATION, _ingest,
+        kinds=frozenset({"csv", "pandas", "parquet"})),
+    GatedTable(
+        VALIDATE, "Typed values, each inside the range the metric catalogue allows.",
+        suites.validate_suite(catalogue()), suites.RAW_LOCATION, _validate),
+    GatedTable(
+        NORMALISE,
+        "One row per (release month, model): canonical identity from the model registry, and for each metric "
+        "the value of the newest drop that carries it, and the Average Performance computed from benchmarks.csv "
+        "with the benchmark catalogue. Unknown labels become new models (WARN).",
+        suites.normalise_suite(catalogue()), suites.MODEL_LOCATION, _normalise,
+        warn_checks={
+            transforms.UNKNOWN_MODELS: "labels not in the model registry, added as new models",
+            transforms.NEAR_DUPLICATE_LABELS: "unknown labels that look like a registered model",
+            transforms.UNKNOWN_BENCHMARKS: "benchmarks.csv names a benchmark not in the benchmark catalogue "
+                                           "(left out of the computed performance)",
+            transforms.PERFORMANCE_MISMATCH: "published and computed Average Performance differ by more than the "
+                                             "catalogue's reconciliation tolerance (the board uses the published)",
+        }),
+    GatedTable(
+        RESTATEMENTS,
+        "Values that a newer drop restates differently (the newer one wins on the boards): old and new value with "
+        "both sources. Append-only: a restatement once recorded stays.",
+        suites.restatements_suite(catalogue()), suites.MODEL_LOCATION, _restatements,
+        warn_checks={transforms.RESTATED_VALUES: "values that a newer drop restates differently"},
+        upstream=VALIDATE.name),
+    GatedTable(
+        LEADERBOARD,
+        "The score stage: the CASI and ARS boards of a release month, competition-ranked by security, with RTP, "
+        "Cost of Security and the change since the previous release month. Performance is the published one when "
+        "the drop gives it, else the computed one (performance_basis says which).",
+        suites.leaderboard_suite(catalogue(), methodology()), suites.BOARD_LOCATION, _leaderboard,
+        upstream=NORMALISE.name),
 ]
 
 release_stages = build_stage_chain(
@@ -166,7 +171,7 @@ release_stages = build_stage_chain(
     description="ingest -> validate -> normalise -> leaderboard for each release month, each gated by its suite",
     upstream=[raw_drops.key], partitions_def=release_months, backfill_policy=one_run_per_backfill,
     required_resources={"raw", "io_manager"},
-    hold=lambda context, months: context.resources.io_manager.locked(months), pool=RELEASE_POOL,
+    lock=lambda context, months: context.resources.io_manager.locked(months), pool=RELEASE_POOL,
 )
 
 assets = [raw_drops, release_stages]
