@@ -26,8 +26,9 @@ from casi_pipeline.redteam import raw as redteam_raw
 from casi_pipeline.release.tables import INGEST
 from casi_pipeline.settings import DAGSTER_HOME_ENV, DATA_RAW_ENV, WAREHOUSE_ENV, Settings, prepare_dagster_home
 from casi_pipeline.storage.objects import ObjectPath, StorageError, check_root
-from casi_pipeline.storage.parquet_io import HiveParquetIOManager, partition_path
+from casi_pipeline.storage.parquet_io import partition_path
 from casi_pipeline.storage.safe_text import escape_unprintable
+from casi_pipeline.storage.warehouse import Warehouse
 
 # Job names, as in casi_pipeline.definitions (imported only when a run starts: it loads Great Expectations).
 RELEASE_JOB, PUBLISH_JOB, REDTEAM_JOB = "release_job", "publish_job", "redteam_job"
@@ -113,8 +114,8 @@ def _report(failures: list[str], done: str, refusals: Sequence[str] = ()) -> int
     return 0
 
 
-def _warehouse(settings: Settings) -> HiveParquetIOManager:
-    return HiveParquetIOManager(root=str(settings.warehouse))
+def _warehouse(settings: Settings) -> Warehouse:
+    return Warehouse(root=str(settings.warehouse))
 
 
 def refused_edits(settings: Settings) -> tuple[list[str], set[str]]:

@@ -17,7 +17,8 @@ from casi_pipeline.redteam import assets as redteam_assets
 from casi_pipeline.release import assets as release_assets
 from casi_pipeline.reports import assets as report_assets
 from casi_pipeline.settings import Settings
-from casi_pipeline.storage.parquet_io import HiveParquetIOManager
+from casi_pipeline.storage.io_manager import hive_parquet_io_manager
+from casi_pipeline.storage.warehouse import Warehouse
 
 RELEASE_JOB = "release_job"
 PUBLISH_JOB = "publish_job"
@@ -38,7 +39,8 @@ redteam_job = dg.define_asset_job(REDTEAM_JOB, selection=dg.AssetSelection.group
 
 def resources(settings: Settings) -> dict:
     return {
-        "io_manager": HiveParquetIOManager(root=str(settings.warehouse)),
+        "io_manager": hive_parquet_io_manager,  # stores and loads the tables of the warehouse below
+        "warehouse": Warehouse(root=str(settings.warehouse)),
         "raw": RawDrops(root=str(settings.data_raw)),
         "upstream": UpstreamSource(url=settings.upstream_url, timeout_seconds=settings.upstream_timeout,
                                    max_bytes=settings.upstream_max_bytes),

@@ -169,14 +169,14 @@ def build_and_check(stage: GatedTable, months: list[str], tables: dict[str, pd.D
 
 @contextmanager
 def run_docs(context) -> Iterator[RunDocs | None]:
-    """The run's Data Docs under the warehouse the IO manager writes to, built when the block ends, even when a
-    suite refused the month (its failures are what people most need to browse)."""
-    io_manager = getattr(context.resources, "io_manager", None)
+    """The run's Data Docs under the warehouse, built when the block ends, even when a suite refused the month (its
+    failures are what people most need to browse)."""
+    root = context.resources.warehouse.path
     # GX's store writes local files: on an s3:// warehouse no Data Docs are built (nothing is written to local disk)
-    if io_manager is None or not isinstance(io_manager.path, Path):
+    if not isinstance(root, Path):
         yield None
         return
-    docs = RunDocs(io_manager.path, context.run.run_id)
+    docs = RunDocs(root, context.run.run_id)
     try:
         yield docs
     finally:
@@ -241,7 +241,8 @@ def build_stage_chain(
                                  for previous, stage in zip([None, *stages[:-1]], stages)},
             check_specs=[spec for stage in stages for spec in stage.check_specs()],
             partitions_def=partitions_def, backfill_policy=backfill_policy, can_subset=False,
-            required_resource_keys=required_resources | {"io_manager"}, pool=pool,  # it commits each month's tables
+            # the IO manager commits each month's tables; the warehouse locks the months, serves reads and Data Docs
+            required_resource_keys=required_resources | {"io_manager", "warehouse"}, pool=pool,
         )
 
     @decorate
@@ -274,7 +275,7 @@ def build_stage_chain(
 
 def build_stage_asset(stage: GatedTable, *, group: str,
                       inputs: Mapping[str, tuple[Table, dg.PartitionMapping | None]], lock: LockFn = no_lock,
-                      required_resources: set[str] | None = None, pool: str | None = None) -> dg.AssetsDefinition:
+                      pool: str | None = None) -> dg.AssetsDefinition:
     """One gated, unpartitioned asset whose inputs are loaded by the IO manager (conformed to their tables)."""
 
     @dg.asset(
@@ -283,7 +284,7 @@ def build_stage_asset(stage: GatedTable, *, group: str,
         code_version=versions.code_version(stage.table.name),
         ins={name: dg.AssetIn(key=dg.AssetKey(table.name), partition_mapping=mapping)
              for name, (table, mapping) in inputs.items()},
-        required_resource_keys=required_resources, pool=pool,
+        required_resource_keys={"warehouse"}, pool=pool,  # its lock, the stored tables it reads, Data Docs
     )
     def _asset(context, **loaded):
         tables = {name: inputs[name][0].conform(frame) for name, frame in loaded.items()}

@@ -22,7 +22,7 @@ import pytest
 
 from casi_pipeline.quality.docs import FOLDER as DATA_DOCS
 from casi_pipeline.settings import Settings
-from casi_pipeline.storage.parquet_io import LOCKS_FOLDER
+from casi_pipeline.storage.warehouse import LOCKS_FOLDER
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

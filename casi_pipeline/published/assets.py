@@ -15,8 +15,8 @@ from casi_pipeline.quality import suites
 from casi_pipeline.reference import methodology, registry
 from casi_pipeline.release.tables import LEADERBOARD, NORMALISE
 from casi_pipeline.release.transforms import retain_published
-from casi_pipeline.storage.parquet_io import PUBLISHED_LOCK
 from casi_pipeline.storage.tables import Column, Table
+from casi_pipeline.storage.warehouse import PUBLISHED_LOCK
 
 GROUP = "published"
 
@@ -39,7 +39,7 @@ HISTORY_KEY = ["release_month", "board", "model_id"]
 
 
 def _published(context, table: Table) -> pd.DataFrame:
-    return table.conform(context.resources.io_manager.read_table(table.name))
+    return table.conform(context.resources.warehouse.read_table(table.name))
 
 
 def _models(_months, inputs, context) -> StageResult:
@@ -71,23 +71,21 @@ every_month = dg.AllPartitionMapping()
 
 def published_lock(context, _months):
     """Both tables read their own stored table, so two publishing runs take turns."""
-    return context.resources.io_manager.locked([PUBLISHED_LOCK])
+    return context.resources.warehouse.locked([PUBLISHED_LOCK])
 
 
 models = build_stage_asset(
     GatedTable(
         MODELS, "The model dimension: one row per canonical model ever seen, with aliases and first/last month.",
         suites.models_suite(), ("model_id",), _models),
-    group=GROUP, inputs={"normalise": (NORMALISE, every_month)}, lock=published_lock,
-    required_resources={"io_manager"}, pool=PUBLISHED_POOL,
+    group=GROUP, inputs={"normalise": (NORMALISE, every_month)}, lock=published_lock, pool=PUBLISHED_POOL,
 )
 
 leaderboard_history = build_stage_asset(
     GatedTable(
         HISTORY, "Every board of every release month: the history the leaderboards are published from.",
         suites.history_suite(methodology()), suites.BOARD_LOCATION, _history),
-    group=GROUP, inputs={"leaderboard": (LEADERBOARD, every_month)}, lock=published_lock,
-    required_resources={"io_manager"}, pool=PUBLISHED_POOL,
+    group=GROUP, inputs={"leaderboard": (LEADERBOARD, every_month)}, lock=published_lock, pool=PUBLISHED_POOL,
 )
 
 assets = [models, leaderboard_history]

@@ -109,9 +109,9 @@ redteam_stages = build_stage_chain(
     "redteam_stages", STAGES, group=GROUP,
     description="redteam_ingest -> validate -> normalise -> scores for each release month, each gated by its suite",
     upstream=[redteam_raw.key], partitions_def=release_months, backfill_policy=one_run_per_backfill,
-    required_resources={"raw", "io_manager"}, pool=REDTEAM_POOL,
+    required_resources={"raw"}, pool=REDTEAM_POOL,
     # like the release stages: the month's commit record is shared, so two writers of one month take turns
-    lock=lambda context, months: context.resources.io_manager.locked(months),
+    lock=lambda context, months: context.resources.warehouse.locked(months),
 )
 
 

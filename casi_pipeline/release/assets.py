@@ -81,7 +81,7 @@ def _ingest(release_months: list[str], _tables, context) -> StageResult:
 def refuse_edited_files(frame: pd.DataFrame, release_months: list[str], context) -> None:
     """Landed files are immutable: one line per file whose sha256 differs from its record, naming the months it
     feeds in this run."""
-    stored = context.resources.io_manager.read_partitions(INGEST.name, release_months)
+    stored = context.resources.warehouse.read_partitions(INGEST.name, release_months)
     current = dict(zip(frame["source_file"], frame["source_sha256"]))
     edited = ledger.refuse_edits(context.resources.raw.path, current, stored)
     fed = frame.groupby("source_file")["release_month"].unique()
@@ -104,7 +104,7 @@ def _normalise(_months, tables, _context) -> StageResult:
 def _restatements(release_months: list[str], tables, context) -> StageResult:
     """What normalise found restated, plus every restatement recorded before for these months: the record only grows,
     even when the older drop is later removed."""
-    recorded = RESTATEMENTS.conform(context.resources.io_manager.read_partitions(RESTATEMENTS.name, release_months))
+    recorded = RESTATEMENTS.conform(context.resources.warehouse.read_partitions(RESTATEMENTS.name, release_months))
     found = RESTATEMENTS.conform(tables[transforms.RESTATED_VALUES])
     table = transforms.retain_published(recorded, found, RESTATEMENTS.names)
     return StageResult(table, {transforms.RESTATED_VALUES: table.to_dict("records")})
@@ -114,7 +114,7 @@ def _leaderboard(release_months: list[str], tables, context) -> StageResult:
     """Score each month; the change in security needs the month before, from this run or from the warehouse."""
     normalised = tables["normalise"]
     before_range = transforms.previous_month(release_months[0])
-    stored = NORMALISE.conform(context.resources.io_manager.read_partitions(NORMALISE.name, [before_range]))
+    stored = NORMALISE.conform(context.resources.warehouse.read_partitions(NORMALISE.name, [before_range]))
     if stored.empty and before_range in context.resources.raw.release_months():
         raise StageError([f"{release_months[0]} leaderboard: release month {before_range} has raw data but no "
                           f"normalise table; materialise it first (casi-pipeline backfill)"])
@@ -170,8 +170,8 @@ release_stages = build_stage_chain(
     "release_stages", STAGES, group=GROUP,
     description="ingest -> validate -> normalise -> leaderboard for each release month, each gated by its suite",
     upstream=[raw_drops.key], partitions_def=release_months, backfill_policy=one_run_per_backfill,
-    required_resources={"raw", "io_manager"},
-    lock=lambda context, months: context.resources.io_manager.locked(months), pool=RELEASE_POOL,
+    required_resources={"raw"}, lock=lambda context, months: context.resources.warehouse.locked(months),
+    pool=RELEASE_POOL,
 )
 
 assets = [raw_drops, release_stages]

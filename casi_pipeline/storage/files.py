@@ -30,7 +30,7 @@ def atomic_target(path: Path) -> Iterator[Path]:
     """A temporary path beside `path` to write (e.g. by a streaming writer); when the block ends without error it is
     flushed to disk and renamed over `path`, so a reader sees the old file or the new one, never half of one.
 
-    Writers of one target hold its lock (parquet_io.locked), so a leftover of a writer killed before its rename is
+    Writers of one target hold its lock (warehouse.locked), so a leftover of a writer killed before its rename is
     removed here rather than accumulating.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
