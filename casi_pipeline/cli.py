@@ -20,18 +20,17 @@ from casi_pipeline.automation.drop_sensor import PARTITION_RANGE_END, PARTITION_
 from casi_pipeline.automation.failure_alert import step_failure_lines
 from casi_pipeline.instance import InstanceError
 from casi_pipeline.instance import open_instance as open_configured_instance
+from casi_pipeline.job_names import PUBLISH_JOB, REDTEAM_JOB, RELEASE_JOB
 from casi_pipeline.progress import Progress
-from casi_pipeline.raw import drops, ledger
+from casi_pipeline.raw import layout, ledger
 from casi_pipeline.redteam import raw as redteam_raw
 from casi_pipeline.release.tables import INGEST
 from casi_pipeline.settings import DAGSTER_HOME_ENV, DATA_RAW_ENV, WAREHOUSE_ENV, Settings, prepare_dagster_home
 from casi_pipeline.storage.objects import ObjectPath, StorageError, check_root
 from casi_pipeline.storage.parquet_io import partition_path
-from casi_pipeline.storage.safe_text import escape_unprintable
 from casi_pipeline.storage.warehouse import Warehouse
+from casi_pipeline.safe_text import escape_unprintable
 
-# Job names, as in casi_pipeline.definitions (imported only when a run starts: it loads Great Expectations).
-RELEASE_JOB, PUBLISH_JOB, REDTEAM_JOB = "release_job", "publish_job", "redteam_job"
 # A run that fails names the files it refused; their months are left out and the rest run again, this many times.
 MAX_ATTEMPTS = 4
 
@@ -220,7 +219,7 @@ def _normalise_stored(settings: Settings):
 def run(settings: Settings, rebuild: bool = False, quiet: bool = False) -> int:
     """The release months (and red-team months) that are missing or stale, in one run each for the release and the
     red-team stages, then publishing; nothing at all when nothing is stale. `rebuild` runs every month."""
-    release_months = drops.release_months(settings.data_raw)
+    release_months = layout.release_months(settings.data_raw)
     redteam_months = redteam_raw.redteam_months(settings.data_raw)
     if not release_months and not redteam_months:
         _say(f"casi-pipeline: no release drops under {settings.data_raw}")
@@ -238,7 +237,7 @@ def run_plans(settings: Settings, progress: Progress, rebuild: bool = False) -> 
     # Left out before any run: months before the first release month (no partition) and months fed by a landed file
     # that was edited in place (never published silently).
     first = settings.first_release_month
-    failures = drops.before_first_release(settings.data_raw, first, redteam.months)
+    failures = layout.before_first_release(settings.data_raw, first, redteam.months)
     edits, edited = refused_edits(settings)
     failures += edits
     stopped = {month: "edited in place" for month in edited} | {

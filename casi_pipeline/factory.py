@@ -31,7 +31,7 @@ from casi_pipeline.errors import StageError
 from casi_pipeline.quality.docs import RunDocs
 from casi_pipeline.quality.gx import SuiteReport, metadata_json, run_suite
 from casi_pipeline.quality.sql_rules import Counted, SqlSuite
-from casi_pipeline.storage.safe_text import escape_markdown
+from casi_pipeline.safe_text import escape_markdown
 from casi_pipeline.storage.tables import Table
 
 OWNERS = ["team:leaderboard"]
@@ -46,6 +46,12 @@ def beta_api() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)
         yield
+
+
+def with_code_references(assets: list) -> list:
+    """The assets, each linked to its source in the UI."""
+    with beta_api():
+        return dg.with_source_code_references(assets)
 
 
 def owned_source(source: dg.SourceAsset) -> dg.AssetsDefinition:
@@ -275,7 +281,8 @@ def build_stage_chain(
 
 def build_stage_asset(stage: GatedTable, *, group: str,
                       inputs: Mapping[str, tuple[Table, dg.PartitionMapping | None]], lock: LockFn = no_lock,
-                      pool: str | None = None) -> dg.AssetsDefinition:
+                      pool: str | None = None, automation_condition: dg.AutomationCondition | None = None
+                      ) -> dg.AssetsDefinition:
     """One gated, unpartitioned asset whose inputs are loaded by the IO manager (conformed to their tables)."""
 
     @dg.asset(
@@ -284,7 +291,8 @@ def build_stage_asset(stage: GatedTable, *, group: str,
         code_version=versions.code_version(stage.table.name),
         ins={name: dg.AssetIn(key=dg.AssetKey(table.name), partition_mapping=mapping)
              for name, (table, mapping) in inputs.items()},
-        required_resource_keys={"warehouse"}, pool=pool,  # its lock, the stored tables it reads, Data Docs
+        # the warehouse: its lock, the stored tables it reads, and the Data Docs
+        required_resource_keys={"warehouse"}, pool=pool, automation_condition=automation_condition,
     )
     def _asset(context, **loaded):
         tables = {name: inputs[name][0].conform(frame) for name, frame in loaded.items()}

@@ -19,7 +19,10 @@ from pathlib import Path
 
 from casi_pipeline import months
 from casi_pipeline.errors import RawInputError
-from casi_pipeline.raw import drops
+from casi_pipeline.raw.contracts import rolling_months
+from casi_pipeline.raw.csv_reader import read_csv_file
+from casi_pipeline.raw.layout import BENCHMARKS_FILE, METRICS_FILE, list_drops
+from casi_pipeline.storage.files import sha256_of
 
 REFERENCE = Path(__file__).parent / "reference"
 REDTEAM_METHODOLOGY = Path(__file__).parent / "redteam" / "methodology.yaml"
@@ -45,7 +48,7 @@ STAGES: dict[str, tuple[str, tuple[Path, ...]]] = {
 
 @lru_cache(maxsize=None)
 def _content_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return sha256_of(path)[:12]
 
 
 def code_version(stage: str) -> str:
@@ -54,24 +57,20 @@ def code_version(stage: str) -> str:
     return "+".join([logic, *(f"{path.name}:{_content_hash(path)}" for path in references)])
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def files_by_month(root: Path) -> dict[str, dict[str, str]]:
     """For each release month, the files that feed it: display name -> sha256. A rolling snapshot whose header
     cannot be read feeds every release month up to its drop's (its ingest reads it for each of them)."""
     fed: dict[str, dict[str, str]] = defaultdict(dict)
     unreadable: list[tuple[str, str, str]] = []
-    for drop in drops.list_drops(root):
+    for drop in list_drops(root):
         for path in drop.data_files():
-            name, digest = f"{root.name}/{path.relative_to(root).as_posix()}", file_sha256(path)
-            if path.name in (drops.METRICS_FILE, drops.BENCHMARKS_FILE):
+            name, digest = f"{root.name}/{path.relative_to(root).as_posix()}", sha256_of(path)
+            if path.name in (METRICS_FILE, BENCHMARKS_FILE):
                 fed[drop.month][name] = digest
                 continue
             try:
-                raw = drops.read_csv_file(path, root, check_shape=False)
-                covered = drops.rolling_months(raw, drop.month) if raw.rows else [drop.month]
+                raw = read_csv_file(path, root, check_shape=False)
+                covered = rolling_months(raw, drop.month) if raw.rows else [drop.month]
             except RawInputError:
                 unreadable.append((drop.month, name, digest))
                 covered = [drop.month]

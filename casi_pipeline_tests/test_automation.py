@@ -8,8 +8,9 @@ import pytest
 
 from casi_pipeline.automation import drop_sensor, publish_sensor, refresh_schedule
 from casi_pipeline.cli import QUIET
-from casi_pipeline.definitions import PUBLISH_JOB, RELEASE_JOB, build_definitions, resources
-from casi_pipeline.raw import drops
+from casi_pipeline.definitions import build_definitions, resources
+from casi_pipeline.job_names import RELEASE_JOB
+from casi_pipeline.raw import layout
 from casi_pipeline.settings import Settings, prepare_dagster_home
 
 from .conftest import REAL_ROLLING, add_drop, add_real_rolling, add_sample, copy_landed, land, run_cli, tree_hashes
@@ -89,7 +90,7 @@ def test_a_restatement_requests_the_drop_again_under_a_new_run_key(settings):
     sensor = Sensor(settings)
     [(_, _, first_key)] = sensor.evaluate()
     restated = REAL_ROLLING.read_bytes().replace(b",98.06", b",97.5")
-    (settings.data_raw / "2026-02" / drops.restatement_name("20260305T060000Z")).write_bytes(restated)
+    (settings.data_raw / "2026-02" / layout.restatement_name("20260305T060000Z")).write_bytes(restated)
     [(first, last, run_key)] = sensor.evaluate()
     assert (first, last) == ("2025-06", "2026-02") and run_key != first_key
 
@@ -195,20 +196,28 @@ def test_a_failed_refresh_job_fails_in_one_line_and_writes_nothing(settings, ups
     assert tree_hashes(settings.data_raw) == {}
 
 
-@pytest.mark.parametrize("job_name, selection, requested", [
-    (RELEASE_JOB, None, True),
-    ("__ASSET_JOB", [dg.AssetKey("leaderboard")], True),  # a backfill launched from the UI
-    (PUBLISH_JOB, None, False),
-    (refresh_schedule.REFRESH_JOB, None, False),
-])
-def test_a_successful_release_run_is_followed_by_publish(job_name, selection, requested):
-    definitions = build_definitions(Settings.from_env())
-    sensor = definitions.resolve_sensor_def(publish_sensor.SENSOR_NAME)
-    instance = dg.DagsterInstance.ephemeral()
-    run = dg.DagsterRun(job_name=job_name, run_id="0" * 8, asset_selection=frozenset(selection) if selection else None,
-                        status=dg.DagsterRunStatus.SUCCESS)
-    context = dg.build_run_status_sensor_context(
-        sensor_name=publish_sensor.SENSOR_NAME, dagster_instance=instance, dagster_run=run,
-        dagster_event=dg.DagsterEvent(dg.DagsterEventType.RUN_SUCCESS.value, job_name))
-    result = sensor(context)
-    assert isinstance(result, dg.RunRequest) == requested
+PUBLISHED = {dg.AssetKey(name) for name in ["models", "leaderboard_history", "redteam_reconciliation", "board_exports",
+                                            "board_charts", "board_reports"]}
+
+
+def test_a_release_run_is_followed_by_publishing_once(settings):
+    """The publish sensor's automation conditions, evaluated as its ticks do: a run that updated release months
+    (whoever started it: the raw-drop sensor, a UI backfill, the CLI) asks for the cross-release tables and everything
+    published from them, once. (test_ui.py: the daemon runs them as one run, without the `fresh` check.)"""
+    add_sample(settings.data_raw)
+    sensor = Sensor(settings)
+    publish = sensor.definitions.resolve_sensor_def(publish_sensor.SENSOR_NAME)
+
+    def tick(cursor=None) -> dg.EvaluateAutomationConditionsResult:
+        with sensor.instance() as instance:
+            return dg.evaluate_automation_conditions(sensor.definitions, instance, cursor=cursor,
+                                                     asset_selection=publish.asset_selection)
+
+    before = tick()
+    assert before.total_requested == 0  # nothing was released: nothing to publish
+    sensor.evaluate()
+    assert sensor.launch(sensor.requests[0])
+    after = tick(before.cursor)
+    assert {key for key in PUBLISHED if after.get_requested_partitions(key) == {None}} == PUBLISHED
+    assert after.total_requested == len(PUBLISHED)
+    assert tick(after.cursor).total_requested == 0

@@ -9,12 +9,18 @@ import pandas as pd
 import pytest
 
 from casi_pipeline.errors import RawInputError, ReferenceDataError
-from casi_pipeline.quality import suites
 from casi_pipeline.quality.gx import run_suite
-from casi_pipeline.raw import drops
-from casi_pipeline.reference import benchmark_catalogue, catalogue, methodology, parse_benchmarks, registry
-from casi_pipeline.release import transforms
+from casi_pipeline.quality.suite_parts import RAW_LOCATION
+from casi_pipeline.raw import layout
+from casi_pipeline.reference import (
+    BenchmarkCatalogue, benchmark_catalogue, load, methodology, metric_catalogue, registry,
+)
+from casi_pipeline.release import ingest, suites
+from casi_pipeline.release.normalise import normalise
+from casi_pipeline.release.performance import PERFORMANCE_MISMATCH, UNKNOWN_BENCHMARKS
+from casi_pipeline.release.score import score as score_boards
 from casi_pipeline.release.tables import INGEST
+from casi_pipeline.release.validate import validate
 
 from .conftest import add_drop, read_table, run_cli, tree_hashes
 from .test_assets import check_evaluations, materialize
@@ -58,9 +64,9 @@ benchmarks:
 def normalised(tmp_path: Path, files: dict[str, str], benchmarks=None, month: str = "2025-09"):
     """The drop read, typed and normalised as the stages do; returns (table, conflicts, findings)."""
     add_drop(tmp_path / "raw", month, files)
-    ingested = INGEST.conform(drops.ingest_release(tmp_path / "raw", month))
-    validated = transforms.validate(ingested, catalogue().raw_metrics)
-    return transforms.normalise(validated, registry(), catalogue().raw_metrics, benchmarks)
+    ingested = INGEST.conform(ingest.ingest_release(tmp_path / "raw", month))
+    validated = validate(ingested, metric_catalogue().raw_metrics)
+    return normalise(validated, registry(), metric_catalogue().raw_metrics, benchmarks)
 
 
 # --- the catalogue --------------------------------------------------------------------------------------------
@@ -86,7 +92,7 @@ def test_shipped_catalogue_loads():
 ])
 def test_catalogue_errors_are_located(tmp_path, entries, threshold, message):
     with pytest.raises(ReferenceDataError, match=r"benchmarks\.yaml: " + message):
-        parse_benchmarks(write_catalogue(tmp_path, threshold=threshold, benchmarks=entries))
+        load(write_catalogue(tmp_path, threshold=threshold, benchmarks=entries), BenchmarkCatalogue)
 
 
 # --- the raw file ---------------------------------------------------------------------------------------------
@@ -95,8 +101,8 @@ def test_catalogue_errors_are_located(tmp_path, entries, threshold, message):
 def test_benchmarks_file_is_ingested_as_written_for_its_own_month_only(tmp_path):
     add_drop(tmp_path, "2025-09", {FILE: benchmarks_csv({"OpenAI GPT-5": {"GPQA Diamond": " 85.2", "SciCode": 43}})})
     add_drop(tmp_path, "2025-10", {FILE: benchmarks_csv({"OpenAI GPT-5": {"SciCode": 44}})})
-    assert drops.release_months(tmp_path) == ["2025-09", "2025-10"]
-    frame = drops.ingest_release(tmp_path, "2025-09")
+    assert layout.release_months(tmp_path) == ["2025-09", "2025-10"]
+    frame = ingest.ingest_release(tmp_path, "2025-09")
     assert frame[["label", "benchmark", "benchmark_score", "source_row", "source_column"]].values.tolist() == [
         ["OpenAI GPT-5", "GPQA Diamond", " 85.2", 2, "score"], ["OpenAI GPT-5", "SciCode", "43", 3, "score"]]
     assert set(frame["source_file"]) == {f"{tmp_path.name}/2025-09/{FILE}"} and frame["casi"].isna().all()
@@ -114,7 +120,7 @@ def test_benchmarks_file_is_ingested_as_written_for_its_own_month_only(tmp_path)
 def test_structural_faults_name_file_and_place(tmp_path, content, message):
     add_drop(tmp_path, "2025-09", {FILE: content})
     with pytest.raises(RawInputError, match=message):
-        drops.ingest_release(tmp_path, "2025-09")
+        ingest.ingest_release(tmp_path, "2025-09")
 
 
 # --- the coverage rule ----------------------------------------------------------------------------------------
@@ -139,7 +145,7 @@ def test_below_the_threshold_the_value_is_null_but_coverage_is_kept(tmp_path):
 
 
 def test_weights_count_and_a_missing_heavy_benchmark_drops_coverage_below_the_threshold(tmp_path):
-    weighted = parse_benchmarks(write_catalogue(tmp_path))  # GPQA Diamond 2, LiveCodeBench 1, SciCode 1
+    weighted = load(write_catalogue(tmp_path), BenchmarkCatalogue)  # GPQA Diamond 2, LiveCodeBench 1, SciCode 1
     table, _, _ = normalised(tmp_path, {FILE: benchmarks_csv({
         "OpenAI GPT-5": {"GPQA Diamond": 90, "LiveCodeBench": 60},   # weight 3 of 4
         "OpenAI GPT-5 Mini": {"LiveCodeBench": 70, "SciCode": 50},   # weight 2 of 4
@@ -153,10 +159,10 @@ def test_weights_count_and_a_missing_heavy_benchmark_drops_coverage_below_the_th
 
 def test_a_new_catalogue_version_changes_the_values_and_the_recorded_version(tmp_path):
     files = {FILE: benchmarks_csv({"OpenAI GPT-5": {"GPQA Diamond": 90, "LiveCodeBench": 60, "SciCode": 40}})}
-    old = parse_benchmarks(write_catalogue(tmp_path / "v1", version="test-1"))
-    new = parse_benchmarks(write_catalogue(tmp_path / "v2", version="test-2", benchmarks="""
+    old = load(write_catalogue(tmp_path / "v1", version="test-1"), BenchmarkCatalogue)
+    new = load(write_catalogue(tmp_path / "v2", version="test-2", benchmarks="""
   - {name: GPQA Diamond, category: reasoning, weight: 1}
-  - {name: LiveCodeBench, category: code, weight: 1}"""))
+  - {name: LiveCodeBench, category: code, weight: 1}"""), BenchmarkCatalogue)
     before = normalised(tmp_path / "a", files, benchmarks=old)[0].iloc[0]
     after = normalised(tmp_path / "b", files, benchmarks=new)[0].iloc[0]
     assert (before["performance_computed"], before["performance_catalogue_version"]) == (70.0, "test-1")
@@ -175,11 +181,11 @@ def test_published_and_computed_are_both_kept_and_a_difference_warns(tmp_path, p
     })
     row = table.iloc[0]
     assert (row["performance"], row["performance_computed"]) == (float(published), 74.0)
-    assert (transforms.PERFORMANCE_MISMATCH in findings.rows) == warns
+    assert (PERFORMANCE_MISMATCH in findings.rows) == warns
     if warns:
-        [finding] = findings.rows[transforms.PERFORMANCE_MISMATCH]
+        [finding] = findings.rows[PERFORMANCE_MISMATCH]
         assert finding["published_source"] == "raw/2025-09/metrics.csv:2" and finding["catalogue_version"] == "seed-1"
-    board = transforms.score(table, table.iloc[0:0], methodology()).iloc[0]
+    board = score_boards(table, table.iloc[0:0], methodology()).iloc[0]
     assert (board["performance"], board["performance_basis"]) == (float(published), "published")
     assert board["rtp"] == pytest.approx(0.6 * 0.8234 + 0.4 * float(published) / 100)
     assert pd.isna(board["performance_catalogue_version"])
@@ -188,7 +194,7 @@ def test_published_and_computed_are_both_kept_and_a_difference_warns(tmp_path, p
 def test_unknown_benchmark_warns_and_is_left_out_of_the_composite(tmp_path):
     table, conflicts, findings = normalised(tmp_path, {FILE: benchmarks_csv(
         {"OpenAI GPT-5": first(6, 80.0, **{"Vibe Check": 0}), "OpenAI GPT-5 Mini": {"Vibe Check": 5}})})
-    assert findings.rows[transforms.UNKNOWN_BENCHMARKS] == [{
+    assert findings.rows[UNKNOWN_BENCHMARKS] == [{
         "release_month": "2025-09", "benchmark": "Vibe Check", "source_file": f"raw/2025-09/{FILE}", "rows": "8, 9"}]
     row = table.set_index("model_id").loc["openai/gpt-5"]
     assert (row["performance_computed"], row["performance_coverage"]) == (80.0, 0.75)
@@ -202,33 +208,33 @@ def test_without_benchmarks_there_is_no_unknown_benchmark_warning(tmp_path):
 
 # --- ERRORs: out-of-range scores and duplicate rows -----------------------------------------------------------
 
-VALIDATE_SUITE = suites.validate_suite(catalogue())
-NORMALISE_SUITE = suites.normalise_suite(catalogue())
+VALIDATE_SUITE = suites.validate_suite(metric_catalogue())
+NORMALISE_SUITE = suites.normalise_suite(metric_catalogue())
 
 
 def validated(tmp_path: Path, content: str) -> pd.DataFrame:
     add_drop(tmp_path, "2025-09", {FILE: content})
-    return transforms.validate(INGEST.conform(drops.ingest_release(tmp_path, "2025-09")), catalogue().raw_metrics)
+    return validate(INGEST.conform(ingest.ingest_release(tmp_path, "2025-09")), metric_catalogue().raw_metrics)
 
 
 @pytest.mark.parametrize("score", ["0", "100", "55.5"])
 def test_scores_within_0_to_100_pass(tmp_path, score):
     assert run_suite(validated(tmp_path, benchmarks_csv({"OpenAI GPT-5": {"SciCode": score}})), VALIDATE_SUITE,
-                     suites.RAW_LOCATION).success
+                     RAW_LOCATION).success
 
 
 @pytest.mark.parametrize("score", ["100.5", "-1"])
 def test_scores_outside_0_to_100_fail_with_a_located_line(tmp_path, score):
     frame = validated(tmp_path, benchmarks_csv({"OpenAI GPT-5": {"GPQA Diamond": 70, "SciCode": score}}))
-    assert run_suite(frame, VALIDATE_SUITE, suites.RAW_LOCATION).failure_lines("validate") == [
+    assert run_suite(frame, VALIDATE_SUITE, RAW_LOCATION).failure_lines("validate") == [
         f"2025-09 validate: {tmp_path.name}/2025-09/{FILE} row 3 column score: benchmark_score must be within 0..100 "
         f"(found {float(score)})"]
 
 
 def test_a_score_that_is_not_a_number_fails_the_ingest_suite(tmp_path):
     add_drop(tmp_path, "2025-09", {FILE: benchmarks_csv({"OpenAI GPT-5": {"SciCode": "n/a"}})})
-    frame = INGEST.conform(drops.ingest_release(tmp_path, "2025-09"))
-    report = run_suite(frame, suites.ingest_suite(INGEST.names, catalogue()), suites.RAW_LOCATION)
+    frame = INGEST.conform(ingest.ingest_release(tmp_path, "2025-09"))
+    report = run_suite(frame, suites.ingest_suite(INGEST.names, metric_catalogue()), RAW_LOCATION)
     assert report.failure_lines("ingest") == [
         f"2025-09 ingest: {tmp_path.name}/2025-09/{FILE} row 2 column score: benchmark_score is not a number "
         "(found 'n/a')"]
@@ -236,7 +242,7 @@ def test_a_score_that_is_not_a_number_fails_the_ingest_suite(tmp_path):
 
 def test_one_label_twice_for_one_benchmark_fails_validate_with_its_rows(tmp_path):
     content = benchmarks_csv({"OpenAI GPT-5": {"SciCode": 43, "GPQA Diamond": 85}}) + "OpenAI,GPT-5,SciCode,43\n"
-    report = run_suite(validated(tmp_path, content), VALIDATE_SUITE, suites.RAW_LOCATION)
+    report = run_suite(validated(tmp_path, content), VALIDATE_SUITE, RAW_LOCATION)
     [line] = report.failure_lines("validate")
     assert line.startswith(f"2025-09 validate: {tmp_path.name}/2025-09/{FILE} row 2 column score: "
                            "a model has two rows for one benchmark (found ")
@@ -255,8 +261,8 @@ def test_one_model_twice_for_one_benchmark_under_other_spellings_fails_normalise
 
 def test_distinct_benchmarks_of_one_model_pass_both_suites(tmp_path):
     frame = validated(tmp_path / "raw", benchmarks_csv({"OpenAI GPT-5": first(8), "OpenAI GPT-5 Mini": first(8)}))
-    assert run_suite(frame, VALIDATE_SUITE, suites.RAW_LOCATION).success
-    table, conflicts, _ = transforms.normalise(frame, registry(), catalogue().raw_metrics)
+    assert run_suite(frame, VALIDATE_SUITE, RAW_LOCATION).success
+    table, conflicts, _ = normalise(frame, registry(), metric_catalogue().raw_metrics)
     assert run_suite(table.assign(in_drop_conflict=conflicts), NORMALISE_SUITE, suites.MODEL_LOCATION).success
 
 
@@ -271,7 +277,7 @@ def test_warn_checks_report_unknown_benchmarks_and_a_performance_mismatch(settin
     result, _ = materialize(settings)
     assert result.success
     evaluations = check_evaluations(result)
-    unknown, mismatch = evaluations[transforms.UNKNOWN_BENCHMARKS], evaluations[transforms.PERFORMANCE_MISMATCH]
+    unknown, mismatch = evaluations[UNKNOWN_BENCHMARKS], evaluations[PERFORMANCE_MISMATCH]
     assert not unknown.passed and unknown.severity == dg.AssetCheckSeverity.WARN
     assert [row["benchmark"] for row in unknown.metadata["found"].value] == ["Vibe Check"]
     assert not mismatch.passed and mismatch.severity == dg.AssetCheckSeverity.WARN

@@ -2,8 +2,9 @@
 
 import dagster as dg
 
-from casi_pipeline.definitions import PUBLISH_JOB, RELEASE_JOB, build_definitions, defs
-from casi_pipeline.release.assets import release_months
+from casi_pipeline.definitions import build_definitions, defs
+from casi_pipeline.job_names import PUBLISH_JOB, RELEASE_JOB
+from casi_pipeline.partitions import release_month_partitions
 
 STAGES = ["ingest", "validate", "normalise", "leaderboard"]
 
@@ -48,7 +49,7 @@ def test_every_table_has_its_blocking_suite_check_and_column_schema():
 
 
 def test_release_months_are_monthly_from_2025_and_include_the_current_month():
-    keys = release_months.get_partition_keys()
+    keys = release_month_partitions.get_partition_keys()
     assert keys[0] == "2025-01"
     from casi_pipeline.months import current_month
     assert keys[-1] == current_month()

@@ -9,7 +9,8 @@ import dagster as dg
 import pytest
 
 from casi_pipeline.automation.failure_alert import SENSOR_NAME, build_failure_alert_sensor
-from casi_pipeline.definitions import RELEASE_JOB, build_definitions
+from casi_pipeline.definitions import build_definitions
+from casi_pipeline.job_names import RELEASE_JOB
 
 from .conftest import add_drop, serving
 

@@ -6,7 +6,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from casi_pipeline.definitions import PUBLISH_JOB, build_definitions
+from casi_pipeline.definitions import build_definitions
+from casi_pipeline.job_names import PUBLISH_JOB
 from casi_pipeline.published import freshness
 from casi_pipeline.settings import FRESHNESS_DAY_ENV, TODAY_ENV, Settings
 from casi_pipeline.storage.parquet_io import table_path, write_atomically

@@ -7,7 +7,8 @@ import json
 import dagster as dg
 import pytest
 
-from casi_pipeline.definitions import RELEASE_JOB, build_definitions
+from casi_pipeline.definitions import build_definitions
+from casi_pipeline.job_names import RELEASE_JOB
 from casi_pipeline.raw import ledger
 from casi_pipeline.storage.warehouse import Warehouse
 

@@ -25,7 +25,7 @@ import pytest
 from casi_pipeline import staleness
 from casi_pipeline.automation.drop_sensor import pending_runs
 from casi_pipeline.quality.docs import FOLDER as DATA_DOCS
-from casi_pipeline.raw import drops
+from casi_pipeline.raw import layout
 from casi_pipeline.redteam import synth
 from casi_pipeline.settings import POSTGRES_URL_ENV
 from casi_pipeline.storage import commits, objects
@@ -339,7 +339,7 @@ def test_the_refresh_lands_into_a_raw_bucket_once_and_a_restatement_beside_it(ra
     restated = refresh(raw_bucket, upstream.url("/restated.csv"), 10.0, today=date(2026, 2, 20))
     assert restated.restatement and restated.path.name.startswith("casi_rolling_12_months.restated-")
     assert landed.path.read_bytes() == upstream.routes["/casi_rolling_12_months.csv"].body  # never replaced
-    assert drops.Drop("2026-02", raw_bucket / "2026-02").rolling_files() == [landed.path, restated.path]
+    assert layout.Drop("2026-02", raw_bucket / "2026-02").rolling_files() == [landed.path, restated.path]
 
 
 def test_the_sensor_digests_a_raw_bucket_as_it_digests_a_folder(s3, raw_bucket, tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from casi_pipeline.factory import BY_MONTH
 from casi_pipeline.settings import Settings
-from casi_pipeline.storage.safe_text import escape_markdown
+from casi_pipeline.safe_text import escape_markdown
 
 from .conftest import add_real_rolling, run_cli
 

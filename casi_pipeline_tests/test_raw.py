@@ -3,7 +3,8 @@
 import pytest
 
 from casi_pipeline.errors import RawInputError
-from casi_pipeline.raw import drops
+from casi_pipeline.raw import layout
+from casi_pipeline.release import ingest
 
 from .conftest import add_drop, add_real_rolling
 
@@ -13,13 +14,13 @@ SMALL = "Model,Jan,Feb\nOpenAI GPT-5,81.98,\nAnthropic Claude Sonnet 4.5,97.76,9
 
 def test_real_snapshot_feeds_nine_months(tmp_path):
     add_real_rolling(tmp_path)
-    assert drops.release_months(tmp_path) == [
+    assert layout.release_months(tmp_path) == [
         "2025-06", "2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02"]
 
 
 def test_ingest_keeps_values_as_written_with_provenance(tmp_path):
     add_drop(tmp_path, "2026-02", {ROLLING: SMALL})
-    frame = drops.ingest_release(tmp_path, "2026-01")
+    frame = ingest.ingest_release(tmp_path, "2026-01")
     # The file feeding the month comes whole: every value, each with the month it belongs to.
     assert frame[["value_month", "label", "casi", "source_row", "source_column"]].values.tolist() == [
         ["2026-01", "OpenAI GPT-5", "81.98", 2, "Jan"],
@@ -34,9 +35,9 @@ def test_ingest_keeps_values_as_written_with_provenance(tmp_path):
 def test_older_drops_are_not_read_for_newer_months(tmp_path):
     add_drop(tmp_path, "2025-09", {"metrics.csv": "provider,model,casi\nOpenAI,GPT-5,82.34\n"})
     add_drop(tmp_path, "2025-10", {"metrics.csv": "provider,model,casi\nOpenAI,GPT-5,78.96\n"})
-    assert drops.ingest_release(tmp_path, "2025-10")["casi"].tolist() == ["78.96"]
-    assert drops.ingest_release(tmp_path, "2025-09")["casi"].tolist() == ["82.34"]  # metrics feed their own month
-    assert drops.release_months(tmp_path) == ["2025-09", "2025-10"]
+    assert ingest.ingest_release(tmp_path, "2025-10")["casi"].tolist() == ["78.96"]
+    assert ingest.ingest_release(tmp_path, "2025-09")["casi"].tolist() == ["82.34"]  # metrics feed their own month
+    assert layout.release_months(tmp_path) == ["2025-09", "2025-10"]
 
 
 def test_folders_that_are_not_months_are_never_read(tmp_path):
@@ -44,7 +45,7 @@ def test_folders_that_are_not_months_are_never_read(tmp_path):
     add_drop(tmp_path, "2026-13", {ROLLING: SMALL})
     add_drop(tmp_path, "2026-2", {ROLLING: SMALL})
     add_drop(tmp_path, "latest", {ROLLING: SMALL})
-    assert [d.month for d in drops.list_drops(tmp_path)] == ["2026-02"]
+    assert [d.month for d in layout.list_drops(tmp_path)] == ["2026-02"]
 
 
 @pytest.mark.parametrize("variant", [
@@ -55,8 +56,8 @@ def test_folders_that_are_not_months_are_never_read(tmp_path):
 def test_harmless_variants_read_the_same(tmp_path, variant):
     add_drop(tmp_path / "a", "2026-02", {ROLLING: SMALL})
     add_drop(tmp_path / "b", "2026-02", {ROLLING: variant(SMALL)})
-    clean = drops.ingest_release(tmp_path / "a", "2026-01")
-    other = drops.ingest_release(tmp_path / "b", "2026-01")
+    clean = ingest.ingest_release(tmp_path / "a", "2026-01")
+    other = ingest.ingest_release(tmp_path / "b", "2026-01")
     assert other[["label", "casi", "source_row"]].equals(clean[["label", "casi", "source_row"]])
 
 
@@ -74,25 +75,25 @@ def test_harmless_variants_read_the_same(tmp_path, variant):
 def test_structural_faults_name_file_and_place(tmp_path, content, message):
     add_drop(tmp_path, "2026-02", {ROLLING: content})
     with pytest.raises(RawInputError, match=message):
-        drops.ingest_release(tmp_path, "2026-02")
+        ingest.ingest_release(tmp_path, "2026-02")
 
 
 def test_metrics_unknown_column_is_refused(tmp_path):
     add_drop(tmp_path, "2025-09", {"metrics.csv": "provider,model,casi,elo\nA,B,1,2\n"})
     with pytest.raises(RawInputError, match=r"metrics\.csv: column 4: unknown column 'elo'"):
-        drops.ingest_release(tmp_path, "2025-09")
+        ingest.ingest_release(tmp_path, "2025-09")
 
 
 def test_metrics_blank_means_unknown(tmp_path):
     add_drop(tmp_path, "2025-09", {"metrics.csv": "provider,model,casi,ars\nOpenAI,GPT-5,82.34,\n"})
-    frame = drops.ingest_release(tmp_path, "2025-09")
+    frame = ingest.ingest_release(tmp_path, "2025-09")
     assert frame["casi"].tolist() == ["82.34"] and frame["ars"].isna().all()
     assert frame["label"].tolist() == ["OpenAI GPT-5"]
 
 
 def test_broken_header_still_reports_its_own_month(tmp_path):
     add_drop(tmp_path, "2026-02", {ROLLING: b"Model,Jan,Foo\nA B,1,2\n"})
-    assert drops.release_months(tmp_path) == ["2026-02"]
+    assert layout.release_months(tmp_path) == ["2026-02"]
 
 
 @pytest.mark.parametrize("file, content, where, shown, code", [
@@ -107,7 +108,7 @@ def test_broken_header_still_reports_its_own_month(tmp_path):
 def test_a_label_with_control_characters_is_refused_naming_file_and_row(tmp_path, file, content, where, shown, code):
     add_drop(tmp_path, "2026-02", {file: content})
     with pytest.raises(RawInputError) as refused:
-        drops.ingest_release(tmp_path, "2026-02")
+        ingest.ingest_release(tmp_path, "2026-02")
     assert str(refused.value) == (f"{tmp_path.name}/2026-02/{file}: {where}: {shown} holds the control character "
                                   f"U+{code}; labels must be readable text")
     assert str(refused.value).isprintable()  # the message itself shows the label escaped
@@ -115,5 +116,5 @@ def test_a_label_with_control_characters_is_refused_naming_file_and_row(tmp_path
 
 def test_labels_with_spaces_and_non_ascii_letters_are_readable_text(tmp_path):
     add_drop(tmp_path, "2026-02", {ROLLING: "Model,Feb\nMistral Mistral Médium 3,80.31\nZhipu GLM-4.5 (Air),70\n"})
-    assert drops.ingest_release(tmp_path, "2026-02")["label"].tolist() == ["Mistral Mistral Médium 3",
+    assert ingest.ingest_release(tmp_path, "2026-02")["label"].tolist() == ["Mistral Mistral Médium 3",
                                                                              "Zhipu GLM-4.5 (Air)"]

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casi_pipeline.errors import RawInputError
-from casi_pipeline.raw import drops
+from casi_pipeline.raw import contracts, csv_reader, layout
+from casi_pipeline.release import ingest
 
 from .conftest import add_drop
 
@@ -22,20 +23,20 @@ RAW_BYTES = st.one_of(st.binary(max_size=200), st.lists(CSV_PIECES, max_size=40)
 
 def read_everything(root, month: str) -> None:
     """Every reader entry point the pipeline uses on a drop."""
-    drop = drops.list_drops(root)[0]
-    drops.release_months(root)
-    for name in (drops.ROLLING_FILE, drops.METRICS_FILE):
+    drop = layout.list_drops(root)[0]
+    layout.release_months(root)
+    for name in (layout.ROLLING_FILE, layout.METRICS_FILE):
         path = drop.file(name)
         if path is None:
             continue
-        raw = drops.read_csv_file(path, root)
-        drops.rolling_months(raw, month) if name == drops.ROLLING_FILE else drops.metrics_columns(raw)
-    for release_month in drops.months_fed(drop, root):
-        drops.ingest_release(root, release_month)
+        raw = csv_reader.read_csv_file(path, root)
+        contracts.rolling_months(raw, month) if name == layout.ROLLING_FILE else contracts.metrics_columns(raw)
+    for release_month in layout.months_fed(drop, root):
+        ingest.ingest_release(root, release_month)
 
 
 @settings(max_examples=150, deadline=None)
-@given(content=RAW_BYTES, name=st.sampled_from([drops.ROLLING_FILE, drops.METRICS_FILE]))
+@given(content=RAW_BYTES, name=st.sampled_from([layout.ROLLING_FILE, layout.METRICS_FILE]))
 def test_arbitrary_bytes_raise_only_raw_input_errors(content, name):
     with tempfile.TemporaryDirectory() as folder:  # a fresh raw root per example
         root = Path(folder)

@@ -217,8 +217,9 @@ def test_cli_synth_refuses_a_bad_month(settings, capsys):
 
 
 def test_the_red_team_graph_job_and_checks():
-    from casi_pipeline.definitions import REDTEAM_JOB, defs
-    from casi_pipeline.release.assets import release_months
+    from casi_pipeline.definitions import defs
+    from casi_pipeline.job_names import REDTEAM_JOB
+    from casi_pipeline.partitions import release_month_partitions
 
     graph = defs.resolve_asset_graph()
     parents = {key.path[-1]: {parent.path[-1] for parent in graph.get(key).parent_keys}
@@ -227,7 +228,7 @@ def test_the_red_team_graph_job_and_checks():
     assert parents["redteam_ingest"] == {"redteam_raw"}
     for previous, stage in zip(chain, chain[1:]):
         assert parents[stage] == {previous}
-        assert graph.get(dg.AssetKey(stage)).partitions_def == release_months
+        assert graph.get(dg.AssetKey(stage)).partitions_def == release_month_partitions
     assert parents["redteam_reconciliation"] == {"redteam_scores", "leaderboard"}
     assert graph.get(dg.AssetKey("redteam_reconciliation")).group_name == "published"
     for name in [*chain, "redteam_reconciliation"]:

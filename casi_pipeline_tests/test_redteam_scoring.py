@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from casi_pipeline.errors import ReferenceDataError
 from casi_pipeline.redteam import scoring
-from casi_pipeline.redteam.methodology import PATH, parse, redteam_methodology
+from casi_pipeline.redteam.methodology import PATH, RedTeamMethodology, redteam_methodology
+from casi_pipeline.reference import load
 
 METHOD = redteam_methodology()
 LEVEL = st.integers(1, 5)
@@ -156,6 +157,7 @@ def test_the_methodology_file_is_version_1_and_every_weight_is_ordered():
     (("counter_intelligence: 0.25", "counter_intelligence: 0.5"), "agentic.weights"),
     (("resamples: 1000", "resamples: 100"), "bootstrap.resamples"),
     (("5: 11.0}", "5: -1}"), "security.severity_weight.5"),
+    (("seed: 20250601", "seed: twenty"), "bootstrap.seed"),
 ])
 def test_a_bad_methodology_file_is_refused_with_its_place(tmp_path, edit, where):
     path = tmp_path / "methodology.yaml"
@@ -163,7 +165,7 @@ def test_a_bad_methodology_file_is_refused_with_its_place(tmp_path, edit, where)
     assert edit[0] in text
     path.write_text(text.replace(*edit))
     with pytest.raises(ReferenceDataError, match=f"{path}: {where}: "):
-        parse(path)
+        load(path, RedTeamMethodology)
 
 
 @settings(max_examples=30)
@@ -174,6 +176,13 @@ def test_rank_interval_always_contains_a_consistent_range(seed):
     high = low + rng.random(8) * 20
     best, worst = scoring.rank_interval(low, high)
     assert np.all(best >= 1) and np.all(best <= worst) and np.all(worst <= 8)
+
+
+def test_a_methodology_file_without_a_section_is_refused_with_its_place(tmp_path):
+    path = tmp_path / "methodology.yaml"
+    path.write_text(PATH.read_text().replace("bootstrap:", "bootstrap_settings:"))
+    with pytest.raises(ReferenceDataError, match=f"{path}: bootstrap: expected a mapping$"):
+        load(path, RedTeamMethodology)
 
 
 def test_methodology_is_frozen():

@@ -6,7 +6,7 @@ import pytest
 
 from casi_pipeline.errors import ReferenceDataError
 from casi_pipeline.reference import (
-    catalogue, match_key, methodology, parse_catalogue, parse_methodology, parse_registry, registry,
+    Methodology, MetricCatalogue, Registry, load, match_key, methodology, metric_catalogue, registry,
 )
 
 
@@ -53,19 +53,19 @@ models:
   - {id: a/two, provider: A, model: Two, aliases: [A Extra, "a one"]}
 """)
     with pytest.raises(ReferenceDataError, match=r"file\.yaml: models\[1\]\.aliases\[1\]: label 'a one' already matches a/one"):
-        parse_registry(path)
+        load(path, Registry)
 
 
 def test_registry_bad_id_is_located(tmp_path):
     path = write(tmp_path, "version: 1\nmodels:\n  - {id: Not An Id, provider: A, model: B}\n")
     with pytest.raises(ReferenceDataError, match=r"models\[0\]\.id: 'Not An Id' is not `provider/model`"):
-        parse_registry(path)
+        load(path, Registry)
 
 
 def test_registry_missing_field_is_located(tmp_path):
     path = write(tmp_path, "version: 1\nmodels:\n  - {id: a/b, model: B}\n")
     with pytest.raises(ReferenceDataError, match=r"models\[0\]\.provider: expected str, got None"):
-        parse_registry(path)
+        load(path, Registry)
 
 
 def test_catalogue_inverted_range_is_located(tmp_path):
@@ -75,7 +75,7 @@ metrics:
   casi: {display: C, description: d, unit: u, min: 100, max: 0, higher_is_better: true, decimals: 2, raw: true}
 """)
     with pytest.raises(ReferenceDataError, match=r"metrics\.casi: min 100 is above max 0"):
-        parse_catalogue(path)
+        load(path, MetricCatalogue)
 
 
 def test_methodology_weights_must_add_up(tmp_path):
@@ -85,17 +85,39 @@ boards: {CASI: casi}
 rtp: {security_weight: 0.6, performance_weight: 0.5}
 """)
     with pytest.raises(ReferenceDataError, match=r"rtp: weights must add up to 1"):
-        parse_methodology(path, catalogue())
+        load(path, Methodology)
 
 
 def test_methodology_board_metric_must_exist(tmp_path):
     path = write(tmp_path, "version: x\nboards: {CASI: nope}\nrtp: {security_weight: 0.6, performance_weight: 0.4}\n")
     with pytest.raises(ReferenceDataError, match=r"boards\.CASI: 'nope' is not in the metric catalogue"):
-        parse_methodology(path, catalogue())
+        load(path, Methodology)
+
+
+@pytest.mark.parametrize("kind, text, message", [
+    (Registry, "version: x\nmodels: []\n", r"version: expected int, got 'x'"),
+    (Registry, "version: 1\nmodels:\n  - {id: a/b, provider: A, model: B}\n  - a/c\n",
+     r"models\[1\]: expected a mapping"),
+    (Registry, "version: 1\nmodels:\n  - {id: a/b, provider: A, model: B, aliases: A B2}\n",
+     r"models\[0\]\.aliases: expected a list of labels"),
+    (MetricCatalogue, "version: 1\nmetrics:\n  casi: {display: C, description: d, unit: u, min: low, max: 1, "
+                      "higher_is_better: true, decimals: 2, raw: true}\n",
+     r"metrics\.casi\.min: expected a number or null, got 'low'"),
+    (Methodology, "version: x\nboards: {CASI: casi}\n", r"rtp: expected a mapping"),
+    (Methodology, "version: x\nboards: {CASI: casi}\nrtp: {security_weight: high, performance_weight: 0.4}\n",
+     r"rtp\.security_weight: expected a number, got 'high'"),
+    (Methodology, "version: x\nboards: {CASI: casi}\nrtp: {security_weight: 0.6}\n",
+     r"rtp\.performance_weight: expected a number, got None"),
+    (Methodology, "version: x\nboards: {CASI: [casi]}\nrtp: {security_weight: 0.6, performance_weight: 0.4}\n",
+     r"boards\.CASI: \['casi'\] is not in the metric catalogue"),
+])
+def test_other_faults_are_located(tmp_path, kind, text, message):
+    with pytest.raises(ReferenceDataError, match=r"file\.yaml: " + message):
+        load(write(tmp_path, text), kind)
 
 
 def test_shipped_files_load():
     assert len(registry().models) == 25
-    assert catalogue().raw_metrics == ("casi", "ars", "performance", "input_usd_per_mtok", "output_usd_per_mtok")
+    assert metric_catalogue().raw_metrics == ("casi", "ars", "performance", "input_usd_per_mtok", "output_usd_per_mtok")
     assert methodology().boards == {"CASI": "casi", "ARS": "ars"}
     assert (methodology().security_weight, methodology().performance_weight) == (0.6, 0.4)

@@ -9,7 +9,7 @@ from datetime import date, datetime
 import dagster as dg
 import pytest
 
-from casi_pipeline.raw import drops
+from casi_pipeline.raw import csv_reader, layout
 from casi_pipeline.refresh.land import as_of_month
 from casi_pipeline.settings import UPSTREAM_MAX_BYTES_ENV, UPSTREAM_TIMEOUT_ENV, UPSTREAM_URL_ENV, Settings
 
@@ -189,8 +189,8 @@ def test_a_restatement_lands_beside_the_original_and_its_differences_are_reporte
     assert "restatement" in capsys.readouterr().out
 
     drop = refreshed.data_raw / "2026-02"
-    assert (drop / drops.ROLLING_FILE).read_bytes() == REAL  # never overwritten
-    [new] = [p for p in drop.iterdir() if drops.RESTATEMENT.match(p.name)]
+    assert (drop / layout.ROLLING_FILE).read_bytes() == REAL  # never overwritten
+    [new] = [p for p in drop.iterdir() if layout.RESTATEMENT.match(p.name)]
     assert new.read_bytes() == restated
     sidecar = json.loads((drop / (new.name + ".source.json")).read_text())
     assert sidecar["sha256"] == hashlib.sha256(restated).hexdigest() and sidecar["file"] == new.name
@@ -220,5 +220,5 @@ def test_a_restatement_lands_beside_the_original_and_its_differences_are_reporte
     ("Dec", date(2026, 1, 5), "2025-12"),
 ])
 def test_the_as_of_month_is_the_newest_month_not_after_today_with_that_abbreviation(last, today, month):
-    raw = drops.read_csv_bytes(f"Model,{last}\nA B,1\n".encode(), "upstream")
+    raw = csv_reader.read_csv_bytes(f"Model,{last}\nA B,1\n".encode(), "upstream")
     assert as_of_month(raw, today) == month

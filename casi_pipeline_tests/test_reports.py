@@ -207,7 +207,8 @@ def test_hostile_labels_are_escaped_in_the_ui_preview(hostile_run):
 
 
 def test_a_report_without_its_charts_fails_and_keeps_the_old_page(hostile_run, tmp_path):
-    from casi_pipeline.definitions import PUBLISH_JOB, build_definitions
+    from casi_pipeline.definitions import build_definitions
+    from casi_pipeline.job_names import PUBLISH_JOB
     from casi_pipeline.settings import Settings
 
     settings = Settings(data_raw=hostile_run.data_raw, warehouse=tmp_path / "warehouse",

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from casi_pipeline.storage import parquet_io, warehouse
-from casi_pipeline.storage.safe_text import escape_markdown
+from casi_pipeline.safe_text import escape_markdown
 
 from .conftest import add_drop, read_table, run_cli
 

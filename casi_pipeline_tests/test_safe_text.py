@@ -6,7 +6,7 @@ import warnings
 import pytest
 
 from casi_pipeline import cli
-from casi_pipeline.storage.safe_text import escape_html, escape_markdown, escape_unprintable, neutralise_formula
+from casi_pipeline.safe_text import escape_html, escape_markdown, escape_unprintable, neutralise_formula
 
 HOSTILE = ['=HYPERLINK("http://x","y") M', "<script>alert(1)</script> M", "+cmd|calc M", "-2+3 M", "@SUM(A1) M",
            "\tTab M", "\rCR M"]

@@ -4,12 +4,15 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from casi_pipeline.quality import suites
-from casi_pipeline.quality.gx import run_suite
-from casi_pipeline.reference import catalogue, methodology, registry
-from casi_pipeline.release import transforms
-from casi_pipeline.release.tables import INGEST, LEADERBOARD, RESTATEMENTS, VALIDATE
 from casi_pipeline.published.assets import HISTORY, MODELS
+from casi_pipeline.published.suites import history_suite, models_suite
+from casi_pipeline.quality.gx import run_suite
+from casi_pipeline.quality.suite_parts import BOARD_LOCATION, RAW_LOCATION
+from casi_pipeline.reference import metric_catalogue, methodology, registry
+from casi_pipeline.release import suites
+from casi_pipeline.release.normalise import normalise
+from casi_pipeline.release.tables import INGEST, LEADERBOARD, RESTATEMENTS, VALIDATE
+from casi_pipeline.release.validate import validate
 
 FILE = "data_raw/2026-02/casi_rolling_12_months.csv"
 
@@ -21,12 +24,12 @@ def ingest_frame(**changes) -> pd.DataFrame:
     return INGEST.conform(pd.DataFrame([{**row, **changes}, other]))
 
 
-def check(frame, suite, locate=suites.RAW_LOCATION):
+def check(frame, suite, locate=RAW_LOCATION):
     return run_suite(frame, suite, locate)
 
 
-INGEST_SUITE = suites.ingest_suite(INGEST.names, catalogue())
-VALIDATE_SUITE = suites.validate_suite(catalogue())
+INGEST_SUITE = suites.ingest_suite(INGEST.names, metric_catalogue())
+VALIDATE_SUITE = suites.validate_suite(metric_catalogue())
 
 
 def test_ingest_suite_passes_clean_rows():
@@ -59,7 +62,7 @@ def test_check_result_metadata_names_failed_expectations_with_samples():
 
 
 def validate_frame(**changes) -> pd.DataFrame:
-    return transforms.validate(ingest_frame(**changes), catalogue().raw_metrics)
+    return validate(ingest_frame(**changes), metric_catalogue().raw_metrics)
 
 
 def test_validate_suite_passes_clean_rows():
@@ -86,13 +89,12 @@ def test_validate_suite_checks_prices_are_not_negative():
         "2025-09 validate: m.csv row 2: input_usd_per_mtok must be >= 0 (found -1.0)"]
 
 
-NORMALISE_SUITE = suites.normalise_suite(catalogue())
+NORMALISE_SUITE = suites.normalise_suite(metric_catalogue())
 
 
 def normalised(*rows):
-    table, conflicts, _ = transforms.normalise(transforms.validate(INGEST.conform(pd.DataFrame(rows)),
-                                                                   catalogue().raw_metrics), registry(),
-                                               catalogue().raw_metrics)
+    table, conflicts, _ = normalise(validate(INGEST.conform(pd.DataFrame(rows)), metric_catalogue().raw_metrics),
+                                    registry(), metric_catalogue().raw_metrics)
     return table.assign(in_drop_conflict=conflicts)
 
 
@@ -116,7 +118,7 @@ def test_normalise_suite_fails_on_an_in_drop_conflict():
         "'files of one drop disagree: m.csv row 2: casi=82.34 vs r.csv row 5: casi=82.35')"]
 
 
-LEADERBOARD_SUITE = suites.leaderboard_suite(catalogue(), methodology())
+LEADERBOARD_SUITE = suites.leaderboard_suite(metric_catalogue(), methodology())
 
 
 def leaderboard_rows(**changes):
@@ -126,8 +128,8 @@ def leaderboard_rows(**changes):
 
 
 def test_leaderboard_suite_passes_and_fails():
-    assert check(leaderboard_rows(), LEADERBOARD_SUITE, suites.BOARD_LOCATION).success
-    report = check(leaderboard_rows(board="ELO", rtp=1.5), LEADERBOARD_SUITE, suites.BOARD_LOCATION)
+    assert check(leaderboard_rows(), LEADERBOARD_SUITE, BOARD_LOCATION).success
+    report = check(leaderboard_rows(board="ELO", rtp=1.5), LEADERBOARD_SUITE, BOARD_LOCATION)
     assert report.failure_lines("leaderboard") == [
         "2025-09 leaderboard: board ELO model_id a/b: unknown board (found 'ELO')",
         "2025-09 leaderboard: board ELO model_id a/b: rtp must be within 0..1 (found 1.5)"]
@@ -136,26 +138,26 @@ def test_leaderboard_suite_passes_and_fails():
 def test_models_suite_passes_and_fails():
     good = MODELS.conform(pd.DataFrame([{"model_id": "a/b", "first_release_month": "2025-06",
                                          "last_release_month": "2025-09"}]))
-    assert check(good, suites.models_suite(), ("model_id",)).success
+    assert check(good, models_suite(), ("model_id",)).success
     bad = pd.concat([good, good.assign(last_release_month="2025-01")], ignore_index=True)
-    lines = check(bad, suites.models_suite(), ("model_id",)).failure_lines("models")
+    lines = check(bad, models_suite(), ("model_id",)).failure_lines("models")
     assert "models: model_id a/b: a model id appears twice (found 'a/b'; 2 row(s) in all)" in lines
     assert any("last release month is before the first" in line for line in lines)
 
 
 def test_history_suite_passes_and_fails():
     good = HISTORY.conform(leaderboard_rows())
-    suite = suites.history_suite(methodology())
-    assert check(good, suite, suites.BOARD_LOCATION).success
+    suite = history_suite(methodology())
+    assert check(good, suite, BOARD_LOCATION).success
     bad = pd.concat([good, good], ignore_index=True)
-    assert not check(bad, suite, suites.BOARD_LOCATION).success
+    assert not check(bad, suite, BOARD_LOCATION).success
 
 
 def test_restatements_suite_passes_and_fails():
     row = {"release_month": "2025-12", "model_id": "openai/gpt-5", "metric": "casi", "old_value": 84.08,
            "old_source": "data_raw/2025-12/casi_rolling_12_months.csv:2", "new_value": 84.1,
            "new_source": "data_raw/2026-01/casi_rolling_12_months.csv:2"}
-    suite = suites.restatements_suite(catalogue())
+    suite = suites.restatements_suite(metric_catalogue())
     assert check(RESTATEMENTS.conform(pd.DataFrame([row])), suite, suites.MODEL_LOCATION).success
     bad = RESTATEMENTS.conform(pd.DataFrame([{**row, "metric": "elo", "old_source": None}]))
     assert check(bad, suite, suites.MODEL_LOCATION).failure_lines("restatements") == [
@@ -185,7 +187,7 @@ def test_a_committed_suite_is_read_back_by_great_expectations_and_runs_the_same(
 
     loaded = suite_files.load("validate")
     assert loaded.name == "validate" and len(loaded.expectations) == len(VALIDATE_SUITE.expectations)
-    broken = transforms.validate(ingest_frame(casi="108.06"), catalogue().raw_metrics)
+    broken = validate(ingest_frame(casi="108.06"), metric_catalogue().raw_metrics)
     assert check(broken, loaded).failure_lines("validate") == check(broken, VALIDATE_SUITE).failure_lines("validate") \
         == [f"2026-02 validate: {FILE} row 9 column Feb: casi must be within 0..100 (found 108.06)"]
 
@@ -195,5 +197,6 @@ def test_a_changed_catalogue_bound_shows_in_the_suite_json():
 
     from casi_pipeline.quality import suite_files
 
-    wider = replace(catalogue(), metrics={**catalogue().metrics, "casi": replace(catalogue().metrics["casi"], max=110)})
+    metrics = metric_catalogue().metrics
+    wider = replace(metric_catalogue(), metrics={**metrics, "casi": replace(metrics["casi"], max=110)})
     assert suite_files.suite_json(suites.validate_suite(wider)) != suite_files.suite_path("validate").read_text()

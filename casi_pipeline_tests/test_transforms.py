@@ -5,11 +5,14 @@ import math
 import pandas as pd
 import pytest
 
-from casi_pipeline.reference import catalogue, methodology, registry
-from casi_pipeline.release import transforms
+from casi_pipeline.reference import metric_catalogue, methodology, registry
+from casi_pipeline.identity import NEAR_DUPLICATE_LABELS, UNKNOWN_MODELS
+from casi_pipeline.release.normalise import RESTATED_VALUES
+from casi_pipeline.release.normalise import normalise as normalise_validated
+from casi_pipeline.release.score import score
 from casi_pipeline.release.tables import VALIDATE
 
-METRICS = catalogue().raw_metrics
+METRICS = metric_catalogue().raw_metrics
 
 
 def validated(*rows: dict) -> pd.DataFrame:
@@ -21,7 +24,7 @@ def validated(*rows: dict) -> pd.DataFrame:
 
 
 def normalise(*rows: dict):
-    return transforms.normalise(validated(*rows), registry(), METRICS)
+    return normalise_validated(validated(*rows), registry(), METRICS)
 
 
 def test_labels_resolve_to_canonical_models():
@@ -39,8 +42,8 @@ def test_unknown_label_becomes_new_model_and_warns():
                                    {"label": "OpenAI GPT-5 Nanoo", "casi": 51.0, "source_row": 3})
     assert set(table["model_id"]) == {"acme/rocket-1", "openai/gpt-5-nanoo"}
     assert not table["registered"].any()
-    assert [row["label"] for row in findings.rows[transforms.UNKNOWN_MODELS]] == ["Acme Rocket-1", "OpenAI GPT-5 Nanoo"]
-    assert findings.rows[transforms.NEAR_DUPLICATE_LABELS] == [
+    assert [row["label"] for row in findings.rows[UNKNOWN_MODELS]] == ["Acme Rocket-1", "OpenAI GPT-5 Nanoo"]
+    assert findings.rows[NEAR_DUPLICATE_LABELS] == [
         {"label": "OpenAI GPT-5 Nanoo", "close_to": "openai/gpt-5-nano"}]
 
 
@@ -53,7 +56,7 @@ def test_newest_drop_wins_and_a_restatement_warns():
     row = table.iloc[0]
     assert row["casi"] == 82.40 and row["casi_source"] == "data_raw/2026-02/casi_rolling_12_months.csv:5"
     assert row["performance"] == 69.0 and row["performance_source"] == "data_raw/2025-09/metrics.csv:8"
-    assert findings.rows[transforms.RESTATED_VALUES] == [{
+    assert findings.rows[RESTATED_VALUES] == [{
         "release_month": "2025-09", "model_id": "openai/gpt-5", "metric": "casi",
         "old_value": 82.34, "old_source": "data_raw/2025-09/metrics.csv:8",
         "new_value": 82.40, "new_source": "data_raw/2026-02/casi_rolling_12_months.csv:5"}]
@@ -72,7 +75,7 @@ def test_a_restatement_within_a_drop_wins_over_the_file_it_restates_and_warns():
     )
     assert table.iloc[0]["casi"] == 82.40 and table.iloc[0]["casi_source"] == f"{third}:5"
     assert conflicts.isna().all()  # a restatement may differ from the drop's other files: it is newer
-    assert [(f["old_value"], f["old_source"]) for f in findings.rows[transforms.RESTATED_VALUES]] == [
+    assert [(f["old_value"], f["old_source"]) for f in findings.rows[RESTATED_VALUES]] == [
         (82.34, "data_raw/2025-09/metrics.csv:8"), (82.38, f"{second}:5")]
 
 
@@ -88,7 +91,7 @@ def test_same_value_in_two_drops_is_not_a_restatement():
         {"label": "OpenAI GPT-5", "casi": 82.34, "drop_month": "2026-02", "source_row": 5,
          "source_file": "data_raw/2026-02/casi_rolling_12_months.csv", "source_column": "Sep"},
     )
-    assert transforms.RESTATED_VALUES not in findings.rows
+    assert RESTATED_VALUES not in findings.rows
 
 
 def test_files_of_one_drop_that_disagree_are_a_conflict():
@@ -113,7 +116,7 @@ def board(rows, previous=()):
     columns = {"release_month": "2026-01", "provider": "P", "model": "M"}
     current = normalise_frame([{**columns, **row} for row in rows])
     before = normalise_frame([{**columns, "release_month": "2025-12", **row} for row in previous])
-    return transforms.score(current, before, methodology())
+    return score(current, before, methodology())
 
 
 def normalise_frame(rows):

@@ -125,8 +125,13 @@ def test_the_asset_graph_in_graphql_has_lineage_checks_and_metadata(webserver):
     assert [key["path"][-1] for key in nodes["leaderboard_history"]["dependencyKeys"]] == ["leaderboard"]
 
 
-def test_a_backfill_of_nine_months_from_the_ui_is_one_run(webserver):
-    """What the partitions page's "Materialize" over a range sends: one single-run backfill."""
+PUBLISH_RUNS = """{ runsOrError(filter: {tags: [{key: "dagster/sensor_name", value: "publish_after_release"}]}) {
+  ... on Runs { results { status assetSelection { path } assetCheckSelection { name } } } } }"""
+DONE = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+def test_a_backfill_of_nine_months_from_the_ui_is_one_run_then_published(webserver):
+    """What the partitions page's "Materialize" over a range sends: one single-run backfill, then publishing."""
     launched = webserver.graphql("""mutation($params: LaunchBackfillParams!) {
         launchPartitionBackfill(backfillParams: $params) {
           __typename ... on LaunchBackfillSuccess { backfillId } } }""",
@@ -148,6 +153,18 @@ def test_a_backfill_of_nine_months_from_the_ui_is_one_run(webserver):
     assert run["status"] == "SUCCESS"
     assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (MONTHS[0],
                                                                                                       MONTHS[-1])
+    # The publish sensor's automation conditions then publish the months: one run, with the suites of the tables
+    # and without the `fresh` check (its own schedule), whose outcome would change the reports from day to day.
+    deadline = time.monotonic() + BACKFILL_LIMIT
+    while not (runs := webserver.graphql(PUBLISH_RUNS)["runsOrError"]["results"]) or runs[0]["status"] not in DONE:
+        assert time.monotonic() < deadline, "the backfill was not followed by publishing"
+        time.sleep(2)
+    [run] = runs
+    assert run["status"] == "SUCCESS"
+    assert {key["path"][-1] for key in run["assetSelection"]} == {
+        "models", "leaderboard_history", "redteam_reconciliation", "board_exports", "board_charts", "board_reports"}
+    checks = {check["name"] for check in run["assetCheckSelection"]}
+    assert "leaderboard_history_suite" in checks and "fresh" not in checks
 
 
 def test_the_asset_graph_page_renders_in_headless_chromium(webserver, tmp_path):

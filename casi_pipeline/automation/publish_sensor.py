@@ -1,20 +1,21 @@
-"""After a successful release run (from the sensor, a UI backfill or the CLI), rebuild the cross-release tables."""
+"""Publishing follows every release: declarative automation rebuilds the cross-release tables and everything
+published from them after any run that updated what they read (a release run from the raw-drop sensor, a UI backfill
+or the CLI; a red-team run for the reconciliation). The assets requested on one tick are unpartitioned, so they
+run as one run; their blocking suites run with them, the `fresh` check (its own schedule) does not."""
 
 import dagster as dg
 
 SENSOR_NAME = "publish_after_release"
 
+# eager() without "no dependency missing": the cross-release tables read every release month, and the months before
+# the first drop (and the current one until its drop lands) never have tables, so eager() would wait forever.
+AFTER_UPSTREAM_UPDATE = (dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+                         .with_label("eager, across release months without data"))
 
-def build_publish_sensor(release_job_name: str, release_keys: set[dg.AssetKey],
-                         publish_job) -> dg.RunStatusSensorDefinition:
-    @dg.run_status_sensor(name=SENSOR_NAME, run_status=dg.DagsterRunStatus.SUCCESS, request_job=publish_job,
-                          default_status=dg.DefaultSensorStatus.RUNNING,
-                          description="Runs publish_job (models, leaderboard_history) after each successful run "
-                                      "that materialised release months")
-    def publish_after_release(context: dg.RunStatusSensorContext):
-        run = context.dagster_run
-        if run.job_name != release_job_name and not release_keys & set(run.asset_selection or ()):
-            return dg.SkipReason(f"run {run.run_id} ({run.job_name}) materialised no release months")
-        return dg.RunRequest(run_key=f"after-{run.run_id}")
 
-    return publish_after_release
+def build_publish_sensor(target: dg.AssetSelection) -> dg.AutomationConditionSensorDefinition:
+    return dg.AutomationConditionSensorDefinition(
+        SENSOR_NAME, target=target, default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Rebuilds the cross-release tables, then the exports, charts and reports (one run), after each "
+                    "run that updated the release months or red-team scores they read",
+    )

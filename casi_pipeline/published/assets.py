@@ -1,7 +1,7 @@
 """Cross-release tables, built from every release month: the model dimension and the board history.
 
 Both are append-only in effect: each reads its own stored table and keeps every row the current data no longer
-produces (transforms.retain_published), so removing an old drop never unpublishes a board row or a model.
+produces (retention.retain_published), so removing an old drop never unpublishes a board row or a model.
 """
 
 from __future__ import annotations
@@ -9,12 +9,14 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
+from casi_pipeline.automation.publish_sensor import AFTER_UPSTREAM_UPDATE
 from casi_pipeline.factory import GatedTable, StageResult, build_stage_asset
 from casi_pipeline.pools import PUBLISHED_POOL
-from casi_pipeline.quality import suites
+from casi_pipeline.published import suites
+from casi_pipeline.published.retention import retain_published
+from casi_pipeline.quality.suite_parts import BOARD_LOCATION
 from casi_pipeline.reference import methodology, registry
 from casi_pipeline.release.tables import LEADERBOARD, NORMALISE
-from casi_pipeline.release.transforms import retain_published
 from casi_pipeline.storage.tables import Column, Table
 from casi_pipeline.storage.warehouse import PUBLISHED_LOCK
 
@@ -78,14 +80,16 @@ models = build_stage_asset(
     GatedTable(
         MODELS, "The model dimension: one row per canonical model ever seen, with aliases and first/last month.",
         suites.models_suite(), ("model_id",), _models),
-    group=GROUP, inputs={"normalise": (NORMALISE, every_month)}, lock=published_lock, pool=PUBLISHED_POOL,
+    group=GROUP, inputs={"normalise": (NORMALISE, every_month)}, automation_condition=AFTER_UPSTREAM_UPDATE,
+    lock=published_lock, pool=PUBLISHED_POOL,
 )
 
 leaderboard_history = build_stage_asset(
     GatedTable(
         HISTORY, "Every board of every release month: the history the leaderboards are published from.",
-        suites.history_suite(methodology()), suites.BOARD_LOCATION, _history),
-    group=GROUP, inputs={"leaderboard": (LEADERBOARD, every_month)}, lock=published_lock, pool=PUBLISHED_POOL,
+        suites.history_suite(methodology()), BOARD_LOCATION, _history),
+    group=GROUP, inputs={"leaderboard": (LEADERBOARD, every_month)}, automation_condition=AFTER_UPSTREAM_UPDATE,
+    lock=published_lock, pool=PUBLISHED_POOL,
 )
 
 assets = [models, leaderboard_history]

@@ -27,7 +27,7 @@ from great_expectations.data_context.types.resource_identifiers import (
 )
 
 from casi_pipeline.storage.files import write_text_atomically
-from casi_pipeline.storage.safe_text import escape_html
+from casi_pipeline.safe_text import escape_html
 
 FOLDER = "quality"  # warehouse/quality/
 SITE = "warehouse"

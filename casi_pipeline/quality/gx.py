@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,7 +15,8 @@ import great_expectations as gx
 import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
-from casi_pipeline.storage.safe_text import escape_markdown
+from casi_pipeline.json_values import json_safe
+from casi_pipeline.safe_text import escape_markdown
 
 # GX turns on logging.captureWarnings at import, which sends every Python warning in the process to a silent
 # logger. Undo it so warnings stay visible.
@@ -49,19 +49,6 @@ class ExpectationOutcome:
             "unexpected_count": self.unexpected_count, "sample_values": self.sample_values,
             "sample_locations": self.sample_locations, "observed_value": self.observed_value, "error": self.error,
         }
-
-
-def json_safe(value: Any) -> Any:
-    """JSON-safe: NaN becomes None, numpy scalars become Python ones."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 def _where(location: dict[str, Any], locate: tuple[str, ...]) -> str:

@@ -23,7 +23,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from casi_pipeline.quality.gx import SAMPLE_SIZE, ExpectationOutcome, SuiteReport, json_safe
+from casi_pipeline.json_values import json_safe
+from casi_pipeline.quality.gx import SAMPLE_SIZE, ExpectationOutcome, SuiteReport
 from casi_pipeline.storage import objects
 
 # Enough for the streaming aggregates; DuckDB spills to disk beyond it instead of growing (peak RSS target 1 GiB).

@@ -1,9 +1,9 @@
 """The expectation suites as Great Expectations JSON, one file per stage, in casi_pipeline/quality/expectations/.
 
-The suites are built in Python (casi_pipeline.quality.suites) so that every bound comes from the reference
-catalogues, one source; the JSON files are their committed, reviewable form, the same JSON a GX file context writes
-and `gx.ExpectationSuite(**json.load(f))` reads back. A test fails when a file differs from what the catalogues give;
-regenerate them with `python -m casi_pipeline.quality.suite_files`.
+The suites are built in Python (casi_pipeline.release.suites, casi_pipeline.published.suites) so that every bound
+comes from the reference catalogues, one source; the JSON files are their committed, reviewable form, the same JSON a
+GX file context writes and `gx.ExpectationSuite(**json.load(f))` reads back. A test fails when a file differs from
+what the catalogues give; regenerate them with `python -m casi_pipeline.quality.suite_files`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from pathlib import Path
 
 import great_expectations as gx
 
-from casi_pipeline.quality import suites
-from casi_pipeline.reference import catalogue, methodology
+from casi_pipeline.published.suites import history_suite, models_suite
+from casi_pipeline.reference import metric_catalogue, methodology
+from casi_pipeline.release import suites
 from casi_pipeline.release.tables import INGEST
 from casi_pipeline.storage.files import write_text_atomically
 
@@ -23,10 +24,9 @@ FOLDER = Path(__file__).parent / "expectations"
 
 def current_suites() -> list[gx.ExpectationSuite]:
     """Every Great Expectations suite the stages run (the red-team stages check rows in DuckDB instead)."""
-    return [suites.ingest_suite(INGEST.names, catalogue()), suites.validate_suite(catalogue()),
-            suites.normalise_suite(catalogue()), suites.restatements_suite(catalogue()),
-            suites.leaderboard_suite(catalogue(), methodology()), suites.models_suite(),
-            suites.history_suite(methodology())]
+    return [suites.ingest_suite(INGEST.names, metric_catalogue()), suites.validate_suite(metric_catalogue()),
+            suites.normalise_suite(metric_catalogue()), suites.restatements_suite(metric_catalogue()),
+            suites.leaderboard_suite(metric_catalogue(), methodology()), models_suite(), history_suite(methodology())]
 
 
 def suite_json(suite: gx.ExpectationSuite) -> str:

@@ -8,7 +8,6 @@ drop or a restated file, and a refused month keeps its published tables and hist
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from casi_pipeline.errors import RawInputError
-from casi_pipeline.raw import drops
+from casi_pipeline.raw import layout
+from casi_pipeline.storage.files import sha256_of
 
 SIDECAR_SUFFIX = ".source.json"  # written by casi_pipeline.refresh.land beside each file it lands
 
@@ -71,11 +71,11 @@ def refuse_edits(root: Path, current: Mapping[str, str], stored_ingest: pd.DataF
 
 def edited_files(root: Path, stored: StoredIngest) -> list[Edited]:
     """Every file in the raw root that no longer matches its record, with the release months its drop feeds."""
-    fed = {drop.month: drops.months_fed(drop, root) for drop in drops.list_drops(root) if drop.data_files()}
+    fed = {drop.month: layout.months_fed(drop, root) for drop in layout.list_drops(root) if drop.data_files()}
     stored_ingest = stored(sorted({month for months in fed.values() for month in months}))
     edited = []
-    for drop in drops.list_drops(root):
-        current = {f"{root.name}/{path.relative_to(root).as_posix()}": hashlib.sha256(path.read_bytes()).hexdigest()
+    for drop in layout.list_drops(root):
+        current = {f"{root.name}/{path.relative_to(root).as_posix()}": sha256_of(path)
                    for path in drop.data_files()}
         edited += [Edited(error.path, fed[drop.month], error) for error in refuse_edits(root, current, stored_ingest)]
     return edited

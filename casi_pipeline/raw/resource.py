@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from casi_pipeline.raw import drops
+from casi_pipeline.raw import layout
 from casi_pipeline.storage.objects import ObjectPath, open_root
 
 
@@ -21,4 +21,4 @@ class RawDrops(dg.ConfigurableResource):
         return open_root(self.root)
 
     def release_months(self) -> list[str]:
-        return drops.release_months(self.path)
+        return layout.release_months(self.path)

@@ -12,17 +12,18 @@ import dagster as dg
 import pandas as pd
 
 from casi_pipeline import versions
+from casi_pipeline.automation.publish_sensor import AFTER_UPSTREAM_UPDATE
 from casi_pipeline.errors import RawInputError, StageError
 from casi_pipeline.factory import GatedTable, StageResult, beta_api, build_stage_asset, build_stage_chain, owned_source
+from casi_pipeline.identity import UNKNOWN_MODELS
+from casi_pipeline.partitions import one_run_per_backfill, release_month_partitions
 from casi_pipeline.pools import PUBLISHED_POOL, REDTEAM_POOL
-from casi_pipeline.quality.suites import RAW_LOCATION
+from casi_pipeline.quality.suite_parts import BOARD_LOCATION, RAW_LOCATION
 from casi_pipeline.redteam import raw, suites, transforms
 from casi_pipeline.redteam.methodology import redteam_methodology
 from casi_pipeline.redteam.tables import INGEST, NORMALISE, RAW, RECONCILIATION, SCORES, VALIDATE
 from casi_pipeline.reference import registry
-from casi_pipeline.release.assets import one_run_per_backfill, release_months
 from casi_pipeline.release.tables import LEADERBOARD
-from casi_pipeline.release.transforms import UNKNOWN_MODELS
 
 GROUP = "redteam"
 RECONCILIATION_GROUP = "published"  # cross-release, built with the published tables
@@ -34,7 +35,7 @@ with beta_api():
         description="Raw red-team results in a release drop: data_raw/<YYYY-MM>/attacks/*.parquet (one row per run "
                     "of an attack against a model) and agentic/*.parquet (one row per model and campaign). Read-only. "
                     "Observed per month: its data version covers each file's name, size and modification time.",
-        group_name=GROUP, tags={"dagster/kind/parquet": ""}, partitions_def=release_months,
+        group_name=GROUP, tags={"dagster/kind/parquet": ""}, partitions_def=release_month_partitions,
         required_resource_keys={"raw"},
         metadata={"dagster/column_schema": dg.TableSchema(columns=[
             dg.TableColumn(name, kind_type, f"{kind.name}/*.parquet")
@@ -101,14 +102,14 @@ STAGES = [
     GatedTable(
         SCORES, "The score stage: CASI-style and ARS-style boards computed from raw results (methodology "
                 "redteam-v1), with bootstrap intervals, competition rank and rank interval.",
-        suites.scores_suite(sorted(kind.board for kind in raw.KINDS.values())), suites.BOARD_LOCATION, _score,
+        suites.scores_suite(sorted(kind.board for kind in raw.KINDS.values())), BOARD_LOCATION, _score,
         kinds=STREAMED),
 ]
 
 redteam_stages = build_stage_chain(
     "redteam_stages", STAGES, group=GROUP,
     description="redteam_ingest -> validate -> normalise -> scores for each release month, each gated by its suite",
-    upstream=[redteam_raw.key], partitions_def=release_months, backfill_policy=one_run_per_backfill,
+    upstream=[redteam_raw.key], partitions_def=release_month_partitions, backfill_policy=one_run_per_backfill,
     required_resources={"raw"}, pool=REDTEAM_POOL,
     # like the release stages: the month's commit record is shared, so two writers of one month take turns
     lock=lambda context, months: context.resources.warehouse.locked(months),
@@ -123,10 +124,10 @@ redteam_reconciliation = build_stage_asset(
     GatedTable(
         RECONCILIATION, "Scores computed here from raw results beside the published board's score, where both "
                         "exist for the same month, board and model.",
-        suites.reconciliation_suite(), suites.BOARD_LOCATION, _reconciliation),
+        suites.reconciliation_suite(), BOARD_LOCATION, _reconciliation),
     group=RECONCILIATION_GROUP,
     inputs={"redteam_scores": (SCORES, dg.AllPartitionMapping()), "leaderboard": (LEADERBOARD, dg.AllPartitionMapping())},
-    pool=PUBLISHED_POOL,
+    pool=PUBLISHED_POOL, automation_condition=AFTER_UPSTREAM_UPDATE,
 )
 
 assets = [redteam_raw, redteam_stages, redteam_reconciliation]

@@ -6,7 +6,6 @@ row count) and hashes the bytes in chunks; later stages stream the rows through 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,10 +13,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from casi_pipeline.errors import RawInputError
-from casi_pipeline.raw import drops
+from casi_pipeline.raw import layout
+from casi_pipeline.raw.contracts import check_columns
+from casi_pipeline.storage.files import sha256_of
 
 TEXT, INTEGER, BOOLEAN = "text", "integer", "boolean"
-HASH_CHUNK = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def files(root: Path, month: str, kind: RawKind) -> list[Path]:
 
 def redteam_months(root: Path) -> list[str]:
     """Every drop month holding red-team results, oldest first."""
-    return [drop.month for drop in drops.list_drops(root) if any(files(root, drop.month, k) for k in KINDS.values())]
+    return [drop.month for drop in layout.list_drops(root) if any(files(root, drop.month, k) for k in KINDS.values())]
 
 
 def display_name(root: Path, path: Path) -> str:
@@ -71,14 +71,6 @@ def _kind_of(data_type: pa.DataType) -> str | None:
     return None
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def inspect(root: Path, month: str, kind: RawKind, path: Path) -> dict:
     """One manifest row from the footer: refuses a file that is not Parquet or has other columns or types."""
     name = display_name(root, path)
@@ -89,15 +81,10 @@ def inspect(root: Path, month: str, kind: RawKind, path: Path) -> dict:
     except (pa.ArrowException, OSError) as error:
         raise RawInputError(name, f"not a readable Parquet file ({str(error).splitlines()[0]})") from None
     found = {field.name: field.type for field in schema}
-    for position, column in enumerate(found, start=1):
-        if column not in kind.columns:
-            raise RawInputError(name, f"unknown column {column!r} (allowed: {', '.join(kind.columns)})",
-                                where=f"column {position}")
+    check_columns(name, list(found), list(kind.columns), list(kind.columns))
     for column, expected in kind.columns.items():
-        if column not in found:
-            raise RawInputError(name, f"missing column {column!r}")
         if _kind_of(found[column]) != expected:
             raise RawInputError(name, f"expected {expected} values, found Parquet type {found[column]}",
                                 where=f"column {column}")
-    return {"release_month": month, "kind": kind.name, "source_file": name, "source_sha256": sha256(path),
+    return {"release_month": month, "kind": kind.name, "source_file": name, "source_sha256": sha256_of(path),
             "rows": metadata.num_rows, "row_groups": metadata.num_row_groups}

@@ -7,14 +7,13 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 
 from casi_pipeline.quality.sql_rules import KeyRule, RowRule, SqlSuite
-from casi_pipeline.quality.suites import MONTH_REGEX, SHA256_REGEX
+from casi_pipeline.quality.suite_parts import BOARD_LOCATION, MONTH_REGEX, SHA256_REGEX
 from casi_pipeline.redteam.methodology import LEVELS
 from casi_pipeline.redteam.raw import AGENTIC, ATTACKS, KINDS, RawKind
 from casi_pipeline.reference import MODEL_ID
 
 FILE_LOCATION = ("release_month", "source_file")
 LABEL_LOCATION = ("release_month", "kind", "label")
-BOARD_LOCATION = ("release_month", "board", "model_id")
 LOW, HIGH = LEVELS[0], LEVELS[-1]
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from casi_pipeline.identity import Findings, identify_labels
 from casi_pipeline.quality.sql_rules import ROWS, Counted, Scan, connect, parquet_scan, quote
 from casi_pipeline.redteam import scoring
 from casi_pipeline.redteam.methodology import RedTeamMethodology
@@ -22,7 +23,6 @@ from casi_pipeline.redteam.raw import AGENTIC, ATTACKS, BOOLEAN, INTEGER, KINDS,
 from casi_pipeline.redteam.suites import scope
 from casi_pipeline.redteam.tables import NORMALISE, RECONCILIATION, SCORES
 from casi_pipeline.reference import Registry
-from casi_pipeline.release.transforms import Findings, identify_labels
 
 SQL_TYPES = {INTEGER: "BIGINT", BOOLEAN: "BOOLEAN"}  # anything else is text
 LABEL_SQL = "trim(provider) || ' ' || trim(model)"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from casi_pipeline.reference import catalogue
+from casi_pipeline.reference import metric_catalogue
 from casi_pipeline.storage.tables import Column, Table
 
 RAW = "raw_drops"
@@ -22,7 +22,7 @@ PROVENANCE = (
 
 def _raw_metric_columns(dtype: str, upstream: str | None) -> tuple[Column, ...]:
     columns = []
-    for name, metric in catalogue().metrics.items():
+    for name, metric in metric_catalogue().metrics.items():
         if not metric.raw:
             continue
         if upstream is None:
@@ -144,7 +144,7 @@ LEADERBOARD = Table("leaderboard", (
     Column("methodology_version", "str", "version of methodology.yaml the board was scored with"),
 ))
 
-_ANY_RAW_METRIC = tuple(("validate", name) for name in catalogue().raw_metrics)
+_ANY_RAW_METRIC = tuple(("validate", name) for name in metric_catalogue().raw_metrics)
 
 RESTATEMENTS = Table("restatements", (
     Column("release_month", "str", "release month of the restated value", (("validate", "release_month"),)),

@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from casi_pipeline import months, reference
+from casi_pipeline.automation.publish_sensor import AFTER_UPSTREAM_UPDATE
 from casi_pipeline.factory import OWNERS
 from casi_pipeline.pools import PUBLISHED_POOL
 from casi_pipeline.published.assets import HISTORY, MODELS
@@ -21,8 +22,8 @@ from casi_pipeline.reports.changes import board_changes
 from casi_pipeline.reports.charts import BoardView, TITLES, charts_for, drawable
 from casi_pipeline.reports.inputs import Manifest, code_version, digest
 from casi_pipeline.storage.files import write_bytes_atomically, write_text_atomically
-from casi_pipeline.storage.safe_text import escape_markdown
 from casi_pipeline.storage.warehouse import PUBLISHED_LOCK
+from casi_pipeline.safe_text import escape_markdown
 
 GROUP = "reports"
 EXPORTS = "exports"  # warehouse/exports/
@@ -90,7 +91,8 @@ def _markdown_image(board: str, chart: str, png: bytes) -> dg.MetadataValue:
 
 # Inputs are the two cross-release tables, conformed to their declared columns.
 HISTORY_AND_MODELS = {"history": dg.AssetIn(key=HISTORY.name), "models": dg.AssetIn(key=MODELS.name)}
-COMMON = dict(group_name=GROUP, owners=OWNERS, required_resource_keys={"warehouse"}, pool=PUBLISHED_POOL)
+COMMON = dict(group_name=GROUP, owners=OWNERS, required_resource_keys={"warehouse"}, pool=PUBLISHED_POOL,
+              automation_condition=AFTER_UPSTREAM_UPDATE)
 
 
 @dg.asset(

@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 
 import pandas as pd
 
 from casi_pipeline import months
-from casi_pipeline.reference import Methodology, catalogue
-from casi_pipeline.storage.safe_text import neutralise_formula
+from casi_pipeline.json_values import json_safe
+from casi_pipeline.reference import Methodology, metric_catalogue
+from casi_pipeline.safe_text import neutralise_formula
 
 WINDOW_MONTHS = 12  # the publisher's "rolling 12 months"
 LABEL_COLUMN = "Model"
@@ -41,7 +41,7 @@ def rolling_table(history: pd.DataFrame, models: pd.DataFrame, board: str, secur
     Rows sorted by label, as the publisher sorts them. Labels are neutralised: a spreadsheet shows them as text."""
     columns = window(sorted(history["release_month"].unique()))
     on_board = history[(history["board"] == board) & history["release_month"].isin(columns)]
-    decimals = catalogue().metrics[security_metric].decimals
+    decimals = metric_catalogue().metrics[security_metric].decimals
     cells = on_board.pivot(index="model_id", columns="release_month", values="security").reindex(columns=columns)
     table = pd.DataFrame({months.abbreviation(month): cells[month].map(
         lambda v: "" if pd.isna(v) else publisher_number(v, decimals)) for month in columns}, index=cells.index)
@@ -58,15 +58,8 @@ def csv_bytes(table: pd.DataFrame) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _plain(value):
-    """JSON-safe scalar: NaN/NA -> null, numpy -> Python."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
 def _records(frame: pd.DataFrame) -> list[dict]:
-    return [{key: _plain(value) for key, value in row.items()} for row in frame.to_dict(orient="records")]
+    return [{key: json_safe(value) for key, value in row.items()} for row in frame.to_dict(orient="records")]
 
 
 def leaderboard_document(history: pd.DataFrame, models: pd.DataFrame, methodology: Methodology) -> dict:
@@ -91,7 +84,8 @@ def leaderboard_document(history: pd.DataFrame, models: pd.DataFrame, methodolog
             "rtp": {"security_weight": methodology.security_weight,
                     "performance_weight": methodology.performance_weight},
             "metrics": {name: {"display": m.display, "unit": m.unit, "decimals": m.decimals,
-                               "higher_is_better": m.higher_is_better} for name, m in catalogue().metrics.items()},
+                               "higher_is_better": m.higher_is_better}
+                        for name, m in metric_catalogue().metrics.items()},
         },
         "provenance": {
             "generated_from": ["leaderboard_history", "models"],

@@ -14,11 +14,11 @@ import pandas as pd
 
 from casi_pipeline import months
 from casi_pipeline.quality import docs
-from casi_pipeline.reference import catalogue, methodology
+from casi_pipeline.reference import metric_catalogue, methodology
 from casi_pipeline.reports.changes import Changes
 from casi_pipeline.reports.charts import CHARTS, TITLES, BoardView
 from casi_pipeline.reports.quality import CheckOutcome
-from casi_pipeline.storage.safe_text import escape_html
+from casi_pipeline.safe_text import escape_html
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 STYLE = """
@@ -61,7 +61,7 @@ def data_uri(png: bytes) -> str:
 def _number(value, metric: str, signed: bool = False) -> str:
     if pd.isna(value):
         return '<span class="muted">–</span>'
-    text = f"{value:{'+' if signed else ''}.{catalogue().metrics[metric].decimals}f}"
+    text = f"{value:{'+' if signed else ''}.{metric_catalogue().metrics[metric].decimals}f}"
     if not signed or value == 0:
         return text
     return f'<span class="{"up" if value > 0 else "down"}">{text}</span>'

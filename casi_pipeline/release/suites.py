@@ -1,4 +1,5 @@
-"""One expectation suite per stage, built in Python so that bounds come from the metric catalogue, not copies of it.
+"""One expectation suite per release stage, built in Python so that bounds come from the metric catalogue, not
+copies of it.
 
 Each expectation's `description` is the sentence a person reads when it fails.
 """
@@ -9,36 +10,21 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 from great_expectations.expectations.row_conditions import Column
 
-from casi_pipeline.reference import MODEL_ID, Catalogue, Methodology
+from casi_pipeline.quality.suite_parts import SHA256_REGEX, month_expectations, suite
+from casi_pipeline.reference import MODEL_ID, MetricCatalogue, Methodology
 
 PERFORMANCE_BASES = ("published", "computed")
 # benchmarks.csv holds one row per model and benchmark; the other files one row per model (and month column).
 BENCHMARK_ROWS = Column("benchmark").is_not_null()
 OTHER_ROWS = Column("benchmark").is_null()
 
-MONTH_REGEX = r"^\d{4}-(?:0[1-9]|1[0-2])$"
 NUMBER_REGEX = r"^\s*-?(?:\d+(?:\.\d*)?|\.\d+)\s*$"
-SHA256_REGEX = r"^[0-9a-f]{64}$"
 LABEL_REGEX = r"^\s*\S+\s+\S"  # `<Provider> <Model>`
 
-# Columns that locate a bad value, per stage, in the order a message names them.
-RAW_LOCATION = ("release_month", "source_file", "source_row", "source_column")
-MODEL_LOCATION = ("release_month", "model_id")
-BOARD_LOCATION = ("release_month", "board", "model_id")
+MODEL_LOCATION = ("release_month", "model_id")  # locates a bad value of normalise and restatements
 
 
-def _suite(name: str, expectations: list) -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(name=name, expectations=expectations)
-
-
-def _months(*columns: str) -> list:
-    return [expectation for column in columns for expectation in (
-        gxe.ExpectColumnValuesToNotBeNull(column=column, description=f"{column} is missing"),
-        gxe.ExpectColumnValuesToMatchRegex(column=column, regex=MONTH_REGEX, description=f"{column} is not YYYY-MM"),
-    )]
-
-
-def _within_catalogue(catalogue: Catalogue, columns: list[str]) -> list:
+def _within_catalogue(catalogue: MetricCatalogue, columns: list[str]) -> list:
     expectations = []
     for name in columns:
         metric = catalogue.metrics[name]
@@ -51,11 +37,11 @@ def _within_catalogue(catalogue: Catalogue, columns: list[str]) -> list:
     return expectations
 
 
-def ingest_suite(columns: list[str], catalogue: Catalogue) -> gx.ExpectationSuite:
+def ingest_suite(columns: list[str], catalogue: MetricCatalogue) -> gx.ExpectationSuite:
     """Readable as written: the expected columns, a file hash, a label, and cells that are numbers."""
-    return _suite("ingest", [
+    return suite("ingest", [
         gxe.ExpectTableColumnsToMatchOrderedList(column_list=columns, description="ingest columns changed"),
-        *_months("release_month", "value_month", "drop_month"),
+        *month_expectations("release_month", "value_month", "drop_month"),
         gxe.ExpectColumnValuesToMatchRegex(column="source_sha256", regex=SHA256_REGEX,
                                            description="source_sha256 is not a sha256"),
         gxe.ExpectColumnValuesToNotBeNull(column="label", description="model label is empty"),
@@ -66,10 +52,10 @@ def ingest_suite(columns: list[str], catalogue: Catalogue) -> gx.ExpectationSuit
     ])
 
 
-def validate_suite(catalogue: Catalogue) -> gx.ExpectationSuite:
+def validate_suite(catalogue: MetricCatalogue) -> gx.ExpectationSuite:
     """Plausible values: every metric inside the catalogue's range, each label once per file and column (once per
     benchmark in benchmarks.csv)."""
-    return _suite("validate", [
+    return suite("validate", [
         *_within_catalogue(catalogue, [*catalogue.raw_metrics, "benchmark_score"]),
         gxe.ExpectCompoundColumnsToBeUnique(
             column_list=["release_month", "source_file", "source_column", "label"], row_condition=OTHER_ROWS,
@@ -80,8 +66,8 @@ def validate_suite(catalogue: Catalogue) -> gx.ExpectationSuite:
     ])
 
 
-def normalise_suite(catalogue: Catalogue) -> gx.ExpectationSuite:
-    return _suite("normalise", [
+def normalise_suite(catalogue: MetricCatalogue) -> gx.ExpectationSuite:
+    return suite("normalise", [
         gxe.ExpectColumnValuesToNotBeNull(column="model_id", description="model has no id"),
         gxe.ExpectColumnValuesToMatchRegex(column="model_id", regex=MODEL_ID.pattern,
                                            description="model id is not `provider/model`"),
@@ -93,9 +79,9 @@ def normalise_suite(catalogue: Catalogue) -> gx.ExpectationSuite:
     ])
 
 
-def restatements_suite(catalogue: Catalogue) -> gx.ExpectationSuite:
-    return _suite("restatements", [
-        *_months("release_month"),
+def restatements_suite(catalogue: MetricCatalogue) -> gx.ExpectationSuite:
+    return suite("restatements", [
+        *month_expectations("release_month"),
         gxe.ExpectColumnValuesToNotBeNull(column="model_id", description="restated model has no id"),
         gxe.ExpectColumnValuesToBeInSet(column="metric", value_set=list(catalogue.raw_metrics),
                                         description="restated metric is not a raw metric"),
@@ -104,8 +90,8 @@ def restatements_suite(catalogue: Catalogue) -> gx.ExpectationSuite:
     ])
 
 
-def leaderboard_suite(catalogue: Catalogue, methodology: Methodology) -> gx.ExpectationSuite:
-    return _suite("leaderboard", [
+def leaderboard_suite(catalogue: MetricCatalogue, methodology: Methodology) -> gx.ExpectationSuite:
+    return suite("leaderboard", [
         gxe.ExpectColumnValuesToBeInSet(column="board", value_set=sorted(methodology.boards),
                                         description="unknown board"),
         gxe.ExpectColumnValuesToNotBeNull(column="security", description="a ranked model has no security score"),
@@ -118,25 +104,4 @@ def leaderboard_suite(catalogue: Catalogue, methodology: Methodology) -> gx.Expe
         gxe.ExpectCompoundColumnsToBeUnique(column_list=["release_month", "board", "model_id"],
                                             description="a model is ranked twice on one board"),
         gxe.ExpectColumnValuesToNotBeNull(column="methodology_version", description="no methodology version"),
-    ])
-
-
-def models_suite() -> gx.ExpectationSuite:
-    return _suite("models", [
-        gxe.ExpectColumnValuesToNotBeNull(column="model_id", description="model has no id"),
-        gxe.ExpectColumnValuesToBeUnique(column="model_id", description="a model id appears twice"),
-        *_months("first_release_month", "last_release_month"),
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="last_release_month", column_B="first_release_month", or_equal=True,
-            description="last release month is before the first"),
-    ])
-
-
-def history_suite(methodology: Methodology) -> gx.ExpectationSuite:
-    return _suite("leaderboard_history", [
-        *_months("release_month"),
-        gxe.ExpectColumnValuesToBeInSet(column="board", value_set=sorted(methodology.boards),
-                                        description="unknown board"),
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=["release_month", "board", "model_id"],
-                                            description="a model is ranked twice on one board"),
     ])
