@@ -25,12 +25,12 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from casi_pipeline.factory import build_and_check
-from casi_pipeline.quality.sql_rules import connect
 from casi_pipeline.raw.resource import RawDrops
 from casi_pipeline.redteam import raw, scoring
 from casi_pipeline.redteam.assets import STAGES
 from casi_pipeline.redteam.methodology import redteam_methodology
 from casi_pipeline.settings import DATA_RAW_ENV
+from casi_pipeline.storage.duckdb_sql import duckdb_connection, parquet_scan
 
 MONTH = "2025-10"
 
@@ -56,22 +56,21 @@ def baseline(root: Path) -> tuple[float, dict[str, float]]:
     method = redteam_methodology()
     severity = " ".join(f"WHEN {k} THEN {v}" for k, v in method.severity_weight.items())
     simplicity = " ".join(f"WHEN {k} THEN {v}" for k, v in method.simplicity_weight.items())
-    files = "[" + ", ".join(f"'{f}'" for f in raw.files(root, MONTH, raw.ATTACKS)) + "]"
+    files = parquet_scan(raw.files(root, MONTH, raw.ATTACKS), "files")
     query = f"""
         WITH per_attack AS (
             SELECT provider, model, attack_id, any_value(severity) AS severity, any_value(complexity) AS complexity,
                    sum(trials) AS trials, sum(successes) AS successes
-            FROM read_parquet({files}) GROUP BY ALL)
+            FROM {files.sql} GROUP BY ALL)
         SELECT provider || ' ' || model AS label,
                100 * sum((CASE severity {severity} END) * (CASE complexity {simplicity} END)
                          * (1 - successes / trials))
                    / sum((CASE severity {severity} END) * (CASE complexity {simplicity} END)) AS score
         FROM per_attack GROUP BY ALL"""
-    connection = connect()
-    started = time.perf_counter()
-    rows = connection.execute(query).fetchall()
-    elapsed = time.perf_counter() - started
-    connection.close()
+    with duckdb_connection() as connection:
+        started = time.perf_counter()
+        rows = connection.execute(query, files.params).fetchall()
+        elapsed = time.perf_counter() - started
     return elapsed, dict(rows)
 
 
@@ -81,14 +80,13 @@ def simple_baseline(root: Path) -> float:
     method = redteam_methodology()
     severity = " ".join(f"WHEN {k} THEN {v}" for k, v in method.severity_weight.items())
     simplicity = " ".join(f"WHEN {k} THEN {v}" for k, v in method.simplicity_weight.items())
-    files = "[" + ", ".join(f"'{f}'" for f in raw.files(root, MONTH, raw.ATTACKS)) + "]"
+    files = parquet_scan(raw.files(root, MONTH, raw.ATTACKS), "files")
     weight = f"(CASE severity {severity} END) * (CASE complexity {simplicity} END)"
-    connection = connect()
-    started = time.perf_counter()
-    connection.execute(f"SELECT provider, model, sum({weight} * (1 - successes / trials)), sum({weight}) "
-                       f"FROM read_parquet({files}) GROUP BY ALL").fetchall()
-    elapsed = time.perf_counter() - started
-    connection.close()
+    with duckdb_connection() as connection:
+        started = time.perf_counter()
+        connection.execute(f"SELECT provider, model, sum({weight} * (1 - successes / trials)), sum({weight}) "
+                           f"FROM {files.sql} GROUP BY ALL", files.params).fetchall()
+        elapsed = time.perf_counter() - started
     return elapsed
 
 

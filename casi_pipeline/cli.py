@@ -16,7 +16,10 @@ import dagster as dg
 
 from casi_pipeline import months, staleness
 from casi_pipeline import refresh as upstream
-from casi_pipeline.automation.drop_sensor import PARTITION_RANGE_END, PARTITION_RANGE_START
+from casi_pipeline.automation.drop_sensor import (
+    PARTITION_RANGE_END,
+    PARTITION_RANGE_START,
+)
 from casi_pipeline.automation.failure_alert import step_failure_lines
 from casi_pipeline.instance import InstanceError
 from casi_pipeline.instance import open_instance as open_configured_instance
@@ -25,11 +28,17 @@ from casi_pipeline.progress import Progress
 from casi_pipeline.raw import layout, ledger
 from casi_pipeline.redteam import raw as redteam_raw
 from casi_pipeline.release.tables import INGEST
-from casi_pipeline.settings import DAGSTER_HOME_ENV, DATA_RAW_ENV, WAREHOUSE_ENV, Settings, prepare_dagster_home
+from casi_pipeline.safe_text import escape_unprintable
+from casi_pipeline.settings import (
+    DAGSTER_HOME_ENV,
+    DATA_RAW_ENV,
+    WAREHOUSE_ENV,
+    Settings,
+    prepare_dagster_home,
+)
 from casi_pipeline.storage.objects import ObjectPath, StorageError, check_root
 from casi_pipeline.storage.parquet_io import partition_path
 from casi_pipeline.storage.warehouse import Warehouse
-from casi_pipeline.safe_text import escape_unprintable
 
 # A run that fails names the files it refused; their months are left out and the rest run again, this many times.
 MAX_ATTEMPTS = 4
@@ -55,7 +64,9 @@ def open_instance(settings: Settings) -> dg.DagsterInstance:
 
 class Runner:
     def __init__(self, settings: Settings, progress: Progress | None = None):
-        from casi_pipeline.definitions import build_definitions  # Great Expectations: only when something runs
+        from casi_pipeline.definitions import (
+            build_definitions,  # Great Expectations: only when something runs
+        )
 
         self.instance = open_instance(settings)
         self.settings = settings
@@ -126,7 +137,9 @@ def refused_edits(settings: Settings) -> tuple[list[str], set[str]]:
 
 
 def freshness_status(settings: Settings):
-    from casi_pipeline.published import freshness  # loads the code location's assets: only for this command
+    from casi_pipeline.published import (
+        freshness,  # loads the code location's assets: only for this command
+    )
 
     return freshness.freshness(freshness.latest_month(_warehouse(settings).read_table(freshness.HISTORY.name)),
                                settings.today or date.today(), settings.freshness_day)

@@ -32,6 +32,7 @@ from casi_pipeline.quality.docs import RunDocs
 from casi_pipeline.quality.gx import SuiteReport, metadata_json, run_suite
 from casi_pipeline.quality.sql_rules import Counted, SqlSuite
 from casi_pipeline.safe_text import escape_markdown
+from casi_pipeline.storage.duckdb_sql import Query
 from casi_pipeline.storage.tables import Table
 
 OWNERS = ["team:leaderboard"]
@@ -58,7 +59,9 @@ def owned_source(source: dg.SourceAsset) -> dg.AssetsDefinition:
     """An observable source asset as the external asset Dagster makes of it, with the team as its owner (the
     source asset decorator takes no owners). Converted here, where Dagster's own read of the deprecated
     OpDefinition.version during the conversion is silenced, rather than inside Definitions."""
-    from dagster._core.definitions.external_asset import create_external_asset_from_source_asset
+    from dagster._core.definitions.external_asset import (
+        create_external_asset_from_source_asset,
+    )
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -76,7 +79,7 @@ class StageResult:
     warn_rows: dict[str, list[dict]] = field(default_factory=dict)  # WARN check name -> rows found
     check_frame: pd.DataFrame | None = None  # what the suite validates, when it needs more columns than are stored
     intermediates: dict[str, pd.DataFrame | Counted] = field(default_factory=dict)  # read by later stages, not stored
-    rows_sql: str | None = None  # for a SqlSuite: a DuckDB query over every row it validates (streamed, not loaded)
+    rows_sql: Query | None = None  # for a SqlSuite: a DuckDB query over every row it validates (streamed, not loaded)
     counted: Counted | None = None  # for a SqlSuite: its counts, when the build took them in its own pass
 
 

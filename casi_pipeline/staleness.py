@@ -21,8 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+
 # Dagster's own tag names for provenance (not exported at the top level).
-from dagster._core.definitions.data_version import CODE_VERSION_TAG, DATA_VERSION_TAG, get_input_event_pointer_tag
+from dagster._core.definitions.data_version import (
+    CODE_VERSION_TAG,
+    DATA_VERSION_TAG,
+    get_input_event_pointer_tag,
+)
 
 from casi_pipeline import months as month_keys
 from casi_pipeline import versions

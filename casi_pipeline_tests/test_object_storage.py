@@ -29,6 +29,7 @@ from casi_pipeline.raw import layout
 from casi_pipeline.redteam import synth
 from casi_pipeline.settings import POSTGRES_URL_ENV
 from casi_pipeline.storage import commits, objects
+from casi_pipeline.storage.duckdb_sql import register_object_store
 from casi_pipeline.storage.objects import ObjectPath, open_root
 from casi_pipeline.storage.parquet_io import partition_path
 
@@ -133,7 +134,7 @@ def test_the_bucket_warehouse_reads_with_pyarrow_duckdb_and_pandas(s3, both_runs
     for name, value in s3.env().items():
         monkeypatch.setenv(name, value)
     connection = duckdb.connect()
-    objects.register_with_duckdb(connection)
+    register_object_store(connection)
     [(count, newest)] = connection.sql(
         "SELECT count(*), max(release_month) FROM read_parquet('s3://casi-wh-real/boards/leaderboard/*/*.parquet', "
         "hive_partitioning = true) WHERE board = 'CASI'").fetchall()

@@ -13,6 +13,7 @@ from casi_pipeline.redteam import synth
 from casi_pipeline.redteam.assets import redteam_raw, redteam_stages
 from casi_pipeline.redteam.methodology import redteam_methodology
 from casi_pipeline.redteam.suites import validate_suite
+from casi_pipeline.storage.duckdb_sql import Query
 
 from .conftest import add_sample, read_table, run_cli, tree_hashes
 
@@ -162,8 +163,8 @@ def test_a_month_without_red_team_files_lands_empty_tables(settings):
 
 
 def test_sql_rules_count_nulls_as_broken_and_find_duplicate_keys():
-    relation = ("SELECT * FROM (VALUES ('2025-09', 'f', 1, 'a', 3), ('2025-09', 'f', 2, 'a', NULL), "
-                "('2025-09', 'f', 3, 'b', 4)) t(release_month, source_file, source_row, key, value)")
+    relation = Query("SELECT * FROM (VALUES ('2025-09', 'f', 1, 'a', 3), ('2025-09', 'f', 2, 'a', NULL), "
+                     "('2025-09', 'f', 3, 'b', 4)) t(release_month, source_file, source_row, key, value)")
     report = SqlSuite("t", (RowRule("value", "value >= 3", "value must be 3 or more"),
                             KeyRule(("key",), (), "key twice"),
                             KeyRule(("key",), ("value",), "key with two values"))).run(

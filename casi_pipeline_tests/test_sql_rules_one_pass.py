@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from casi_pipeline.quality.sql_rules import ROWS, KeyRule, RowRule, Scan, SqlSuite
+from casi_pipeline.storage.duckdb_sql import Query
 
 LOCATE = ("release_month", "source_file", "source_row", "source_column")
 # (release_month, source_file, source_row, kind, unit, family, severity, trials)
@@ -15,11 +16,11 @@ ROWS_ = [("2025-09", "data_raw/2025-09/attacks/a.parquet", 1, "attacks", "u1", "
          ("2025-09", "data_raw/2025-09/attacks/b.parquet", 1, "attacks", "u2", "pi", 9, 5)]
 
 
-def relation(rows, located: bool) -> str:
+def relation(rows, located: bool) -> Query:
     values = ", ".join(f"('{m}', '{f}', {r}, '{k}', '{u}', '{fam}', {s}, {t})" for m, f, r, k, u, fam, s, t in rows)
     select = "*" if located else "release_month, kind, unit, family, severity, trials"
-    return (f"SELECT {select} FROM (VALUES {values}) "
-            f"t(release_month, source_file, source_row, kind, unit, family, severity, trials)")
+    return Query(f"SELECT {select} FROM (VALUES {values}) "
+                 f"t(release_month, source_file, source_row, kind, unit, family, severity, trials)")
 
 
 SUITE = SqlSuite("t", (
@@ -63,7 +64,7 @@ def test_clean_rows_pass_without_the_located_query(scan):
     clean = [row[:6] + (3,) + row[7:] for row in ROWS_[:3]]
     counted = SUITE.count(relation(clean, located=False), [scan])
     # the located relation is never read when nothing failed: a relation that cannot be queried proves it
-    report = SUITE.report(counted, "SELECT * FROM a_table_that_does_not_exist", LOCATE)
+    report = SUITE.report(counted, Query("SELECT * FROM a_table_that_does_not_exist"), LOCATE)
     assert report.success and [o.unexpected_count for o in report.outcomes] == [0, 0]
 
 

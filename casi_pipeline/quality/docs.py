@@ -26,8 +26,8 @@ from great_expectations.data_context.types.resource_identifiers import (
     ValidationResultIdentifier,
 )
 
-from casi_pipeline.storage.files import write_text_atomically
 from casi_pipeline.safe_text import escape_html
+from casi_pipeline.storage.files import write_text_atomically
 
 FOLDER = "quality"  # warehouse/quality/
 SITE = "warehouse"

@@ -1,7 +1,7 @@
 """Expectation suites for tables too big for a pandas frame: every row is checked by DuckDB, streaming from Parquet.
 
 Great Expectations on pandas costs ~0.15 s per expectation per million rows here, and its SQL datasource fails on
-DuckDB (IndexError in GX 1.24.1, see /work/shared/research/dagster_ge_probe.md section 8). So these suites are
+DuckDB (IndexError in GX 1.24.1). So these suites are
 plain SQL aggregates in ONE streaming pass per scope (the rows a group of rules applies to): the rows are grouped
 by a key that holds every key rule's key, so the key rules, and the row rules that read only group columns, are
 decided on the (much smaller) groups; the other row rules share one combined count in the same GROUP BY. A stage
@@ -14,46 +14,15 @@ shared.
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from casi_pipeline.json_values import json_safe
 from casi_pipeline.quality.gx import SAMPLE_SIZE, ExpectationOutcome, SuiteReport
-from casi_pipeline.storage import objects
-
-# Enough for the streaming aggregates; DuckDB spills to disk beyond it instead of growing (peak RSS target 1 GiB).
-MEMORY_LIMIT = "512MB"
-SPILL_DIRECTORY = Path(tempfile.gettempdir()) / "casi-pipeline-duckdb"
-
-
-def connect() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with a bounded memory budget and no insertion-order bookkeeping; it reads
-    `s3://` files through the object-store layer when an object root is in use."""
-    connection = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": False,
-                                        "temp_directory": str(SPILL_DIRECTORY)})
-    if objects.in_use():
-        objects.register_with_duckdb(connection)
-    return connection
-
-
-def quote(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def parquet_scan(paths: Sequence[Path | objects.ObjectPath], **options: object) -> str:
-    """The one place where file locations become a DuckDB relation: `read_parquet([...], option = value, ...)`.
-    Local paths and `s3://` objects alike (connect() registers the object store); DuckDB streams the row groups."""
-    listed = "[" + ", ".join(quote(str(path)) for path in paths) + "]"
-    settings = "".join(f", {name} = {str(value).lower() if isinstance(value, bool) else value}"
-                       for name, value in options.items())
-    return f"read_parquet({listed}{settings})"
+from casi_pipeline.storage.duckdb_sql import Query, duckdb_connection, identifier
 
 
 @dataclass(frozen=True)
@@ -88,16 +57,15 @@ class KeyRule:
         a group column, or its per-group min and max were kept."""
         if not self.determines:
             return f"sum({ROWS}) > 1"
-        return " OR ".join(f"min({c}) IS DISTINCT FROM max({c})" if c in group else
-                           "min({}) IS DISTINCT FROM max({})".format(*_bound_columns(c)) for c in self.determines)
+        return " OR ".join(_differ(c) if c in group else _differ(*_bound_columns(c)) for c in self.determines)
 
-    def offending_groups(self, relation: str) -> str:
-        key = ", ".join(self.key)
-        having = (" OR ".join(f"min({c}) IS DISTINCT FROM max({c})" for c in self.determines)
-                  if self.determines else "count(*) > 1")
+    def offending_groups(self, relation: Query) -> str:
+        """SQL over `relation` (its parameters are the query's): one row per offending key, with a location."""
+        key = _names(self.key)
+        having = " OR ".join(_differ(c) for c in self.determines) if self.determines else "count(*) > 1"
         return (f"SELECT concat_ws(' / ', {key}) AS sample, min(release_month) AS release_month, "
                 f"min(source_file) AS source_file, min(source_row) AS source_row "
-                f"FROM ({relation}) WHERE {self.where} GROUP BY {key} HAVING {having}")
+                f"FROM ({relation.sql}) WHERE {self.where} GROUP BY {key} HAVING {having}")
 
 
 @dataclass(frozen=True)
@@ -122,8 +90,17 @@ ROWS = "_rows"  # rows in a group
 BROKEN_ROWS = "_broken_rows"  # rows of a group breaking a row rule that is not decided on the groups
 
 
+def _names(columns: Iterable[str]) -> str:
+    return ", ".join(map(identifier, columns))
+
+
 def _bound_columns(column: str) -> tuple[str, str]:
     return f"_min_{column}", f"_max_{column}"
+
+
+def _differ(low: str, high: str | None = None) -> str:
+    """True when a column's values differ within the group: min(low) against max(high), high defaulting to low."""
+    return f"min({identifier(low)}) IS DISTINCT FROM max({identifier(high or low)})"
 
 
 @dataclass(frozen=True)
@@ -133,7 +110,7 @@ class SqlSuite:
     name: str
     rules: tuple[RowRule | KeyRule, ...]
 
-    def run(self, relation: str, locate: tuple[str, ...]) -> SuiteReport:
+    def run(self, relation: Query, locate: tuple[str, ...]) -> SuiteReport:
         """Count in one pass per scope, then locate what failed: `relation` must carry the location columns."""
         return self.report(self.count(relation, self.default_scans()), relation, locate)
 
@@ -145,13 +122,12 @@ class SqlSuite:
             scans.append(Scan(scope, tuple(dict.fromkeys(column for key in keys for column in key))))
         return scans
 
-    def count(self, relation: str, scans: list[Scan]) -> Counted:
+    def count(self, relation: Query, scans: list[Scan]) -> Counted:
         """Every rule counted over every row of `relation` (no location needed): one GROUP BY per scan. A rule on
         group columns only is decided on the groups; the other row rules share one combined count in the pass, and
         only when that finds a broken row does a second query count them one by one."""
         counted = Counted()
-        connection = connect()
-        try:
+        with duckdb_connection() as connection:
             for scan in scans:
                 rules = [rule for rule in self.rules if rule.where == scan.where]
                 on_groups = [r for r in rules if isinstance(r, RowRule) and r.decidable_on(scan.group)]
@@ -159,12 +135,14 @@ class SqlSuite:
                 key_rules = [rule for rule in rules if isinstance(rule, KeyRule)]
                 bounded = dict.fromkeys(c for rule in key_rules for c in rule.determines if c not in scan.group)
                 every_row_valid = " AND ".join(f"coalesce(({rule.valid}), false)" for rule in on_rows) or "true"
-                select = [*scan.group, *scan.measures, f"count(*) AS {ROWS}",
+                select = [*map(identifier, scan.group), *scan.measures, f"count(*) AS {ROWS}",
                           f"count(*) FILTER (WHERE NOT ({every_row_valid})) AS {BROKEN_ROWS}",
-                          *("min({0}) AS {1}, max({0}) AS {2}".format(c, *_bound_columns(c)) for c in bounded)]
+                          *("min({0}) AS {1}, max({0}) AS {2}".format(*map(identifier, (c, *_bound_columns(c))))
+                            for c in bounded)]
                 grouped = connection.sql(
-                    f"SELECT {', '.join(select)} FROM ({relation}) WHERE {scan.where}"
-                    + (f" GROUP BY {', '.join(scan.group)}" if scan.group else "")).to_arrow_table()
+                    f"SELECT {', '.join(select)} FROM ({relation.sql}) WHERE {scan.where}"
+                    + (f" GROUP BY {_names(scan.group)}" if scan.group else ""), params=relation.params
+                ).to_arrow_table()
                 counted.groups[scan.where] = grouped
                 connection.register("grouped", grouped)
                 if on_groups:  # one scan of the groups for all of them
@@ -176,38 +154,33 @@ class SqlSuite:
                     any_broken = int(pc.sum(grouped.column(BROKEN_ROWS)).as_py() or 0)
                     found = [0] * len(on_rows) if not any_broken else connection.execute(
                         "SELECT " + ", ".join(f"count(*) FILTER (WHERE {rule.broken()})" for rule in on_rows)
-                        + f" FROM ({relation}) WHERE {scan.where}").fetchall()[0]
+                        + f" FROM ({relation.sql}) WHERE {scan.where}", relation.params).fetchall()[0]
                     counted.broken.update(zip(on_rows, map(int, found)))
                 for rule in key_rules:
                     missing = set(rule.key) - set(scan.group)
                     if missing:
                         raise ValueError(f"{self.name}: the pass over {scan.where} is not grouped by {missing}")
                     counted.broken[rule] = connection.execute(
-                        f"SELECT count(*) FROM (SELECT 1 FROM grouped GROUP BY {', '.join(rule.key)} "
+                        f"SELECT count(*) FROM (SELECT 1 FROM grouped GROUP BY {_names(rule.key)} "
                         f"HAVING {rule.having_on_groups(scan.group)})").fetchall()[0][0]
-        finally:
-            connection.close()
         return counted
 
-    def report(self, counted: Counted, relation: str, locate: tuple[str, ...]) -> SuiteReport:
+    def report(self, counted: Counted, relation: Query, locate: tuple[str, ...]) -> SuiteReport:
         """The outcome of every rule from its count; samples with their file and row only for failed rules,
         from `relation` (the rows with their location)."""
-        connection = connect()
-        try:
+        with duckdb_connection() as connection:
             outcomes = [self._row_outcome(connection, relation, rule, counted.broken[rule])
                         for rule in self.rules if isinstance(rule, RowRule)]
             outcomes += [self._key_outcome(connection, relation, rule, counted.broken[rule])
                          for rule in self.rules if isinstance(rule, KeyRule)]
-        finally:
-            connection.close()
         return SuiteReport(self.name, all(o.success for o in outcomes), outcomes, locate)
 
     @staticmethod
-    def _row_outcome(connection, relation: str, rule: RowRule, count: int) -> ExpectationOutcome:
+    def _row_outcome(connection, relation: Query, rule: RowRule, count: int) -> ExpectationOutcome:
         samples = [] if not count else connection.execute(
-            f"SELECT release_month, source_file, source_row, {rule.column} FROM ({relation}) "
+            f"SELECT release_month, source_file, source_row, {identifier(rule.column)} FROM ({relation.sql}) "
             f"WHERE ({rule.where}) AND {rule.broken()} "
-            f"ORDER BY release_month, source_file, source_row LIMIT {SAMPLE_SIZE}").fetchall()
+            f"ORDER BY release_month, source_file, source_row LIMIT {SAMPLE_SIZE}", relation.params).fetchall()
         return ExpectationOutcome(
             expectation=f"row_rule:{rule.column}", description=rule.description, success=not count,
             unexpected_count=int(count), sample_values=[json_safe(row[3]) for row in samples],
@@ -216,10 +189,10 @@ class SqlSuite:
             observed_value=None, error=None)
 
     @staticmethod
-    def _key_outcome(connection, relation: str, rule: KeyRule, count: int) -> ExpectationOutcome:
+    def _key_outcome(connection, relation: Query, rule: KeyRule, count: int) -> ExpectationOutcome:
         samples = [] if not count else connection.execute(
             f"SELECT sample, release_month, source_file, source_row FROM ({rule.offending_groups(relation)}) "
-            f"ORDER BY release_month, source_file, source_row LIMIT {SAMPLE_SIZE}").fetchall()
+            f"ORDER BY release_month, source_file, source_row LIMIT {SAMPLE_SIZE}", relation.params).fetchall()
         return ExpectationOutcome(
             expectation=f"key_rule:{'+'.join(rule.key)}", description=rule.description, success=not count,
             unexpected_count=int(count), sample_values=[row[0] for row in samples],

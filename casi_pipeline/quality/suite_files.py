@@ -14,7 +14,7 @@ from pathlib import Path
 import great_expectations as gx
 
 from casi_pipeline.published.suites import history_suite, models_suite
-from casi_pipeline.reference import metric_catalogue, methodology
+from casi_pipeline.reference import methodology, metric_catalogue
 from casi_pipeline.release import suites
 from casi_pipeline.release.tables import INGEST
 from casi_pipeline.storage.files import write_text_atomically

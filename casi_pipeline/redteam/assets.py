@@ -14,14 +14,28 @@ import pandas as pd
 from casi_pipeline import versions
 from casi_pipeline.automation.publish_sensor import AFTER_UPSTREAM_UPDATE
 from casi_pipeline.errors import RawInputError, StageError
-from casi_pipeline.factory import GatedTable, StageResult, beta_api, build_stage_asset, build_stage_chain, owned_source
+from casi_pipeline.factory import (
+    GatedTable,
+    StageResult,
+    beta_api,
+    build_stage_asset,
+    build_stage_chain,
+    owned_source,
+)
 from casi_pipeline.identity import UNKNOWN_MODELS
 from casi_pipeline.partitions import one_run_per_backfill, release_month_partitions
 from casi_pipeline.pools import PUBLISHED_POOL, REDTEAM_POOL
 from casi_pipeline.quality.suite_parts import BOARD_LOCATION, RAW_LOCATION
 from casi_pipeline.redteam import raw, suites, transforms
 from casi_pipeline.redteam.methodology import redteam_methodology
-from casi_pipeline.redteam.tables import INGEST, NORMALISE, RAW, RECONCILIATION, SCORES, VALIDATE
+from casi_pipeline.redteam.tables import (
+    INGEST,
+    NORMALISE,
+    RAW,
+    RECONCILIATION,
+    SCORES,
+    VALIDATE,
+)
 from casi_pipeline.reference import registry
 from casi_pipeline.release.tables import LEADERBOARD
 

@@ -14,7 +14,16 @@ from typing import Annotated, Any
 from annotated_types import Gt
 from pydantic import AfterValidator, AliasPath, BeforeValidator, Field, Strict
 
-from casi_pipeline.reference.loading import Integer, Number, Record, Version, error_message, invalid, load, record
+from casi_pipeline.reference.loading import (
+    Integer,
+    Number,
+    Record,
+    Version,
+    error_message,
+    invalid,
+    load,
+    record,
+)
 
 PATH = Path(__file__).parent / "methodology.yaml"
 LEVELS = (1, 2, 3, 4, 5)  # severity and complexity are rated 1..5

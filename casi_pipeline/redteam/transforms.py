@@ -16,13 +16,27 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from casi_pipeline.identity import Findings, identify_labels
-from casi_pipeline.quality.sql_rules import ROWS, Counted, Scan, connect, parquet_scan, quote
+from casi_pipeline.quality.sql_rules import ROWS, Counted, Scan
 from casi_pipeline.redteam import scoring
 from casi_pipeline.redteam.methodology import RedTeamMethodology
-from casi_pipeline.redteam.raw import AGENTIC, ATTACKS, BOOLEAN, INTEGER, KINDS, RawKind, raw_path
+from casi_pipeline.redteam.raw import (
+    AGENTIC,
+    ATTACKS,
+    BOOLEAN,
+    INTEGER,
+    KINDS,
+    RawKind,
+    raw_path,
+)
 from casi_pipeline.redteam.suites import scope
 from casi_pipeline.redteam.tables import NORMALISE, RECONCILIATION, SCORES
 from casi_pipeline.reference import Registry
+from casi_pipeline.storage.duckdb_sql import (
+    Query,
+    duckdb_connection,
+    identifier,
+    parquet_scan,
+)
 
 SQL_TYPES = {INTEGER: "BIGINT", BOOLEAN: "BOOLEAN"}  # anything else is text
 LABEL_SQL = "trim(provider) || ' ' || trim(model)"
@@ -31,23 +45,25 @@ LABEL_SQL = "trim(provider) || ' ' || trim(model)"
 def _empty_relation() -> str:
     """Zero rows with every column of every kind, so rules and queries always find their columns."""
     columns = {name: SQL_TYPES.get(kind, "VARCHAR") for raw in KINDS.values() for name, kind in raw.columns.items()}
-    selected = ", ".join(f"NULL::{sql_type} AS {name}" for name, sql_type in columns.items())
+    selected = ", ".join(f"NULL::{sql_type} AS {identifier(name)}" for name, sql_type in columns.items())
     return (f"SELECT NULL::VARCHAR AS kind, NULL::VARCHAR AS release_month, NULL::VARCHAR AS source_file, "
             f"NULL::BIGINT AS source_row, {selected} WHERE false")
 
 
-def raw_rows(root: Path, manifest: pd.DataFrame, located: bool = True) -> str:
+def raw_rows(root: Path, manifest: pd.DataFrame, located: bool = True) -> Query:
     """Every raw row of the manifest's files, with kind and release month, and when `located` the file and 1-based
     row (what the validate suite's samples need; reading row numbers costs a little). A SQL query; DuckDB streams it.
-    The one place where raw file paths become SQL."""
-    parts = [_empty_relation()]
-    for file in manifest.itertuples():
-        location = (f"{quote(file.source_file)} AS source_file, file_row_number + 1 AS source_row, "
+    The one place where raw file paths become SQL (bound as parameters `$<name>_<file index>`)."""
+    parts, params = [_empty_relation()], {}
+    for index, file in enumerate(manifest.itertuples()):
+        scan = parquet_scan([raw_path(root, file.source_file)], f"path_{index}", file_row_number=located)
+        location = (f"$file_{index} AS source_file, file_row_number + 1 AS source_row, "
                     f"* EXCLUDE (file_row_number)" if located else "*")
-        parts.append(
-            f"SELECT {quote(file.kind)} AS kind, {quote(file.release_month)} AS release_month, {location} "
-            f"FROM {parquet_scan([raw_path(root, file.source_file)], file_row_number=located)}")
-    return " UNION ALL BY NAME ".join(parts)
+        parts.append(f"SELECT $kind_{index} AS kind, $month_{index} AS release_month, {location} FROM {scan.sql}")
+        params |= {**scan.params, f"kind_{index}": file.kind, f"month_{index}": file.release_month}
+        if located:
+            params[f"file_{index}"] = file.source_file
+    return Query(" UNION ALL BY NAME ".join(parts), params)
 
 
 def unit_scans() -> list:
@@ -73,8 +89,7 @@ def units(counted: Counted, kind: RawKind) -> pa.Table:
 
 def label_counts(groups: list[pa.Table]) -> pd.DataFrame:
     """Raw rows per (month, kind, label), from the grouped rows of every kind."""
-    connection = connect()
-    try:
+    with duckdb_connection() as connection:
         parts = []
         for index, table in enumerate(groups):
             connection.register(f"units_{index}", table)
@@ -84,8 +99,6 @@ def label_counts(groups: list[pa.Table]) -> pd.DataFrame:
             f"SELECT release_month, kind, {LABEL_SQL} AS label, sum(rows)::BIGINT AS rows FROM ("
             f"SELECT release_month, kind, provider, model, sum({ROWS}) AS rows FROM ({' UNION ALL '.join(parts)}) "
             f"GROUP BY ALL) GROUP BY ALL ORDER BY release_month, kind, label").df()
-    finally:
-        connection.close()
 
 
 def normalise(counts: pd.DataFrame, registry: Registry) -> tuple[pd.DataFrame, Findings]:
@@ -111,13 +124,10 @@ def _unit_rows(grouped: pa.Table, month: str, kind: RawKind) -> pa.Table:
         columns = ("campaign_id AS unit, breached, sophistication_at_breach, turns_survived, max_turns, "
                    "leaked_signals, attempts")
         order = " ORDER BY label, unit"
-    connection = connect()
-    try:
+    with duckdb_connection() as connection:
         connection.register("grouped", grouped)
         return connection.sql(f"SELECT {LABEL_SQL} AS label, {columns} FROM grouped "
-                              f"WHERE release_month = {quote(month)}{order}").to_arrow_table()
-    finally:
-        connection.close()
+                              f"WHERE release_month = $month{order}", params={"month": month}).to_arrow_table()
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:

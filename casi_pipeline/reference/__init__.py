@@ -5,7 +5,11 @@ Each file is read once, on first use, into frozen records (loading.py); a faulty
 naming the file and the entry that is wrong.
 """
 
-from casi_pipeline.reference.benchmarks import Benchmark, BenchmarkCatalogue, benchmark_catalogue
+from casi_pipeline.reference.benchmarks import (
+    Benchmark,
+    BenchmarkCatalogue,
+    benchmark_catalogue,
+)
 from casi_pipeline.reference.labels import match_key, slug, split_label
 from casi_pipeline.reference.loading import load
 from casi_pipeline.reference.methodology import Methodology, methodology

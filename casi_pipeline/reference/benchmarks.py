@@ -11,7 +11,16 @@ from annotated_types import Ge, Gt, Le, MinLen
 from pydantic import Strict, model_validator
 
 from casi_pipeline.reference.labels import first_clash, match_key
-from casi_pipeline.reference.loading import Aliases, Record, Text, Version, error_message, invalid, load, record
+from casi_pipeline.reference.loading import (
+    Aliases,
+    Record,
+    Text,
+    Version,
+    error_message,
+    invalid,
+    load,
+    record,
+)
 
 
 @record

@@ -10,7 +10,15 @@ from typing import Annotated, Any
 from annotated_types import MinLen
 from pydantic import AfterValidator, AliasPath, BeforeValidator, Field, model_validator
 
-from casi_pipeline.reference.loading import Number, Record, Version, error_message, invalid, load, record
+from casi_pipeline.reference.loading import (
+    Number,
+    Record,
+    Version,
+    error_message,
+    invalid,
+    load,
+    record,
+)
 from casi_pipeline.reference.metrics import metric_catalogue
 
 

@@ -10,7 +10,16 @@ from annotated_types import MinLen
 from pydantic import model_validator
 
 from casi_pipeline.reference.loading import (
-    Flag, Integer, Number, Record, Text, VersionNumber, error_message, invalid, load, record,
+    Flag,
+    Integer,
+    Number,
+    Record,
+    Text,
+    VersionNumber,
+    error_message,
+    invalid,
+    load,
+    record,
 )
 
 Bound = Annotated[Number | None, error_message("expected a number or null, got {value!r}", every_fault=True)]

@@ -12,7 +12,9 @@ from casi_pipeline.errors import RawInputError
 from casi_pipeline.raw.contracts import LABEL_COLUMN, check_labels, rolling_months
 from casi_pipeline.raw.csv_reader import RawFile, read_csv_bytes
 from casi_pipeline.raw.layout import ROLLING_FILE, Drop, restatement_name
-from casi_pipeline.raw.ledger import SIDECAR_SUFFIX  # beside each landed file: where from, when, its sha256
+from casi_pipeline.raw.ledger import (
+    SIDECAR_SUFFIX,  # beside each landed file: where from, when, its sha256
+)
 from casi_pipeline.refresh.fetch import Download
 from casi_pipeline.settings import FIRST_RELEASE_MONTH_ENV, first_release_month
 from casi_pipeline.storage.files import sha256_of, write_new

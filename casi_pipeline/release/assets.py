@@ -13,19 +13,38 @@ import pandas as pd
 
 from casi_pipeline import months, versions
 from casi_pipeline.errors import RawInputError, StageError
-from casi_pipeline.factory import GatedTable, StageResult, beta_api, build_stage_chain, owned_source
+from casi_pipeline.factory import (
+    GatedTable,
+    StageResult,
+    beta_api,
+    build_stage_chain,
+    owned_source,
+)
 from casi_pipeline.identity import NEAR_DUPLICATE_LABELS, UNKNOWN_MODELS
 from casi_pipeline.partitions import one_run_per_backfill, release_month_partitions
 from casi_pipeline.pools import RELEASE_POOL
 from casi_pipeline.published.retention import retain_published
 from casi_pipeline.quality.suite_parts import BOARD_LOCATION, RAW_LOCATION
 from casi_pipeline.raw import ledger
-from casi_pipeline.reference import benchmark_catalogue, metric_catalogue, methodology, registry
+from casi_pipeline.reference import (
+    benchmark_catalogue,
+    methodology,
+    metric_catalogue,
+    registry,
+)
 from casi_pipeline.release import ingest, suites
 from casi_pipeline.release.normalise import RESTATED_VALUES, normalise
 from casi_pipeline.release.performance import PERFORMANCE_MISMATCH, UNKNOWN_BENCHMARKS
 from casi_pipeline.release.score import previous_month, score
-from casi_pipeline.release.tables import INGEST, LEADERBOARD, NORMALISE, RAW, RAW_MONTH, RESTATEMENTS, VALIDATE
+from casi_pipeline.release.tables import (
+    INGEST,
+    LEADERBOARD,
+    NORMALISE,
+    RAW,
+    RAW_MONTH,
+    RESTATEMENTS,
+    VALIDATE,
+)
 from casi_pipeline.release.validate import validate
 
 GROUP = "release"

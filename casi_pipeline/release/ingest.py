@@ -7,7 +7,13 @@ from pathlib import Path
 import pandas as pd
 
 from casi_pipeline.errors import RawInputError
-from casi_pipeline.raw.contracts import LABEL_COLUMN, benchmarks_columns, check_labels, metrics_columns, rolling_months
+from casi_pipeline.raw.contracts import (
+    LABEL_COLUMN,
+    benchmarks_columns,
+    check_labels,
+    metrics_columns,
+    rolling_months,
+)
 from casi_pipeline.raw.csv_reader import RawFile, read_csv_file
 from casi_pipeline.raw.layout import BENCHMARKS_FILE, METRICS_FILE, list_drops
 from casi_pipeline.reference import metric_catalogue

@@ -8,8 +8,16 @@ import pandas as pd
 from casi_pipeline.identity import Findings, identify_labels
 from casi_pipeline.raw import layout
 from casi_pipeline.reference import BenchmarkCatalogue, Registry, benchmark_catalogue
-from casi_pipeline.release.performance import average_performance, benchmark_scores, reconcile
-from casi_pipeline.release.tables import METRIC_SHA_SUFFIX, METRIC_SOURCE_SUFFIX, NORMALISE
+from casi_pipeline.release.performance import (
+    average_performance,
+    benchmark_scores,
+    reconcile,
+)
+from casi_pipeline.release.tables import (
+    METRIC_SHA_SUFFIX,
+    METRIC_SOURCE_SUFFIX,
+    NORMALISE,
+)
 
 RESTATED_VALUES = "restated_values"
 

@@ -6,7 +6,11 @@ import pandas as pd
 
 from casi_pipeline import months
 from casi_pipeline.reference import Methodology
-from casi_pipeline.release.tables import LEADERBOARD, METRIC_SHA_SUFFIX, METRIC_SOURCE_SUFFIX
+from casi_pipeline.release.tables import (
+    LEADERBOARD,
+    METRIC_SHA_SUFFIX,
+    METRIC_SOURCE_SUFFIX,
+)
 
 
 def _split_source(source: pd.Series) -> tuple[pd.Series, pd.Series]:

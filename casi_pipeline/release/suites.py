@@ -11,7 +11,7 @@ import great_expectations.expectations as gxe
 from great_expectations.expectations.row_conditions import Column
 
 from casi_pipeline.quality.suite_parts import SHA256_REGEX, month_expectations, suite
-from casi_pipeline.reference import MODEL_ID, MetricCatalogue, Methodology
+from casi_pipeline.reference import MODEL_ID, Methodology, MetricCatalogue
 
 PERFORMANCE_BASES = ("published", "computed")
 # benchmarks.csv holds one row per model and benchmark; the other files one row per model (and month column).

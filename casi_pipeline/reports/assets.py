@@ -17,13 +17,13 @@ from casi_pipeline.published.assets import HISTORY, MODELS
 from casi_pipeline.reference import Methodology, methodology
 from casi_pipeline.release.assets import STAGES
 from casi_pipeline.release.tables import LEADERBOARD
-from casi_pipeline.reports import changes, charts, exports, html, quality
+from casi_pipeline.reports import changes, charts, exports, quality, report_page
 from casi_pipeline.reports.changes import board_changes
-from casi_pipeline.reports.charts import BoardView, TITLES, charts_for, drawable
+from casi_pipeline.reports.charts import TITLES, BoardView, charts_for, drawable
 from casi_pipeline.reports.inputs import Manifest, code_version, digest
+from casi_pipeline.safe_text import escape_markdown
 from casi_pipeline.storage.files import write_bytes_atomically, write_text_atomically
 from casi_pipeline.storage.warehouse import PUBLISHED_LOCK
-from casi_pipeline.safe_text import escape_markdown
 
 GROUP = "reports"
 EXPORTS = "exports"  # warehouse/exports/
@@ -65,7 +65,8 @@ def board_views(history: pd.DataFrame, models: pd.DataFrame, method: Methodology
 # What each output is drawn from, besides its rows: the drawing code and the reference data it formats with.
 REFERENCE = Path(reference.__file__).parent
 CHARTS_CODE = code_version(Path(charts.__file__), Path(months.__file__))
-REPORT_CODE = code_version(*(Path(module.__file__) for module in (html, changes, charts, quality, months)),
+REPORT_CODE = code_version(*(Path(module.__file__) for module in (report_page, changes, charts, quality, months)),
+                           *sorted((Path(report_page.__file__).parent / report_page.TEMPLATES).glob("*.html")),
                            *sorted(REFERENCE.glob("*.yaml")))
 CHART_COLUMNS = ["release_month", "rank", "model_id", "label", "security", "performance", "cos_usd"]
 
@@ -86,7 +87,7 @@ def _warehouse(context: dg.AssetExecutionContext) -> Path:
 
 
 def _markdown_image(board: str, chart: str, png: bytes) -> dg.MetadataValue:
-    return dg.MetadataValue.md(f"**{board}: {TITLES[chart]}**\n\n![{board} {chart}]({html.data_uri(png)})")
+    return dg.MetadataValue.md(f"**{board}: {TITLES[chart]}**\n\n![{board} {chart}]({report_page.data_uri(png)})")
 
 
 # Inputs are the two cross-release tables, conformed to their declared columns.
@@ -196,9 +197,10 @@ def board_reports(context: dg.AssetExecutionContext, history: pd.DataFrame, mode
             inputs = digest(REPORT_CODE, method.version, month, sources, outcomes,
                             *(part for view in views for part in (charts_digest(view), view.current, view.previous)))
             if not manifest.current(REPORT_FILE, inputs, [path]):
-                sections = [html.BoardSection(view, board_changes(view.current, view.previous),
-                                              _drawn_charts(warehouse, view)) for view in views]
-                write_text_atomically(path, html.render_report(month, sections, outcomes, sources, method.version))
+                sections = [report_page.BoardSection(view, board_changes(view.current, view.previous),
+                                                     _drawn_charts(warehouse, view)) for view in views]
+                page = report_page.render_report(month, sections, outcomes, sources, method.version)
+                write_text_atomically(path, page)
                 manifest.record(REPORT_FILE, inputs)
                 manifest.save()
                 written += 1

@@ -293,15 +293,3 @@ def put_new(path: ObjectPath, data: bytes) -> None:
     except (urllib.error.URLError, TimeoutError) as error:
         raise StorageError(f"{path.as_posix()}: write failed: {_first_line(error)}") from None
 
-
-# --- DuckDB -----------------------------------------------------------------------------------------------------
-
-def register_with_duckdb(connection) -> None:
-    """Let DuckDB read `s3://` paths through pyarrow's S3 filesystem (its httpfs extension needs a download this
-    machine cannot make). Reads stay ranged and streamed: DuckDB asks for the footer and the row groups it scans."""
-    from fsspec.implementations.arrow import ArrowFSWrapper
-
-    class S3Wrapper(ArrowFSWrapper):
-        protocol = ("s3",)
-
-    connection.register_filesystem(S3Wrapper(filesystem()))
