@@ -24,7 +24,7 @@ from types import SimpleNamespace
 import numpy as np
 import pyarrow.parquet as pq
 
-from casi_pipeline.factory import gated
+from casi_pipeline.factory import build_and_check
 from casi_pipeline.raw.resource import RawDrops
 from casi_pipeline.redteam import raw, scoring
 from casi_pipeline.redteam.assets import STAGES
@@ -96,7 +96,7 @@ def gated_stages(root: Path) -> tuple[dict[str, float], object]:
     tables, seconds = {}, {}
     for stage in STAGES:
         started = time.perf_counter()
-        for item in gated(stage, [MONTH], tables, context):
+        for item in build_and_check(stage, [MONTH], tables, context):
             if not hasattr(item, "check_name"):
                 tables[stage.table.name] = item
         seconds[stage.table.name] = time.perf_counter() - started

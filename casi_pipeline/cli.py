@@ -37,7 +37,8 @@ from casi_pipeline.settings import (
     prepare_dagster_home,
 )
 from casi_pipeline.storage.objects import ObjectPath, StorageError, check_root
-from casi_pipeline.storage.parquet_io import HiveParquetIOManager, partition_path
+from casi_pipeline.storage.parquet_io import partition_path
+from casi_pipeline.storage.warehouse import Warehouse
 
 # A run that fails names the files it refused; their months are left out and the rest run again, this many times.
 MAX_ATTEMPTS = 4
@@ -123,8 +124,8 @@ def _report(failures: list[str], done: str, refusals: Sequence[str] = ()) -> int
     return 0
 
 
-def _warehouse(settings: Settings) -> HiveParquetIOManager:
-    return HiveParquetIOManager(root=str(settings.warehouse))
+def _warehouse(settings: Settings) -> Warehouse:
+    return Warehouse(root=str(settings.warehouse))
 
 
 def refused_edits(settings: Settings) -> tuple[list[str], set[str]]:

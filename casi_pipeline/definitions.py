@@ -14,13 +14,14 @@ from casi_pipeline.refresh.resource import UpstreamSource
 from casi_pipeline.release import definitions as release
 from casi_pipeline.reports import definitions as reports
 from casi_pipeline.settings import Settings
-from casi_pipeline.storage.parquet_io import HiveParquetIOManager
+from casi_pipeline.storage.io_manager import hive_parquet_io_manager
+from casi_pipeline.storage.warehouse import Warehouse
 
 
 def resources(settings: Settings) -> dict:
     return {
-        "io_manager": HiveParquetIOManager(root=str(settings.warehouse),
-                                           pause_writes=str(settings.pause_writes) if settings.pause_writes else None),
+        "io_manager": hive_parquet_io_manager,  # stores and loads the tables of the warehouse below
+        "warehouse": Warehouse(root=str(settings.warehouse)),
         "raw": RawDrops(root=str(settings.data_raw)),
         "upstream": UpstreamSource(url=settings.upstream_url, timeout_seconds=settings.upstream_timeout,
                                    max_bytes=settings.upstream_max_bytes),

@@ -1,13 +1,14 @@
 """Factories for every table the pipeline publishes: build, gate with its expectation suite, then store.
 
-A stage is declared as data (its table, suite and build function); the factories add what every stage shares:
-WARN checks for drift, the blocking ERROR check that fails before anything is written, lineage and row counts.
+A stage is declared as data, a `GatedTable` (its table, suite and build function); the factories add what every
+stage shares: WARN checks for drift, the blocking ERROR check that fails before anything is written, lineage and row
+counts.
 
 - `build_stage_chain` makes one multi-asset of consecutive stages (ingest -> validate -> normalise -> leaderboard):
   each stage is its own asset with its own checks in the lineage graph, and a release month lands whole or not
   at all: outputs are handed to the IO manager only after every stage's suite has passed, and the month's commit
   record (storage.commits) moves only after all of them are stored.
-- `build_stage_asset` makes one gated asset from upstream assets (the cross-release tables).
+- `build_stage_asset` makes one asset of a GatedTable built from upstream assets (the cross-release tables).
 
 A stage whose rows are too many for a pandas frame (the red-team results) declares a `SqlSuite` instead of a GX
 suite: its table is then a summary, and the suite checks every row of `StageResult.rows_sql` in DuckDB.
@@ -75,9 +76,9 @@ def suite_check_name(table: str) -> str:
 @dataclass
 class StageResult:
     frame: pd.DataFrame
-    findings: dict[str, list[dict]] = field(default_factory=dict)  # WARN check name -> rows found
+    warn_rows: dict[str, list[dict]] = field(default_factory=dict)  # WARN check name -> rows found
     check_frame: pd.DataFrame | None = None  # what the suite validates, when it needs more columns than are stored
-    by_products: dict[str, pd.DataFrame | Counted] = field(default_factory=dict)  # read by later stages, not stored
+    intermediates: dict[str, pd.DataFrame | Counted] = field(default_factory=dict)  # read by later stages, not stored
     rows_sql: Query | None = None  # for a SqlSuite: a DuckDB query over every row it validates (streamed, not loaded)
     counted: Counted | None = None  # for a SqlSuite: its counts, when the build took them in its own pass
 
@@ -85,23 +86,25 @@ class StageResult:
 # (release months, tables built so far or loaded, execution context) -> StageResult; raises StageError.
 BuildFn = Callable[[list[str], dict[str, pd.DataFrame], dg.AssetExecutionContext], StageResult]
 # (execution context, release months) -> a lock held around building AND storing, so two runs take turns.
-HoldFn = Callable[[dg.AssetExecutionContext, list[str]], AbstractContextManager]
+LockFn = Callable[[dg.AssetExecutionContext, list[str]], AbstractContextManager]
 
 
-def _hold_nothing(_context, _months) -> AbstractContextManager:
+def no_lock(_context, _months) -> AbstractContextManager:
     return nullcontext()
 
 
 @dataclass(frozen=True)
-class Stage:
+class GatedTable:
+    """A table with the expectation suite that gates it, its WARN checks and the function that builds it."""
+
     table: Table
     description: str
     suite: gx.ExpectationSuite | SqlSuite
-    locate: tuple[str, ...]
+    location_columns: tuple[str, ...]  # the columns that locate a bad value, in the order a message names them
     build: BuildFn
     warn_checks: Mapping[str, str] = field(default_factory=dict)  # name -> description
     kinds: frozenset[str] = frozenset({"pandas", "parquet"})
-    reads: str | None = None  # in a chain, the table this stage reads; by default the stage before it
+    upstream: str | None = None  # in a chain, the table this stage reads; by default the stage before it
 
     @property
     def key(self) -> dg.AssetKey:
@@ -120,10 +123,10 @@ class Stage:
     def validate(self, result: StageResult) -> SuiteReport:
         if isinstance(self.suite, SqlSuite):
             if result.counted is not None:
-                return self.suite.report(result.counted, result.rows_sql, self.locate)
-            return self.suite.run(result.rows_sql, self.locate)
+                return self.suite.report(result.counted, result.rows_sql, self.location_columns)
+            return self.suite.run(result.rows_sql, self.location_columns)
         return run_suite(result.check_frame if result.check_frame is not None else result.frame, self.suite,
-                         self.locate)
+                         self.location_columns)
 
     def definition_metadata(self) -> dict:
         return {"dagster/column_schema": self.table.schema(), "dagster/table_name": self.table.name}
@@ -143,8 +146,8 @@ def _refuse(check: str, lines: list[str]) -> dg.Failure:
     return dg.Failure(description="\n".join(lines), metadata={"check": check, "errors": metadata_json(lines)})
 
 
-def gated(stage: Stage, months: list[str], tables: dict[str, pd.DataFrame], context, docs: RunDocs | None = None
-          ) -> Iterator[dg.AssetCheckResult | pd.DataFrame]:
+def build_and_check(stage: GatedTable, months: list[str], tables: dict[str, pd.DataFrame], context,
+                    docs: RunDocs | None = None) -> Iterator[dg.AssetCheckResult | pd.DataFrame]:
     """Build one stage and yield its check results, then its conformed table; raise dg.Failure if it must not land.
     With `docs`, a Great Expectations suite's result also goes to the run's Data Docs, linked from the check."""
     check = suite_check_name(stage.table.name)
@@ -154,11 +157,11 @@ def gated(stage: Stage, months: list[str], tables: dict[str, pd.DataFrame], cont
         yield dg.AssetCheckResult(check_name=check, asset_key=stage.key, passed=False,
                                   severity=dg.AssetCheckSeverity.ERROR, metadata={"errors": metadata_json(error.lines)})
         raise _refuse(check, error.lines) from None
-    tables.update(result.by_products)
+    tables.update(result.intermediates)
     for name in stage.warn_checks:
-        rows = result.findings.get(name, [])
+        rows = result.warn_rows.get(name, [])
         by_month = {}
-        for row in rows:  # findings that name their month are counted per month (range runs: see _month_checks)
+        for row in rows:  # rows that name their month are counted per month (range runs: see _month_checks)
             if row.get("release_month"):
                 by_month[row["release_month"]] = by_month.get(row["release_month"], 0) + 1
         yield dg.AssetCheckResult(check_name=name, asset_key=stage.key, passed=not rows,
@@ -175,14 +178,14 @@ def gated(stage: Stage, months: list[str], tables: dict[str, pd.DataFrame], cont
 
 @contextmanager
 def run_docs(context) -> Iterator[RunDocs | None]:
-    """The run's Data Docs under the warehouse the IO manager writes to, built when the block ends, even when a
-    suite refused the month (its failures are what people most need to browse)."""
-    io_manager = getattr(context.resources, "io_manager", None)
+    """The run's Data Docs under the warehouse, built when the block ends, even when a suite refused the month (its
+    failures are what people most need to browse)."""
+    root = context.resources.warehouse.path
     # GX's store writes local files: on an s3:// warehouse no Data Docs are built (nothing is written to local disk)
-    if io_manager is None or not isinstance(io_manager.path, Path):
+    if not isinstance(root, Path):
         yield None
         return
-    docs = RunDocs(io_manager.path, context.run.run_id)
+    docs = RunDocs(root, context.run.run_id)
     try:
         yield docs
     finally:
@@ -193,7 +196,7 @@ def _table_metadata(frame: pd.DataFrame) -> dict:
     return {"dagster/row_count": len(frame), "preview": dg.MetadataValue.md(_preview(frame))}
 
 
-def _output(stage: Stage, frame: pd.DataFrame, **options) -> dg.Output:
+def _output(stage: GatedTable, frame: pd.DataFrame, **options) -> dg.Output:
     return dg.Output(frame, metadata={"dagster/column_lineage": stage.table.column_lineage(),
                                       **_table_metadata(frame)}, **options)
 
@@ -210,7 +213,7 @@ def _month_checks(checks: list[dg.AssetCheckResult], month: str) -> dg.MetadataV
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def _month_metadata(context, stage: Stage, frame: pd.DataFrame, checks: list[dg.AssetCheckResult]) -> None:
+def _month_metadata(context, stage: GatedTable, frame: pd.DataFrame, checks: list[dg.AssetCheckResult]) -> None:
     """Each month of a range run gets its own row count, preview and check outcomes: Dagster copies an output's
     metadata to every partition it materialises, so the figures of the whole range would show on each month."""
     for month in context.partition_keys:
@@ -222,7 +225,7 @@ def _month_metadata(context, stage: Stage, frame: pd.DataFrame, checks: list[dg.
 
 def build_stage_chain(
     name: str,
-    stages: list[Stage],
+    stages: list[GatedTable],
     *,
     group: str,
     description: str,
@@ -230,7 +233,7 @@ def build_stage_chain(
     partitions_def: dg.PartitionsDefinition,
     backfill_policy: dg.BackfillPolicy,
     required_resources: set[str],
-    hold: HoldFn = _hold_nothing,
+    lock: LockFn = no_lock,
     pool: str | None = None,
 ) -> dg.AssetsDefinition:
     outs = {stage.table.name: dg.AssetOut(key=stage.key, description=stage.description, group_name=group,
@@ -242,12 +245,13 @@ def build_stage_chain(
         decorate = dg.multi_asset(
             name=name, description=description, outs=outs, deps=upstream,
             # each stage reads the one before it or the one it names (the first reads the raw drops)
-            internal_asset_deps={stage.table.name: ({dg.AssetKey(stage.reads)} if stage.reads else
+            internal_asset_deps={stage.table.name: ({dg.AssetKey(stage.upstream)} if stage.upstream else
                                                     {previous.key} if previous else set(upstream))
                                  for previous, stage in zip([None, *stages[:-1]], stages)},
             check_specs=[spec for stage in stages for spec in stage.check_specs()],
             partitions_def=partitions_def, backfill_policy=backfill_policy, can_subset=False,
-            required_resource_keys=required_resources | {"io_manager"}, pool=pool,  # it commits each month's tables
+            # the IO manager commits each month's tables; the warehouse locks the months, serves reads and Data Docs
+            required_resource_keys=required_resources | {"io_manager", "warehouse"}, pool=pool,
         )
 
     @decorate
@@ -256,9 +260,9 @@ def build_stage_chain(
         tables: dict[str, pd.DataFrame] = {}
         checks: dict[str, list[dg.AssetCheckResult]] = {stage.table.name: [] for stage in stages}
         # Held until the last output is stored: Dagster stores each output before resuming this generator.
-        with hold(context, months), run_docs(context) as docs:
+        with lock(context, months), run_docs(context) as docs:
             for stage in stages:
-                for item in gated(stage, months, tables, context, docs):
+                for item in build_and_check(stage, months, tables, context, docs):
                     if isinstance(item, pd.DataFrame):
                         tables[stage.table.name] = item
                     else:
@@ -278,8 +282,8 @@ def build_stage_chain(
     return _chain
 
 
-def build_stage_asset(stage: Stage, *, group: str, inputs: Mapping[str, tuple[Table, dg.PartitionMapping | None]],
-                      hold: HoldFn = _hold_nothing, required_resources: set[str] | None = None,
+def build_stage_asset(stage: GatedTable, *, group: str,
+                      inputs: Mapping[str, tuple[Table, dg.PartitionMapping | None]], lock: LockFn = no_lock,
                       pool: str | None = None, automation_condition: dg.AutomationCondition | None = None
                       ) -> dg.AssetsDefinition:
     """One gated, unpartitioned asset whose inputs are loaded by the IO manager (conformed to their tables)."""
@@ -290,12 +294,13 @@ def build_stage_asset(stage: Stage, *, group: str, inputs: Mapping[str, tuple[Ta
         code_version=versions.code_version(stage.table.name),
         ins={name: dg.AssetIn(key=dg.AssetKey(table.name), partition_mapping=mapping)
              for name, (table, mapping) in inputs.items()},
-        required_resource_keys=required_resources, pool=pool, automation_condition=automation_condition,
+        # the warehouse: its lock, the stored tables it reads, and the Data Docs
+        required_resource_keys={"warehouse"}, pool=pool, automation_condition=automation_condition,
     )
     def _asset(context, **loaded):
         tables = {name: inputs[name][0].conform(frame) for name, frame in loaded.items()}
-        with hold(context, []), run_docs(context) as docs:
-            for item in gated(stage, [], tables, context, docs):
+        with lock(context, []), run_docs(context) as docs:
+            for item in build_and_check(stage, [], tables, context, docs):
                 yield _output(stage, item) if isinstance(item, pd.DataFrame) else item
 
     return _asset

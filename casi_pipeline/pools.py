@@ -11,7 +11,7 @@ queue would not cover that). One pool per family of tables a step writes:
 - the cross-release tables and everything published from them (exports, charts, reports).
 
 The default instance (SQLite, `casi-pipeline run` on one machine) sets no limit; the fcntl locks of
-storage.parquet_io.locked keep one host's runs apart there.
+storage.warehouse.locked keep one host's runs apart there.
 """
 
 RELEASE_POOL = "casi_release"

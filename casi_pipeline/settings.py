@@ -29,7 +29,6 @@ DEFAULT_UPSTREAM_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_FRESHNESS_DAY = 10
 # The first month of the release partitions: extend it to backfill boards published before 2025 (README).
 FIRST_RELEASE_MONTH_ENV = "CASI_FIRST_RELEASE_MONTH"
-PAUSE_WRITES_ENV = "CASI_TEST_PAUSE_WRITES"  # tests only: a control folder (storage.parquet_io.pause_at)
 
 # Telemetry off: this machine has no network, and the instance must not try to reach one.
 _DAGSTER_YAML = "telemetry:\n  enabled: false\n"
@@ -45,7 +44,6 @@ class Settings:
     upstream_max_bytes: int = DEFAULT_UPSTREAM_MAX_BYTES
     freshness_day: int = DEFAULT_FRESHNESS_DAY
     today: date | None = None  # None: the real clock
-    pause_writes: Path | None = None
     alert_webhook_url: str | None = None
     first_release_month: str = months.FIRST_RELEASE_MONTH
 
@@ -61,7 +59,6 @@ class Settings:
             upstream_max_bytes=int(os.environ.get(UPSTREAM_MAX_BYTES_ENV) or DEFAULT_UPSTREAM_MAX_BYTES),
             freshness_day=int(os.environ.get(FRESHNESS_DAY_ENV) or DEFAULT_FRESHNESS_DAY),
             today=date.fromisoformat(os.environ[TODAY_ENV]) if os.environ.get(TODAY_ENV) else None,
-            pause_writes=Path(os.environ[PAUSE_WRITES_ENV]) if os.environ.get(PAUSE_WRITES_ENV) else None,
             alert_webhook_url=os.environ.get(ALERT_WEBHOOK_ENV) or None,
             first_release_month=first_release_month(),
         )

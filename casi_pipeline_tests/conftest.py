@@ -27,9 +27,8 @@ from casi_pipeline.cli import QUIET
 from casi_pipeline.definitions import build_definitions, resources
 from casi_pipeline.job_names import RELEASE_JOB
 from casi_pipeline.quality.docs import FOLDER as DATA_DOCS
-from casi_pipeline.settings import (DAGSTER_HOME_ENV, DATA_RAW_ENV, PAUSE_WRITES_ENV, WAREHOUSE_ENV, Settings,
-                                    prepare_dagster_home)
-from casi_pipeline.storage.parquet_io import LOCKS_FOLDER
+from casi_pipeline.settings import DAGSTER_HOME_ENV, DATA_RAW_ENV, WAREHOUSE_ENV, Settings, prepare_dagster_home
+from casi_pipeline.storage.warehouse import LOCKS_FOLDER
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -253,16 +252,16 @@ class Sensor:
 # --- `casi-pipeline run` as a real subprocess --------------------------------------------------------------------
 
 CLI = Path(sys.executable).with_name("casi-pipeline")
+PAUSED_CLI = Path(__file__).with_name("paused_cli.py")
 WAIT_SECONDS = 300  # an upper bound for a loaded machine; nothing here measures speed
 
 
 def start(settings, pause: Path | None = None) -> subprocess.Popen:
+    """`casi-pipeline run` as a subprocess; with `pause`, through paused_cli.py, which stops a writer there."""
     env = {**os.environ, DATA_RAW_ENV: str(settings.data_raw), WAREHOUSE_ENV: str(settings.warehouse),
            DAGSTER_HOME_ENV: str(settings.dagster_home)}
-    env.pop(PAUSE_WRITES_ENV, None)
-    if pause is not None:
-        env[PAUSE_WRITES_ENV] = str(pause)
-    return subprocess.Popen([str(CLI), "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = [str(CLI)] if pause is None else [sys.executable, str(PAUSED_CLI), str(pause)]
+    return subprocess.Popen([*command, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def wait_for(condition, what: str, process: subprocess.Popen) -> None:

@@ -59,5 +59,5 @@ def test_roots_come_from_settings(tmp_path):
     from casi_pipeline.settings import Settings
 
     custom = build_definitions(Settings(tmp_path / "raw", tmp_path / "wh", tmp_path / "home"))
-    assert custom.resources["io_manager"].root == str(tmp_path / "wh")
+    assert custom.resources["warehouse"].root == str(tmp_path / "wh")
     assert custom.resources["raw"].root == str(tmp_path / "raw")

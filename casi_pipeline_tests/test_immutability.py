@@ -10,7 +10,7 @@ import pytest
 from casi_pipeline.definitions import build_definitions
 from casi_pipeline.job_names import RELEASE_JOB
 from casi_pipeline.raw import ledger
-from casi_pipeline.storage.parquet_io import HiveParquetIOManager
+from casi_pipeline.storage.warehouse import Warehouse
 
 from .conftest import RANGE, Sensor, add_drop, add_real_rolling, copy_landed, run_cli, tree_hashes
 
@@ -80,7 +80,7 @@ def test_a_sidecar_records_the_landed_hash_before_any_run(settings):
         "casi_rolling_12_months.csv": "Model,Feb\nOpenAI GPT-5,80.31\n",
         "casi_rolling_12_months.csv.source.json": json.dumps({"sha256": REAL_SHA256}),
     })
-    warehouse = HiveParquetIOManager(root=str(settings.warehouse))
+    warehouse = Warehouse(root=str(settings.warehouse))
     [edited] = ledger.edited_files(settings.data_raw, lambda months: warehouse.read_partitions("ingest", months))
     assert (edited.source_file, edited.months) == (ROLLING, ["2026-02"])
     assert "recorded e69688100bfc in its .source.json" in str(edited.error)
@@ -91,5 +91,5 @@ def test_unchanged_files_and_files_without_a_record_pass(settings):
     (settings.data_raw / "2026-02" / "casi_rolling_12_months.csv.source.json").write_text(
         json.dumps({"sha256": REAL_SHA256}))
     add_drop(settings.data_raw, "2025-11", {"metrics.csv": "provider,model,casi\nOpenAI,GPT-5,80.31\n"})
-    warehouse = HiveParquetIOManager(root=str(settings.warehouse))
+    warehouse = Warehouse(root=str(settings.warehouse))
     assert ledger.edited_files(settings.data_raw, lambda months: warehouse.read_partitions("ingest", months)) == []

@@ -38,12 +38,12 @@ from .postgres import deploy_home, postgres, runs_in_postgres  # noqa: F401 (pos
 from .seaweed import S3Server, object_tree, seaweedfs, upload_tree
 
 CLI = Path(sys.executable).with_name("casi-pipeline")
+PAUSED_CLI = Path(__file__).with_name("paused_cli.py")  # casi-pipeline, stopped before a chosen write goes into place
 WAIT_SECONDS = 600  # upper bound for a loaded machine; nothing here measures speed
 RELEASE_TABLES = ("ingest", "validate", "normalise", "restatements", "leaderboard")
 ROLLING = "casi_rolling_12_months.csv"
 DECEMBER = "Model,Nov,Dec\nAnthropic Claude Sonnet 4.5,95.86,96.88\nOpenAI GPT-5,80.31,84.08\n"
-AWS_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL",
-                 "CASI_TEST_PAUSE_WRITES")
+AWS_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL")
 
 
 @pytest.fixture(scope="session")
@@ -284,7 +284,7 @@ def test_a_run_killed_mid_month_leaves_every_month_whole(s3, december_states, tm
     control = tmp_path / "pause"
     control.mkdir()
     (control / "match").write_text(match)
-    writer = subprocess.Popen([str(CLI), "run"], env={**env, "CASI_TEST_PAUSE_WRITES": str(control)}, cwd=cwd,
+    writer = subprocess.Popen([sys.executable, str(PAUSED_CLI), str(control), "run"], env=env, cwd=cwd,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + WAIT_SECONDS
     while not (control / "paused").exists():

@@ -8,7 +8,7 @@ import pytest
 
 from casi_pipeline.published.assets import assets as published
 from casi_pipeline.release.assets import raw_drops, release_stages
-from casi_pipeline.storage import parquet_io
+from casi_pipeline.storage import parquet_io, warehouse
 from casi_pipeline.safe_text import escape_markdown
 
 from .conftest import add_drop, materialize, read_table
@@ -49,6 +49,6 @@ def test_hostile_labels_are_data_in_parquet_and_escaped_in_previews(settings):
 def test_no_warehouse_path_is_built_from_anything_but_a_release_month(tmp_path, name):
     with pytest.raises(ValueError, match="is not a release month"):
         parquet_io.partition_path(tmp_path, "leaderboard", name)
-    with pytest.raises(ValueError, match="is not a release month"), parquet_io.locked(tmp_path, [name]):
+    with pytest.raises(ValueError, match="is not a release month"), warehouse.locked(tmp_path, [name]):
         pass
     assert not (tmp_path / ".locks" / f"{name}.lock").exists()

@@ -10,15 +10,15 @@ import dagster as dg
 import pandas as pd
 
 from casi_pipeline.automation.publish_sensor import AFTER_UPSTREAM_UPDATE
-from casi_pipeline.factory import Stage, StageResult, build_stage_asset
+from casi_pipeline.factory import GatedTable, StageResult, build_stage_asset
 from casi_pipeline.pools import PUBLISHED_POOL
 from casi_pipeline.published import suites
 from casi_pipeline.published.retention import retain_published
 from casi_pipeline.quality.suite_parts import BOARD_LOCATION
 from casi_pipeline.reference import methodology, registry
 from casi_pipeline.release.tables import LEADERBOARD, NORMALISE
-from casi_pipeline.storage.parquet_io import PUBLISHED_LOCK
 from casi_pipeline.storage.tables import Column, Table
+from casi_pipeline.storage.warehouse import PUBLISHED_LOCK
 
 GROUP = "published"
 
@@ -41,7 +41,7 @@ HISTORY_KEY = ["release_month", "board", "model_id"]
 
 
 def _published(context, table: Table) -> pd.DataFrame:
-    return table.conform(context.resources.io_manager.read_table(table.name))
+    return table.conform(context.resources.warehouse.read_table(table.name))
 
 
 def _models(_months, inputs, context) -> StageResult:
@@ -71,25 +71,25 @@ def _history(_months, inputs, context) -> StageResult:
 every_month = dg.AllPartitionMapping()
 
 
-def _hold_published_lock(context, _months):
-    return context.resources.io_manager.locked([PUBLISHED_LOCK])
+def published_lock(context, _months):
+    """Both tables read their own stored table, so two publishing runs take turns."""
+    return context.resources.warehouse.locked([PUBLISHED_LOCK])
 
-
-# Both read their own stored table, so two publishing runs take turns.
-holding_published_lock = {"hold": _hold_published_lock, "required_resources": {"io_manager"}, "pool": PUBLISHED_POOL}
 
 models = build_stage_asset(
-    Stage(MODELS, "The model dimension: one row per canonical model ever seen, with aliases and first/last month.",
-          suites.models_suite(), ("model_id",), _models),
+    GatedTable(
+        MODELS, "The model dimension: one row per canonical model ever seen, with aliases and first/last month.",
+        suites.models_suite(), ("model_id",), _models),
     group=GROUP, inputs={"normalise": (NORMALISE, every_month)}, automation_condition=AFTER_UPSTREAM_UPDATE,
-    **holding_published_lock,
+    lock=published_lock, pool=PUBLISHED_POOL,
 )
 
 leaderboard_history = build_stage_asset(
-    Stage(HISTORY, "Every board of every release month: the history the leaderboards are published from.",
-          suites.history_suite(methodology()), BOARD_LOCATION, _history),
+    GatedTable(
+        HISTORY, "Every board of every release month: the history the leaderboards are published from.",
+        suites.history_suite(methodology()), BOARD_LOCATION, _history),
     group=GROUP, inputs={"leaderboard": (LEADERBOARD, every_month)}, automation_condition=AFTER_UPSTREAM_UPDATE,
-    **holding_published_lock,
+    lock=published_lock, pool=PUBLISHED_POOL,
 )
 
 assets = [models, leaderboard_history]

@@ -77,11 +77,11 @@ def latest_month(history) -> str | None:
     return None if history.empty else str(history["release_month"].max())
 
 
-@dg.asset_check(asset=leaderboard_history, name=CHECK_NAME, required_resource_keys={"io_manager", "calendar"},
+@dg.asset_check(asset=leaderboard_history, name=CHECK_NAME, required_resource_keys={"warehouse", "calendar"},
                 description="A new release month is expected by a set day of the next month (CASI_FRESHNESS_DAY)")
 def fresh_check(context) -> dg.AssetCheckResult:  # no type hint: this module postpones annotations
     calendar: ReleaseCalendar = context.resources.calendar
-    status = freshness(latest_month(context.resources.io_manager.read_table(HISTORY.name)), calendar.date(),
+    status = freshness(latest_month(context.resources.warehouse.read_table(HISTORY.name)), calendar.date(),
                        calendar.due_day)
     return dg.AssetCheckResult(passed=status.passed, severity=dg.AssetCheckSeverity.WARN, metadata={
         "latest_release_month": status.latest or "", "expected_release_month": status.expected,

@@ -15,7 +15,7 @@ from casi_pipeline import versions
 from casi_pipeline.automation.publish_sensor import AFTER_UPSTREAM_UPDATE
 from casi_pipeline.errors import RawInputError, StageError
 from casi_pipeline.factory import (
-    Stage,
+    GatedTable,
     StageResult,
     beta_api,
     build_stage_asset,
@@ -76,7 +76,7 @@ def _ingest(release_months: list[str], _tables, context) -> StageResult:
     return StageResult(INGEST.conform(pd.DataFrame(rows, columns=INGEST.names)))
 
 
-UNITS = "redteam_units"  # by-product of validate: its pass's rows grouped per unit, read by normalise and scores
+UNITS = "redteam_units"  # intermediate of validate: its pass's rows grouped per unit, read by normalise and scores
 
 
 def _validate(_months, tables, context) -> StageResult:
@@ -85,7 +85,7 @@ def _validate(_months, tables, context) -> StageResult:
     manifest, root, suite = tables[INGEST.name], context.resources.raw.path, suites.validate_suite()
     counted = suite.count(transforms.raw_rows(root, manifest, located=False), transforms.unit_scans())
     return StageResult(manifest.assign(rules_passed=len(suite.rules)), rows_sql=transforms.raw_rows(root, manifest),
-                       counted=counted, by_products={UNITS: counted})
+                       counted=counted, intermediates={UNITS: counted})
 
 
 def _normalise(_months, tables, _context) -> StageResult:
@@ -102,27 +102,31 @@ def _score(release_months: list[str], tables, _context) -> StageResult:
 
 
 STAGES = [
-    Stage(INGEST, "One row per raw red-team file feeding the month: kind, sha256, rows (from the Parquet footer). "
-                  "A file with other columns or types is refused whole.",
-          suites.ingest_suite(), suites.FILE_LOCATION, _ingest),
-    Stage(VALIDATE, "The files whose every row passed the row and key rules (checked in DuckDB, streamed).",
-          suites.validate_suite(), RAW_LOCATION, _validate, kinds=STREAMED),
-    Stage(NORMALISE, "One row per (month, kind, label): the canonical model each raw label names.",
-          suites.normalise_suite(), suites.LABEL_LOCATION, _normalise,
-          warn_checks={UNKNOWN_MODELS: "labels not in the model registry, scored as new models"}),
-    Stage(SCORES, "The score stage: CASI-style and ARS-style boards computed from raw results (methodology "
-                  "redteam-v1), with bootstrap intervals, competition rank and rank interval.",
-          suites.scores_suite(sorted(kind.board for kind in raw.KINDS.values())), BOARD_LOCATION, _score,
-          kinds=STREAMED),
+    GatedTable(
+        INGEST, "One row per raw red-team file feeding the month: kind, sha256, rows (from the Parquet footer). "
+                "A file with other columns or types is refused whole.",
+        suites.ingest_suite(), suites.FILE_LOCATION, _ingest),
+    GatedTable(
+        VALIDATE, "The files whose every row passed the row and key rules (checked in DuckDB, streamed).",
+        suites.validate_suite(), RAW_LOCATION, _validate, kinds=STREAMED),
+    GatedTable(
+        NORMALISE, "One row per (month, kind, label): the canonical model each raw label names.",
+        suites.normalise_suite(), suites.LABEL_LOCATION, _normalise,
+        warn_checks={UNKNOWN_MODELS: "labels not in the model registry, scored as new models"}),
+    GatedTable(
+        SCORES, "The score stage: CASI-style and ARS-style boards computed from raw results (methodology "
+                "redteam-v1), with bootstrap intervals, competition rank and rank interval.",
+        suites.scores_suite(sorted(kind.board for kind in raw.KINDS.values())), BOARD_LOCATION, _score,
+        kinds=STREAMED),
 ]
 
 redteam_stages = build_stage_chain(
     "redteam_stages", STAGES, group=GROUP,
     description="redteam_ingest -> validate -> normalise -> scores for each release month, each gated by its suite",
     upstream=[redteam_raw.key], partitions_def=release_month_partitions, backfill_policy=one_run_per_backfill,
-    required_resources={"raw", "io_manager"}, pool=REDTEAM_POOL,
+    required_resources={"raw"}, pool=REDTEAM_POOL,
     # like the release stages: the month's commit record is shared, so two writers of one month take turns
-    hold=lambda context, months: context.resources.io_manager.locked(months),
+    lock=lambda context, months: context.resources.warehouse.locked(months),
 )
 
 
@@ -131,9 +135,10 @@ def _reconciliation(_months, inputs, _context) -> StageResult:
 
 
 redteam_reconciliation = build_stage_asset(
-    Stage(RECONCILIATION, "Scores computed here from raw results beside the published board's score, where both "
-                          "exist for the same month, board and model.",
-          suites.reconciliation_suite(), BOARD_LOCATION, _reconciliation),
+    GatedTable(
+        RECONCILIATION, "Scores computed here from raw results beside the published board's score, where both "
+                        "exist for the same month, board and model.",
+        suites.reconciliation_suite(), BOARD_LOCATION, _reconciliation),
     group=RECONCILIATION_GROUP,
     inputs={"redteam_scores": (SCORES, dg.AllPartitionMapping()), "leaderboard": (LEADERBOARD, dg.AllPartitionMapping())},
     pool=PUBLISHED_POOL, automation_condition=AFTER_UPSTREAM_UPDATE,

@@ -14,7 +14,7 @@ import pandas as pd
 from casi_pipeline import months, versions
 from casi_pipeline.errors import RawInputError, StageError
 from casi_pipeline.factory import (
-    Stage,
+    GatedTable,
     StageResult,
     beta_api,
     build_stage_chain,
@@ -100,7 +100,7 @@ def _ingest(release_months: list[str], _tables, context) -> StageResult:
 def refuse_edited_files(frame: pd.DataFrame, release_months: list[str], context) -> None:
     """Landed files are immutable: one line per file whose sha256 differs from its record, naming the months it
     feeds in this run."""
-    stored = context.resources.io_manager.read_partitions(INGEST.name, release_months)
+    stored = context.resources.warehouse.read_partitions(INGEST.name, release_months)
     current = dict(zip(frame["source_file"], frame["source_sha256"]))
     edited = ledger.refuse_edits(context.resources.raw.path, current, stored)
     fed = frame.groupby("source_file")["release_month"].unique()
@@ -117,13 +117,13 @@ def _normalise(_months, tables, _context) -> StageResult:
                                            benchmark_catalogue())
     restated = pd.DataFrame(findings.rows.pop(RESTATED_VALUES, []), columns=RESTATEMENTS.names)
     return StageResult(table, findings.rows, check_frame=table.assign(in_drop_conflict=conflicts),
-                       by_products={RESTATED_VALUES: restated})
+                       intermediates={RESTATED_VALUES: restated})
 
 
 def _restatements(release_months: list[str], tables, context) -> StageResult:
     """What normalise found restated, plus every restatement recorded before for these months: the record only grows,
     even when the older drop is later removed."""
-    recorded = RESTATEMENTS.conform(context.resources.io_manager.read_partitions(RESTATEMENTS.name, release_months))
+    recorded = RESTATEMENTS.conform(context.resources.warehouse.read_partitions(RESTATEMENTS.name, release_months))
     found = RESTATEMENTS.conform(tables[RESTATED_VALUES])
     table = retain_published(recorded, found, RESTATEMENTS.names)
     return StageResult(table, {RESTATED_VALUES: table.to_dict("records")})
@@ -133,7 +133,7 @@ def _leaderboard(release_months: list[str], tables, context) -> StageResult:
     """Score each month; the change in security needs the month before, from this run or from the warehouse."""
     normalised = tables["normalise"]
     before_range = previous_month(release_months[0])
-    stored = NORMALISE.conform(context.resources.io_manager.read_partitions(NORMALISE.name, [before_range]))
+    stored = NORMALISE.conform(context.resources.warehouse.read_partitions(NORMALISE.name, [before_range]))
     if stored.empty and before_range in context.resources.raw.release_months():
         raise StageError([f"{release_months[0]} leaderboard: release month {before_range} has raw data but no "
                           f"normalise table; materialise it first (casi-pipeline backfill)"])
@@ -146,46 +146,51 @@ def _leaderboard(release_months: list[str], tables, context) -> StageResult:
 
 
 STAGES = [
-    Stage(INGEST,
-          "Every raw file that feeds a release month, whole and exactly as written, with file, row and sha256: "
-          "the drop of that month and every newer rolling snapshot that still carries it.",
-          suites.ingest_suite(INGEST.names, metric_catalogue()), RAW_LOCATION, _ingest,
-          kinds=frozenset({"csv", "pandas", "parquet"})),
-    Stage(VALIDATE, "Typed values, each inside the range the metric catalogue allows.",
-          suites.validate_suite(metric_catalogue()), RAW_LOCATION, _validate),
-    Stage(NORMALISE,
-          "One row per (release month, model): canonical identity from the model registry, and for each metric "
-          "the value of the newest drop that carries it, and the Average Performance computed from benchmarks.csv "
-          "with the benchmark catalogue. Unknown labels become new models (WARN).",
-          suites.normalise_suite(metric_catalogue()), suites.MODEL_LOCATION, _normalise,
-          warn_checks={
-              UNKNOWN_MODELS: "labels not in the model registry, added as new models",
-              NEAR_DUPLICATE_LABELS: "unknown labels that look like a registered model",
-              UNKNOWN_BENCHMARKS: "benchmarks.csv names a benchmark not in the benchmark catalogue "
-                                  "(left out of the computed performance)",
-              PERFORMANCE_MISMATCH: "published and computed Average Performance differ by more than the "
-                                    "catalogue's reconciliation tolerance (the board uses the published)",
-          }),
-    Stage(RESTATEMENTS,
-          "Values that a newer drop restates differently (the newer one wins on the boards): old and new value with "
-          "both sources. Append-only: a restatement once recorded stays.",
-          suites.restatements_suite(metric_catalogue()), suites.MODEL_LOCATION, _restatements,
-          warn_checks={RESTATED_VALUES: "values that a newer drop restates differently"},
-          reads=VALIDATE.name),
-    Stage(LEADERBOARD,
-          "The score stage: the CASI and ARS boards of a release month, competition-ranked by security, with RTP, "
-          "Cost of Security and the change since the previous release month. Performance is the published one when "
-          "the drop gives it, else the computed one (performance_basis says which).",
-          suites.leaderboard_suite(metric_catalogue(), methodology()), BOARD_LOCATION, _leaderboard,
-          reads=NORMALISE.name),
+    GatedTable(
+        INGEST,
+        "Every raw file that feeds a release month, whole and exactly as written, with file, row and sha256: "
+        "the drop of that month and every newer rolling snapshot that still carries it.",
+        suites.ingest_suite(INGEST.names, metric_catalogue()), RAW_LOCATION, _ingest,
+        kinds=frozenset({"csv", "pandas", "parquet"})),
+    GatedTable(
+        VALIDATE, "Typed values, each inside the range the metric catalogue allows.",
+        suites.validate_suite(metric_catalogue()), RAW_LOCATION, _validate),
+    GatedTable(
+        NORMALISE,
+        "One row per (release month, model): canonical identity from the model registry, and for each metric "
+        "the value of the newest drop that carries it, and the Average Performance computed from benchmarks.csv "
+        "with the benchmark catalogue. Unknown labels become new models (WARN).",
+        suites.normalise_suite(metric_catalogue()), suites.MODEL_LOCATION, _normalise,
+        warn_checks={
+            UNKNOWN_MODELS: "labels not in the model registry, added as new models",
+            NEAR_DUPLICATE_LABELS: "unknown labels that look like a registered model",
+            UNKNOWN_BENCHMARKS: "benchmarks.csv names a benchmark not in the benchmark catalogue "
+                                "(left out of the computed performance)",
+            PERFORMANCE_MISMATCH: "published and computed Average Performance differ by more than the "
+                                  "catalogue's reconciliation tolerance (the board uses the published)",
+        }),
+    GatedTable(
+        RESTATEMENTS,
+        "Values that a newer drop restates differently (the newer one wins on the boards): old and new value with "
+        "both sources. Append-only: a restatement once recorded stays.",
+        suites.restatements_suite(metric_catalogue()), suites.MODEL_LOCATION, _restatements,
+        warn_checks={RESTATED_VALUES: "values that a newer drop restates differently"},
+        upstream=VALIDATE.name),
+    GatedTable(
+        LEADERBOARD,
+        "The score stage: the CASI and ARS boards of a release month, competition-ranked by security, with RTP, "
+        "Cost of Security and the change since the previous release month. Performance is the published one when "
+        "the drop gives it, else the computed one (performance_basis says which).",
+        suites.leaderboard_suite(metric_catalogue(), methodology()), BOARD_LOCATION, _leaderboard,
+        upstream=NORMALISE.name),
 ]
 
 release_stages = build_stage_chain(
     "release_stages", STAGES, group=GROUP,
     description="ingest -> validate -> normalise -> leaderboard for each release month, each gated by its suite",
     upstream=[raw_drops.key], partitions_def=release_month_partitions, backfill_policy=one_run_per_backfill,
-    required_resources={"raw", "io_manager"},
-    hold=lambda context, months: context.resources.io_manager.locked(months), pool=RELEASE_POOL,
+    required_resources={"raw"}, lock=lambda context, months: context.resources.warehouse.locked(months),
+    pool=RELEASE_POOL,
 )
 
 assets = [raw_drops, release_stages]

@@ -23,7 +23,7 @@ from casi_pipeline.reports.charts import TITLES, BoardView, charts_for, drawable
 from casi_pipeline.reports.inputs import Manifest, code_version, digest
 from casi_pipeline.safe_text import escape_markdown
 from casi_pipeline.storage.files import write_bytes_atomically, write_text_atomically
-from casi_pipeline.storage.parquet_io import PUBLISHED_LOCK
+from casi_pipeline.storage.warehouse import PUBLISHED_LOCK
 
 GROUP = "reports"
 EXPORTS = "exports"  # warehouse/exports/
@@ -83,7 +83,7 @@ def _charts_name(board: str) -> str:
 
 
 def _warehouse(context: dg.AssetExecutionContext) -> Path:
-    return context.resources.io_manager.path  # a local folder or an s3:// prefix
+    return context.resources.warehouse.path  # a local folder or an s3:// prefix
 
 
 def _markdown_image(board: str, chart: str, png: bytes) -> dg.MetadataValue:
@@ -92,7 +92,7 @@ def _markdown_image(board: str, chart: str, png: bytes) -> dg.MetadataValue:
 
 # Inputs are the two cross-release tables, conformed to their declared columns.
 HISTORY_AND_MODELS = {"history": dg.AssetIn(key=HISTORY.name), "models": dg.AssetIn(key=MODELS.name)}
-COMMON = dict(group_name=GROUP, owners=OWNERS, required_resource_keys={"io_manager"}, pool=PUBLISHED_POOL,
+COMMON = dict(group_name=GROUP, owners=OWNERS, required_resource_keys={"warehouse"}, pool=PUBLISHED_POOL,
               automation_condition=AFTER_UPSTREAM_UPDATE)
 
 
@@ -135,7 +135,7 @@ def board_charts(context: dg.AssetExecutionContext, history: pd.DataFrame, model
     warehouse, written, kept, newest = _warehouse(context), 0, 0, {}
     latest_month = max((view.release_month for view in views), default=None)
     manifests: dict[str, Manifest] = {}
-    with context.resources.io_manager.locked([PUBLISHED_LOCK]):  # two publishing runs take turns on the files
+    with context.resources.warehouse.locked([PUBLISHED_LOCK]):  # two publishing runs take turns on the files
         for view in views:
             manifest = manifests.setdefault(view.release_month, Manifest(warehouse / REPORTS / view.release_month))
             paths = {chart: chart_path(warehouse, view.release_month, view.board, chart) for chart in drawable(view)}
@@ -188,7 +188,7 @@ def board_reports(context: dg.AssetExecutionContext, history: pd.DataFrame, mode
         by_month.setdefault(view.release_month, []).append(view)
     published, landed = _published_quality(context.instance), _landed_boards(context.instance)
     metadata, written = {}, 0
-    with context.resources.io_manager.locked([PUBLISHED_LOCK]):
+    with context.resources.warehouse.locked([PUBLISHED_LOCK]):
         for month, views in by_month.items():
             sources = (history.loc[history["release_month"] == month, ["source_file", "source_sha256"]]
                        .drop_duplicates().sort_values(["source_file", "source_sha256"]))

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 from casi_pipeline import months
@@ -70,15 +69,14 @@ def _entry(root: Path | ObjectPath, path: Path | ObjectPath, data: bytes) -> dic
     return {"file": _relative(root, path), "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
-def commit(root: Path | ObjectPath, release_month: str, finals: dict[str, Path | ObjectPath], run_id: str,
-           before_replace: Callable[[Path], None] | None = None) -> None:
+def commit(root: Path | ObjectPath, release_month: str, finals: dict[str, Path | ObjectPath], run_id: str) -> None:
     """Land the tables `run_id` staged for the month (table -> final path) as one commit; see the module doc."""
     staged = {table: staged_path(final, run_id) for table, final in finals.items()}
     contents = {table: path.read_bytes() for table, path in staged.items()}
     tables = load(root, release_month)["tables"]
     _write_record(root, release_month, {**tables, **{t: _entry(root, staged[t], contents[t]) for t in finals}})
     for table, final in finals.items():
-        with atomic_file(final, before_replace) as sink:
+        with atomic_file(final) as sink:
             sink.write(contents[table])
     _write_record(root, release_month, {**tables, **{t: _entry(root, finals[t], contents[t]) for t in finals}})
     for final in finals.values():

@@ -11,7 +11,7 @@ import hashlib
 import io
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -29,16 +29,15 @@ def _temporary_prefix(path: Path) -> str:
 
 
 @contextmanager
-def atomic_target(path: Path, before_replace: Callable[[Path], None] | None = None, *, replace: bool = True,
-                  mode: int = READABLE) -> Iterator[Path]:
+def atomic_target(path: Path, *, replace: bool = True, mode: int = READABLE) -> Iterator[Path]:
     """A temporary path beside `path` to write (e.g. by a streaming writer); when the block ends without error it is
     flushed to disk and renamed over `path`, so a reader sees the old file or the new one, never half of one.
 
     `replace=False` writes a file that must not exist yet: it is hard-linked into place instead, so an existing one
     is never replaced (FileExistsError then). `mode` is the file's permission bits once written.
 
-    Writers that replace a target hold its lock (parquet_io.locked), so a leftover of a writer killed before its
-    rename is removed here rather than accumulating. `before_replace` is a test hook (parquet_io.pause_at).
+    Writers that replace a target hold its lock (warehouse.locked), so a leftover of a writer killed before its
+    rename is removed here rather than accumulating.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     if replace:
@@ -51,8 +50,6 @@ def atomic_target(path: Path, before_replace: Callable[[Path], None] | None = No
         with open(temporary, "rb+") as written:
             os.fsync(written.fileno())
         os.chmod(temporary, mode)  # mkstemp creates 0600; published files are for others to read
-        if before_replace is not None:
-            before_replace(path)
         if replace:
             os.replace(temporary, path)
         else:
@@ -62,16 +59,14 @@ def atomic_target(path: Path, before_replace: Callable[[Path], None] | None = No
 
 
 @contextmanager
-def atomic_file(path: Path, before_replace: Callable[[Path], None] | None = None) -> Iterator[BinaryIO]:
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
     """atomic_target as an open binary sink; on an object root, an in-memory buffer uploaded as one object."""
     if isinstance(path, ObjectPath):
         buffer = io.BytesIO()
         yield buffer
-        if before_replace is not None:
-            before_replace(path)
         path.write_bytes(buffer.getvalue())
         return
-    with atomic_target(path, before_replace) as temporary, temporary.open("wb") as sink:
+    with atomic_target(path) as temporary, temporary.open("wb") as sink:
         yield sink
 
 

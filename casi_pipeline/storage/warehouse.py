@@ -1,0 +1,69 @@
+"""The warehouse resource: its root, the table reads stage code and reports make, and the run locks.
+
+Tables are stored and loaded by the IO manager (storage.io_manager); everything else that reads the warehouse, or
+keeps two runs from writing one month at once, goes through this resource (resource key "warehouse").
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from casi_pipeline import months
+from casi_pipeline.storage.objects import ObjectPath, open_root
+from casi_pipeline.storage.parquet_io import read_parquet_bytes, read_partition, table_path
+
+LOCKS_FOLDER = ".locks"  # dot-prefixed: pyarrow, pandas and DuckDB globs never take it for data
+PUBLISHED_LOCK = "published"  # the cross-release tables
+
+
+@contextmanager
+def locked(root: Path | ObjectPath, names: Iterable[str]) -> Iterator[None]:
+    """Hold an exclusive lock per name (a release month, or PUBLISHED_LOCK) under `<root>/.locks/`, so two runs of the
+    same month take turns instead of interleaving their writes. Taken in sorted order, so two runs never wait on
+    each other in a cycle; the system releases them when the process ends, even on SIGKILL.
+
+    Local roots only: a file lock means nothing on object storage, where Dagster's run queue keeps two writers of
+    a month apart (deploy/dagster.yaml; README, "Deploying")."""
+    if isinstance(root, ObjectPath):
+        yield
+        return
+    folder = root / LOCKS_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        for name in sorted(set(names)):
+            if name != PUBLISHED_LOCK:
+                months.parse(name)  # a lock file name is a release month: nothing outside .locks/
+            handle = stack.enter_context((folder / f"{name}.lock").open("a"))
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the handle closes
+        yield
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The warehouse under `root`, a local folder or an `s3://bucket/prefix`."""
+
+    root: str
+
+    @property
+    def path(self) -> Path | ObjectPath:
+        """The warehouse root: every reader and writer of warehouse files starts here."""
+        return open_root(self.root)
+
+    def locked(self, names: Iterable[str]) -> AbstractContextManager[None]:
+        return locked(self.path, names)
+
+    def read_table(self, table: str) -> pd.DataFrame:
+        """An unpartitioned table as stored, or an empty frame if it was never written."""
+        path = table_path(self.path, table)
+        return read_parquet_bytes(path.read_bytes()) if path.exists() else pd.DataFrame()
+
+    def read_partitions(self, table: str, release_months: list[str]) -> pd.DataFrame:
+        """The committed partitions of a table, concatenated; months never materialised are absent (no error)."""
+        frames = [frame for month in release_months
+                  if (frame := read_partition(self.path, table, month)) is not None]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
