@@ -10,6 +10,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 
 import dagster as dg
@@ -353,7 +354,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     backfill_parser.add_argument("--from", dest="first", required=True, metavar="YYYY-MM")
     backfill_parser.add_argument("--to", dest="last", required=True, metavar="YYYY-MM")
     commands.add_parser("refresh", help="download the upstream snapshot; if new or changed, land it and run its months")
-    commands.add_parser("freshness", help=f"is the newest release month on time? exit 0 if so, {STALE_EXIT} if late")
+    freshness_parser = commands.add_parser("freshness", help=f"is the newest release month on time? exit 0 if so, "
+                                                             f"{STALE_EXIT} if late")
+    freshness_parser.add_argument("--as-of", dest="as_of", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                                  help="judge as of this date instead of today (was it late then?)")
     synth_parser = commands.add_parser("synth", help="write seeded synthetic red-team results into a drop")
     synth_parser.add_argument("--month", required=True, metavar="YYYY-MM")
     synth_parser.add_argument("--models", type=_positive, default=60)
@@ -377,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "refresh":
                 return refresh(settings)
             if args.command == "freshness":
-                return check_freshness(settings)
+                return check_freshness(replace(settings, today=args.as_of) if args.as_of else settings)
             if args.command == "synth":
                 return synthesise(settings, args)
             return backfill(settings, args.first, args.last)

@@ -17,8 +17,7 @@ UPSTREAM_URL_ENV = "CASI_UPSTREAM_URL"
 UPSTREAM_TIMEOUT_ENV = "CASI_UPSTREAM_TIMEOUT_SECONDS"
 UPSTREAM_MAX_BYTES_ENV = "CASI_UPSTREAM_MAX_BYTES"
 FRESHNESS_DAY_ENV = "CASI_FRESHNESS_DAY"
-TODAY_ENV = "CASI_TEST_TODAY"  # tests only: a fixed date (YYYY-MM-DD) for the freshness check's clock
-# Where F5 Labs publishes the rolling snapshot (see ../shared/data/f5-labs-ai-leaderboards/SOURCE.md).
+# Where F5 Labs publishes the rolling snapshot.
 DEFAULT_UPSTREAM_URL = "https://raw.githubusercontent.com/F5-Labs/ai-leaderboards/main/casi_rolling_12_months.csv"
 DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 30.0
 ALERT_WEBHOOK_ENV = "CASI_ALERT_WEBHOOK_URL"  # a run failed: post to it (automation.failure_alert)
@@ -43,7 +42,7 @@ class Settings:
     upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT_SECONDS  # per attempt, connecting to last byte
     upstream_max_bytes: int = DEFAULT_UPSTREAM_MAX_BYTES
     freshness_day: int = DEFAULT_FRESHNESS_DAY
-    today: date | None = None  # None: the real clock
+    today: date | None = None  # the freshness check's date (`casi-pipeline freshness --as-of`); None: the clock
     alert_webhook_url: str | None = None
     first_release_month: str = months.FIRST_RELEASE_MONTH
 
@@ -58,7 +57,6 @@ class Settings:
             upstream_timeout=float(os.environ.get(UPSTREAM_TIMEOUT_ENV) or DEFAULT_UPSTREAM_TIMEOUT_SECONDS),
             upstream_max_bytes=int(os.environ.get(UPSTREAM_MAX_BYTES_ENV) or DEFAULT_UPSTREAM_MAX_BYTES),
             freshness_day=int(os.environ.get(FRESHNESS_DAY_ENV) or DEFAULT_FRESHNESS_DAY),
-            today=date.fromisoformat(os.environ[TODAY_ENV]) if os.environ.get(TODAY_ENV) else None,
             alert_webhook_url=os.environ.get(ALERT_WEBHOOK_ENV) or None,
             first_release_month=first_release_month(),
         )

@@ -9,7 +9,7 @@ import pytest
 from casi_pipeline.definitions import build_definitions
 from casi_pipeline.job_names import PUBLISH_JOB
 from casi_pipeline.published import freshness
-from casi_pipeline.settings import FRESHNESS_DAY_ENV, TODAY_ENV, Settings
+from casi_pipeline.settings import FRESHNESS_DAY_ENV, Settings
 from casi_pipeline.storage.parquet_io import table_path, write_atomically
 
 from .conftest import run_cli
@@ -68,12 +68,10 @@ def test_the_check_in_dagster_passes_on_time_and_warns_when_late(settings):
 
 def test_the_cli_says_late_on_stderr_and_exits_3(settings, monkeypatch, capsys):
     publish_history(settings, "2026-02")
-    monkeypatch.setenv(TODAY_ENV, "2026-03-10")
-    assert run_cli(settings, "freshness") == 0
+    assert run_cli(settings, "freshness", "--as-of", "2026-03-10") == 0
     assert capsys.readouterr().out.startswith("boards are fresh: newest release month 2026-02")
     monkeypatch.setenv(FRESHNESS_DAY_ENV, "5")
-    monkeypatch.setenv(TODAY_ENV, "2026-04-05")
-    assert run_cli(settings, "freshness") == 3
+    assert run_cli(settings, "freshness", "--as-of", "2026-04-05") == 3
     assert capsys.readouterr().err.splitlines() == [
         "casi-pipeline: boards are late: newest release month 2026-02, but 2026-03 was due by 2026-04-05 "
         "(0 day(s) late; is the publisher late or the refresh broken?)"]
