@@ -17,10 +17,11 @@ suite: its table is then a summary, and the suite checks every row of `StageResu
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import dagster as dg
 import great_expectations as gx
@@ -49,10 +50,10 @@ def beta_api() -> Iterator[None]:
         yield
 
 
-def with_code_references(assets: list) -> list:
+def with_code_references(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
     """The assets, each linked to its source in the UI."""
     with beta_api():
-        return dg.with_source_code_references(assets)
+        return cast(list[dg.AssetsDefinition], list(dg.with_source_code_references(assets)))
 
 
 def owned_source(source: dg.SourceAsset) -> dg.AssetsDefinition:
@@ -122,6 +123,7 @@ class GatedTable:
 
     def validate(self, result: StageResult) -> SuiteReport:
         if isinstance(self.suite, SqlSuite):
+            assert result.rows_sql is not None, f"{self.table.name}: a SqlSuite stage returns rows_sql"
             if result.counted is not None:
                 return self.suite.report(result.counted, result.rows_sql, self.location_columns)
             return self.suite.run(result.rows_sql, self.location_columns)
@@ -160,7 +162,7 @@ def build_and_check(stage: GatedTable, months: list[str], tables: dict[str, pd.D
     tables.update(result.intermediates)
     for name in stage.warn_checks:
         rows = result.warn_rows.get(name, [])
-        by_month = {}
+        by_month: dict[str, int] = {}
         for row in rows:  # rows that name their month are counted per month (range runs: see _month_checks)
             if row.get("release_month"):
                 by_month[row["release_month"]] = by_month.get(row["release_month"], 0) + 1
@@ -207,7 +209,7 @@ def _month_checks(checks: list[dg.AssetCheckResult], month: str) -> dg.MetadataV
     lines = ["| check | result | found this month |", "|---|---|---|"]
     for check in checks:
         by_month, count = check.metadata.get(BY_MONTH), check.metadata.get("count")
-        found = by_month.value.get(month, 0) if by_month is not None else count.value if count is not None else 0
+        found = cast(Mapping[str, int], by_month.value).get(month, 0) if by_month is not None else count.value if count is not None else 0
         status = "passed" if found == 0 else "warned" if check.severity == dg.AssetCheckSeverity.WARN else "failed"
         lines.append(f"| {check.check_name} | {status} | {found} |")
     return dg.MetadataValue.md("\n".join(lines))

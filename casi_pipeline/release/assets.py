@@ -8,6 +8,8 @@ lock of each of its months from the first read to the last write, so two runs of
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 import pandas as pd
 
@@ -60,7 +62,7 @@ RAW_DESCRIPTION = (
     "changed: the refresh only adds files (a restated snapshot lands beside the one it restates). Observed per "
     "release month: its data version is the sha256 of the files that feed the month and the month before, so a "
     "month whose drops changed shows as stale.")
-RAW_METADATA = {"dagster/column_schema": dg.TableSchema(columns=[
+RAW_METADATA: dict[str, Any] = {"dagster/column_schema": dg.TableSchema(columns=[
     dg.TableColumn("Model", "str", "rolling snapshot: `<Provider> <Model>` label"),
     dg.TableColumn(RAW_MONTH, "str", "rolling snapshot: one column per month, CASI top-10 values"),
     dg.TableColumn("provider", "str", "metrics.csv: provider"),

@@ -4,7 +4,9 @@ Files, not tables: each asset writes its files atomically under the warehouse ro
 MaterializeResult (no IO manager output). Charts are also shown in the Dagster UI as Markdown images.
 """
 
+import inspect
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -63,10 +65,10 @@ def board_views(history: pd.DataFrame, models: pd.DataFrame, method: Methodology
 
 
 # What each output is drawn from, besides its rows: the drawing code and the reference data it formats with.
-REFERENCE = Path(reference.__file__).parent
-CHARTS_CODE = code_version(Path(charts.__file__), Path(months.__file__))
-REPORT_CODE = code_version(*(Path(module.__file__) for module in (report_page, changes, charts, quality, months)),
-                           *sorted((Path(report_page.__file__).parent / report_page.TEMPLATES).glob("*.html")),
+REFERENCE = Path(inspect.getfile(reference)).parent
+CHARTS_CODE = code_version(Path(inspect.getfile(charts)), Path(inspect.getfile(months)))
+REPORT_CODE = code_version(*(Path(inspect.getfile(module)) for module in (report_page, changes, charts, quality, months)),
+                           *sorted((Path(inspect.getfile(report_page)).parent / report_page.TEMPLATES).glob("*.html")),
                            *sorted(REFERENCE.glob("*.yaml")))
 CHART_COLUMNS = ["release_month", "rank", "model_id", "label", "security", "performance", "cos_usd"]
 
@@ -92,7 +94,7 @@ def _markdown_image(board: str, chart: str, png: bytes) -> dg.MetadataValue:
 
 # Inputs are the two cross-release tables, conformed to their declared columns.
 HISTORY_AND_MODELS = {"history": dg.AssetIn(key=HISTORY.name), "models": dg.AssetIn(key=MODELS.name)}
-COMMON = dict(group_name=GROUP, owners=OWNERS, required_resource_keys={"warehouse"}, pool=PUBLISHED_POOL,
+COMMON: dict[str, Any] = dict(group_name=GROUP, owners=OWNERS, required_resource_keys={"warehouse"}, pool=PUBLISHED_POOL,
               automation_condition=AFTER_UPSTREAM_UPDATE)
 
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from casi_pipeline.storage.objects import ObjectPath, put_new
+from casi_pipeline.storage.objects import ObjectPath, Root, put_new
 
 READABLE = 0o644
 HASH_CHUNK = 8 << 20  # a Parquet file of the red-team drops can be far larger than memory should hold
@@ -59,7 +59,7 @@ def atomic_target(path: Path, *, replace: bool = True, mode: int = READABLE) -> 
 
 
 @contextmanager
-def atomic_file(path: Path) -> Iterator[BinaryIO]:
+def atomic_file(path: Root) -> Iterator[BinaryIO]:
     """atomic_target as an open binary sink; on an object root, an in-memory buffer uploaded as one object."""
     if isinstance(path, ObjectPath):
         buffer = io.BytesIO()
@@ -70,12 +70,12 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
         yield sink
 
 
-def write_bytes_atomically(path: Path, data: bytes) -> None:
+def write_bytes_atomically(path: Root, data: bytes) -> None:
     with atomic_file(path) as sink:
         sink.write(data)
 
 
-def write_text_atomically(path: Path, text: str) -> None:
+def write_text_atomically(path: Root, text: str) -> None:
     write_bytes_atomically(path, text.encode("utf-8"))
 
 

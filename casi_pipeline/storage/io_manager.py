@@ -8,7 +8,12 @@ import dagster as dg
 import pandas as pd
 
 from casi_pipeline.storage import commits
-from casi_pipeline.storage.parquet_io import PARTITION_COLUMN, partition_path, table_path, write_atomically
+from casi_pipeline.storage.parquet_io import (
+    PARTITION_COLUMN,
+    partition_path,
+    table_path,
+    write_atomically,
+)
 from casi_pipeline.storage.warehouse import Warehouse
 
 

@@ -16,7 +16,11 @@ import pandas as pd
 
 from casi_pipeline import months
 from casi_pipeline.storage.objects import ObjectPath, open_root
-from casi_pipeline.storage.parquet_io import read_parquet_bytes, read_partition, table_path
+from casi_pipeline.storage.parquet_io import (
+    read_parquet_bytes,
+    read_partition,
+    table_path,
+)
 
 LOCKS_FOLDER = ".locks"  # dot-prefixed: pyarrow, pandas and DuckDB globs never take it for data
 PUBLISHED_LOCK = "published"  # the cross-release tables
