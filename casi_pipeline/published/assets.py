@@ -17,15 +17,13 @@ from casi_pipeline.published.retention import retain_published
 from casi_pipeline.quality.suite_parts import BOARD_LOCATION
 from casi_pipeline.reference import methodology, registry
 from casi_pipeline.release.tables import LEADERBOARD, NORMALISE
-from casi_pipeline.storage.tables import Column, Table
+from casi_pipeline.storage.tables import Column, Table, model_identity
 from casi_pipeline.storage.warehouse import PUBLISHED_LOCK
 
 GROUP = "published"
 
 MODELS = Table("models", (
-    Column("model_id", "str", "canonical model id", (("normalise", "model_id"),)),
-    Column("provider", "str", "canonical provider", (("normalise", "provider"),)),
-    Column("model", "str", "canonical model display name", (("normalise", "model"),)),
+    *model_identity("normalise"),
     Column("aliases", "str", "registry aliases and every label seen in the data, '; '-joined", (("normalise", "labels"),)),
     Column("registered", "bool", "true when the model is in the registry", (("normalise", "registered"),)),
     Column("first_release_month", "str", "first release month with a value", (("normalise", "release_month"),)),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from casi_pipeline.storage.tables import Column, Table
+from casi_pipeline.storage.tables import Column, Table, model_identity
 
 RAW = "redteam_raw"
 
@@ -44,9 +44,7 @@ SCORES = Table("redteam_scores", (
     Column("rank", "int", "competition rank by score, descending (ties share the lower rank: 1, 2, 2, 4)",
            ((RAW, "successes"), (RAW, "breached"))),
     Column("tied", "bool", "true when another model on the board has the same score"),
-    Column("model_id", "str", "canonical model id", (("redteam_normalise", "model_id"),)),
-    Column("provider", "str", "canonical provider", (("redteam_normalise", "provider"),)),
-    Column("model", "str", "canonical model display name", (("redteam_normalise", "model"),)),
+    *model_identity("redteam_normalise"),
     Column("score", "float", "0..100, higher is more secure: CASI-style on CASI, ARS-style on ARS (docs/methodology.md)",
            ((RAW, "severity"), (RAW, "complexity"), (RAW, "trials"), (RAW, "successes"), (RAW, "breached"),
             (RAW, "sophistication_at_breach"), (RAW, "turns_survived"), (RAW, "max_turns"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from casi_pipeline.reference import metric_catalogue
-from casi_pipeline.storage.tables import Column, Table
+from casi_pipeline.storage.tables import Column, Table, model_identity
 
 RAW = "raw_drops"
 RAW_MONTH = "<Mon>"  # the rolling snapshot's month columns (Jun, Jul, ...)
@@ -110,9 +110,7 @@ LEADERBOARD = Table("leaderboard", (
            (("normalise", "casi"), ("normalise", "ars"))),
     Column("tied", "bool", "true when another model on the board has the same security score",
            (("normalise", "casi"), ("normalise", "ars"))),
-    Column("model_id", "str", "canonical model id", (("normalise", "model_id"),)),
-    Column("provider", "str", "canonical provider", (("normalise", "provider"),)),
-    Column("model", "str", "canonical model display name", (("normalise", "model"),)),
+    *model_identity("normalise"),
     Column("security", "float", "the board's security score: CASI on the CASI board, ARS on the ARS board",
            (("normalise", "casi"), ("normalise", "ars"))),
     Column("performance", "float", "Average Performance, percent: the published value when the drop gives one, "

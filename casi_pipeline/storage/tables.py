@@ -19,6 +19,14 @@ class Column:
     lineage: tuple[tuple[str, str], ...] = ()
 
 
+
+IDENTITY = (("model_id", "canonical model id"), ("provider", "canonical provider"),
+            ("model", "canonical model display name"))
+
+
+def model_identity(upstream: str) -> tuple[Column, ...]:
+    """The canonical model columns, each copied from the same column of `upstream`."""
+    return tuple(Column(name, "str", description, ((upstream, name),)) for name, description in IDENTITY)
 @dataclass(frozen=True)
 class Table:
     name: str
