@@ -249,7 +249,7 @@ def build_stage_chain(
             # each stage reads the one before it or the one it names (the first reads the raw drops)
             internal_asset_deps={stage.table.name: ({dg.AssetKey(stage.upstream)} if stage.upstream else
                                                     {previous.key} if previous else set(upstream))
-                                 for previous, stage in zip([None, *stages[:-1]], stages)},
+                                 for previous, stage in zip([None, *stages[:-1]], stages, strict=True)},
             check_specs=[spec for stage in stages for spec in stage.check_specs()],
             partitions_def=partitions_def, backfill_policy=backfill_policy, can_subset=False,
             # the IO manager commits each month's tables; the warehouse locks the months, serves reads and Data Docs

@@ -95,7 +95,7 @@ class SuiteReport:
             # In a run over several months, count each month's own rows when the sample holds them all.
             per_month = Counter(location.get("release_month") for location in outcome.sample_locations)
             complete = len(outcome.sample_locations) >= (outcome.unexpected_count or 0)
-            for location, value in zip(outcome.sample_locations, outcome.sample_values):
+            for location, value in zip(outcome.sample_locations, outcome.sample_values, strict=False):
                 month = location.get("release_month")
                 if month in seen_months:
                     continue

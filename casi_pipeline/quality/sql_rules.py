@@ -149,13 +149,13 @@ class SqlSuite:
                     found = connection.execute("SELECT " + ", ".join(
                         f"coalesce(sum({ROWS}) FILTER (WHERE {rule.broken()}), 0)" for rule in on_groups)
                         + " FROM grouped").fetchall()[0]
-                    counted.broken.update(zip(on_groups, map(int, found)))
+                    counted.broken.update(zip(on_groups, map(int, found), strict=True))
                 if on_rows:
                     any_broken = int(pc.sum(grouped.column(BROKEN_ROWS)).as_py() or 0)
                     found = [0] * len(on_rows) if not any_broken else connection.execute(
                         "SELECT " + ", ".join(f"count(*) FILTER (WHERE {rule.broken()})" for rule in on_rows)
                         + f" FROM ({relation.sql}) WHERE {scan.where}", relation.params).fetchall()[0]
-                    counted.broken.update(zip(on_rows, map(int, found)))
+                    counted.broken.update(zip(on_rows, map(int, found), strict=True))
                 for rule in key_rules:
                     missing = set(rule.key) - set(scan.group)
                     if missing:

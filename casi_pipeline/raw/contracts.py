@@ -55,7 +55,7 @@ def rolling_months(raw: RawFile, drop_month: str) -> list[str]:
             raw.name, f"last column is {month_columns[-1]!r} but the drop is {drop_month} "
             f"({months.abbreviation(drop_month)!r})", where=f"column {len(header)}")
     release = [months.shift(drop_month, offset - len(month_columns) + 1) for offset in range(len(month_columns))]
-    for position, (name, month) in enumerate(zip(month_columns, release), start=2):
+    for position, (name, month) in enumerate(zip(month_columns, release, strict=True), start=2):
         if name != months.abbreviation(month):
             raise RawInputError(
                 raw.name, f"months are not consecutive: {name!r} where {months.abbreviation(month)!r} was expected",

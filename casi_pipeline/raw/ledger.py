@@ -51,7 +51,7 @@ def recorded(stored_ingest: pd.DataFrame) -> dict[str, str]:
     if stored_ingest.empty:
         return {}
     pairs = stored_ingest[["source_file", "source_sha256"]].drop_duplicates()
-    return dict(zip(pairs["source_file"], pairs["source_sha256"]))
+    return dict(zip(pairs["source_file"], pairs["source_sha256"], strict=True))
 
 
 def refuse_edits(root: Path, current: Mapping[str, str], stored_ingest: pd.DataFrame) -> list[RawInputError]:

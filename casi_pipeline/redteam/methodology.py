@@ -49,7 +49,7 @@ def _strictly(increasing: bool) -> AfterValidator:
         if any((b <= a) if increasing else (b >= a) for a, b in pairwise(ordered)):
             raise invalid(f"weights must strictly {'increase' if increasing else 'decrease'} from level 1 to 5, "
                           f"got {ordered}")
-        return dict(zip(LEVELS, ordered))
+        return dict(zip(LEVELS, ordered, strict=True))
 
     return AfterValidator(check)
 

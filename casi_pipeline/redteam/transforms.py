@@ -206,7 +206,7 @@ def score_board(grouped: pa.Table, identities: pd.DataFrame, month: str, kind: R
     if rows.num_rows == 0:
         return SCORES.empty()
     names = identities[(identities["release_month"] == month) & (identities["kind"] == kind.name)]
-    label_to_model = dict(zip(names["label"], names["model_id"]))
+    label_to_model = dict(zip(names["label"], names["model_id"], strict=True))
     build = _attack_matrices if kind is ATTACKS else _campaign_matrices
     cells = build(rows, label_to_model, method)
     score = scoring.ratio_scores(cells.numerator, cells.denominator)

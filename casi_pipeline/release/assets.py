@@ -103,7 +103,7 @@ def refuse_edited_files(frame: pd.DataFrame, release_months: list[str], context)
     """Landed files are immutable: one line per file whose sha256 differs from its record, naming the months it
     feeds in this run."""
     stored = context.resources.warehouse.read_partitions(INGEST.name, release_months)
-    current = dict(zip(frame["source_file"], frame["source_sha256"]))
+    current = dict(zip(frame["source_file"], frame["source_sha256"], strict=True))
     edited = ledger.refuse_edits(context.resources.raw.path, current, stored)
     fed = frame.groupby("source_file")["release_month"].unique()
     if edited:

@@ -59,7 +59,7 @@ def ingest_release(root: Path, release_month: str) -> pd.DataFrame:
             header = metrics_columns(raw)
             check_labels(raw, ("provider", "model"))
             for line, cells in raw.rows[1:]:
-                cell = dict(zip(header, cells))
+                cell = dict(zip(header, cells, strict=False))
                 record = {"release_month": release_month, "value_month": drop.month, "drop_month": drop.month,
                           "source_file": raw.name, "source_sha256": raw.sha256, "source_row": line,
                           "source_column": None,
@@ -80,7 +80,7 @@ def benchmark_records(raw: RawFile, month: str) -> list[dict]:
     check_labels(raw, ("provider", "model", "benchmark"))
     records = []
     for line, cells in raw.rows[1:]:
-        cell = dict(zip(header, cells))
+        cell = dict(zip(header, cells, strict=False))
         for required, what in (("benchmark", "empty benchmark name"),
                                 ("score", "empty score: leave out a benchmark the model has no result for")):
             if _empty(cell[required]) is None:

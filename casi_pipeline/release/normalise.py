@@ -130,5 +130,5 @@ def _model_record(row: pd.Series, labels: pd.Series, registry: Registry) -> dict
 
 def _conflict_column(table: pd.DataFrame, conflicts: Conflicts) -> pd.Series:
     """Per table row, its in-drop conflicts '; '-joined, or None."""
-    keys = zip(table["release_month"], table["model_id"])
+    keys = zip(table["release_month"], table["model_id"], strict=True)
     return pd.Series([("; ".join(conflicts[key]) if key in conflicts else None) for key in keys], dtype="str")

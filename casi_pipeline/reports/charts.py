@@ -108,7 +108,7 @@ def security_over_time(view: BoardView) -> bytes:
     low, high = axes.get_ylim()
     ends.sort(key=lambda end: end[0])
     label_x = len(view.window) - 0.6
-    for (y, x, label, color), text_y in zip(ends, _spread([end[0] for end in ends], (high - low) * 0.045)):
+    for (y, x, label, color), text_y in zip(ends, _spread([end[0] for end in ends], (high - low) * 0.045), strict=True):
         # a plain line to the label: an annotation arrow is a patch laid out in display space, several times dearer
         axes.plot([x, label_x - 0.1], [y, text_y], color=color, linewidth=0.6, zorder=1)
         axes.text(label_x, text_y, label, fontsize=8, va="center", color=color, parse_math=False)

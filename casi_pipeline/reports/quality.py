@@ -97,7 +97,7 @@ class LandedChecks:
         histories = [storage.get_asset_check_execution_history(
             key, limit=RUNS_LOOKED_AT, status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES)
             for key in self.check_keys]
-        for key, history in zip(self.check_keys, histories):
+        for key, history in zip(self.check_keys, histories, strict=True):
             for record in reversed(history):  # oldest first: a check evaluated twice in a run keeps its last
                 if record.event is not None and record.event.dagster_event is not None:
                     self.by_run.setdefault(record.run_id, {})[key] = _outcome(
