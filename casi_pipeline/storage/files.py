@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from casi_pipeline.storage.objects import ObjectPath, put_new
+from casi_pipeline.storage.objects import ObjectPath, Root, put_new
 
 READABLE = 0o644
 HASH_CHUNK = 8 << 20  # a Parquet file of the red-team drops can be far larger than memory should hold
@@ -62,7 +62,7 @@ def atomic_target(path: Path, before_replace: Callable[[Path], None] | None = No
 
 
 @contextmanager
-def atomic_file(path: Path, before_replace: Callable[[Path], None] | None = None) -> Iterator[BinaryIO]:
+def atomic_file(path: Root, before_replace: Callable[[Root], None] | None = None) -> Iterator[BinaryIO]:
     """atomic_target as an open binary sink; on an object root, an in-memory buffer uploaded as one object."""
     if isinstance(path, ObjectPath):
         buffer = io.BytesIO()
@@ -75,16 +75,16 @@ def atomic_file(path: Path, before_replace: Callable[[Path], None] | None = None
         yield sink
 
 
-def write_bytes_atomically(path: Path, data: bytes) -> None:
+def write_bytes_atomically(path: Root, data: bytes) -> None:
     with atomic_file(path) as sink:
         sink.write(data)
 
 
-def write_text_atomically(path: Path, text: str) -> None:
+def write_text_atomically(path: Root, text: str) -> None:
     write_bytes_atomically(path, text.encode("utf-8"))
 
 
-def write_new(path: Path | ObjectPath, content: bytes, mode: int = 0o444) -> None:
+def write_new(path: Root, content: bytes, mode: int = 0o444) -> None:
     """Write a file that must not exist yet, never replacing one that does (FileExistsError then): locally
     atomic_target(replace=False); on an object root a conditional PUT (If-None-Match)."""
     if isinstance(path, ObjectPath):
@@ -94,7 +94,7 @@ def write_new(path: Path | ObjectPath, content: bytes, mode: int = 0o444) -> Non
         temporary.write_bytes(content)
 
 
-def sha256_of(path: Path | ObjectPath) -> str:
+def sha256_of(path: Root) -> str:
     """The file's sha256, read in chunks (a local file or an object)."""
     digest = hashlib.sha256()
     with path.open("rb") as source:
