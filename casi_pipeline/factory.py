@@ -257,7 +257,7 @@ def build_stage_chain(
         )
 
     @decorate
-    def _chain(context):
+    def _chain(context: dg.AssetExecutionContext):
         months = list(context.partition_keys)
         tables: dict[str, pd.DataFrame] = {}
         checks: dict[str, list[dg.AssetCheckResult]] = {stage.table.name: [] for stage in stages}

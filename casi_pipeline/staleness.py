@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import cast
 
 import dagster as dg
 
@@ -47,8 +47,8 @@ class Chain:
     name: str
     source: str
     stages: tuple[str, ...]
-    files_by_month: Callable[[Path], dict[str, dict[str, str]]]
-    data_versions: Callable[[Path, dict[str, dict[str, str]]], dict[str, str]]
+    files_by_month: Callable[[Root], dict[str, dict[str, str]]]
+    data_versions: Callable[[Root, dict[str, dict[str, str]]], dict[str, str]]
     reads_previous_month: bool  # the last stage reads the month before (the leaderboard's change since then)
 
     def previous_files(self, files: dict[str, dict[str, str]], month: str) -> dict[str, str]:
@@ -105,6 +105,7 @@ def _observations(instance: dg.DagsterInstance, source: str) -> dict[str, list[O
             observation = record.asset_observation
             version = (observation.tags or {}).get(DATA_VERSION_TAG) if observation else None
             if record.partition_key and version:
+                assert observation is not None  # it has a version
                 files, previous = (_json(observation.metadata.get(name))
                                    for name in (FILES_METADATA, PREVIOUS_METADATA))
                 by_month.setdefault(record.partition_key, []).append(
@@ -114,8 +115,9 @@ def _observations(instance: dg.DagsterInstance, source: str) -> dict[str, list[O
         cursor = result.cursor
 
 
-def _json(entry) -> dict[str, str]:
-    return entry.value if isinstance(entry, dg.JsonMetadataValue) else {}
+def _json(entry: dg.MetadataValue | None) -> dict[str, str]:
+    # observe() records these entries as JSON objects of file name -> version
+    return cast(dict[str, str], entry.value) if isinstance(entry, dg.JsonMetadataValue) else {}
 
 
 @dataclass(frozen=True)
@@ -132,8 +134,13 @@ def _latest(instance: dg.DagsterInstance, stage: str, months: list[str]) -> dict
         return {}
     records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, storage_ids=list(ids.values())),
                                               limit=len(ids)).records
-    return {record.partition_key: Materialised(record.run_id, dict(record.asset_materialization.tags or {}))
-            for record in records}
+    latest = {}
+    for record in records:
+        materialization = record.asset_materialization
+        # fetched by the storage ids of partitioned materialisations
+        assert record.partition_key is not None and materialization is not None
+        latest[record.partition_key] = Materialised(record.run_id, dict(materialization.tags or {}))
+    return latest
 
 
 def _changes(before: dict[str, str], now: dict[str, str]) -> str:

@@ -23,6 +23,7 @@ from casi_pipeline.raw.contracts import rolling_months
 from casi_pipeline.raw.csv_reader import read_csv_file
 from casi_pipeline.raw.layout import BENCHMARKS_FILE, METRICS_FILE, list_drops
 from casi_pipeline.storage.files import sha256_of
+from casi_pipeline.storage.objects import Root, relative_to
 
 REFERENCE = Path(__file__).parent / "reference"
 REDTEAM_METHODOLOGY = Path(__file__).parent / "redteam" / "methodology.yaml"
@@ -57,14 +58,14 @@ def code_version(stage: str) -> str:
     return "+".join([logic, *(f"{path.name}:{_content_hash(path)}" for path in references)])
 
 
-def files_by_month(root: Path) -> dict[str, dict[str, str]]:
+def files_by_month(root: Root) -> dict[str, dict[str, str]]:
     """For each release month, the files that feed it: display name -> sha256. A rolling snapshot whose header
     cannot be read feeds every release month up to its drop's (its ingest reads it for each of them)."""
     fed: dict[str, dict[str, str]] = defaultdict(dict)
     unreadable: list[tuple[str, str, str]] = []
     for drop in list_drops(root):
         for path in drop.data_files():
-            name, digest = f"{root.name}/{path.relative_to(root).as_posix()}", sha256_of(path)
+            name, digest = f"{root.name}/{relative_to(path, root).as_posix()}", sha256_of(path)
             if path.name in (METRICS_FILE, BENCHMARKS_FILE):
                 fed[drop.month][name] = digest
                 continue
@@ -86,13 +87,13 @@ def _digest(files: dict[str, str]) -> str:
     return hashlib.sha256("".join(f"{name}\0{digest}\n" for name, digest in sorted(files.items())).encode()).hexdigest()
 
 
-def release_data_versions(root: Path, fed: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
+def release_data_versions(root: Root, fed: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
     """Data version of each release month of `raw_drops`: the files that feed it and the month before."""
     fed = files_by_month(root) if fed is None else fed
     return {month: _digest({**fed.get(months.shift(month, -1), {}), **files}) for month, files in fed.items()}
 
 
-def redteam_files_by_month(root: Path) -> dict[str, dict[str, str]]:
+def redteam_files_by_month(root: Root) -> dict[str, dict[str, str]]:
     """For each month with red-team results, its files: display name -> fingerprint. Those files run to gigabytes,
     so the fingerprint is size and modification time rather than a hash of the bytes (ingest hashes them)."""
     from casi_pipeline.redteam import raw as redteam_raw
@@ -107,6 +108,6 @@ def redteam_files_by_month(root: Path) -> dict[str, dict[str, str]]:
     return fed
 
 
-def redteam_data_versions(root: Path, fed: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
+def redteam_data_versions(root: Root, fed: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
     fed = redteam_files_by_month(root) if fed is None else fed
     return {month: _digest(files) for month, files in fed.items()}

@@ -69,7 +69,8 @@ class Decision:
 
 
 def _failure_lines(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[str]:
-    events = [entry.dagster_event for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)]
+    events = [entry.dagster_event for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+              if entry.dagster_event is not None]  # of_type: every entry is an event
     return step_failure_lines(events, run.job_name)
 
 

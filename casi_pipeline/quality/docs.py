@@ -57,7 +57,8 @@ def _context(root: str):
     context.add_store("validation_results_store", {"class_name": "ValidationResultsStore",
                                                    "store_backend": {**backend, "base_directory": f"{root}/{RESULTS}"}})
     context.add_data_docs_site(SITE, {
-        "class_name": "SiteBuilder", "show_how_to_buttons": False,
+        # GX's DataDocsSiteConfigTypedDict lacks show_how_to_buttons, which SiteBuilder takes
+        "class_name": "SiteBuilder", "show_how_to_buttons": False,  # type: ignore[typeddict-unknown-key]
         "store_backend": {**backend, "base_directory": root},
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "validation_results_limit": GX_INDEX_LIMIT},
     })

@@ -14,8 +14,9 @@ shared.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -146,7 +147,7 @@ class SqlSuite:
                 counted.groups[scan.where] = grouped
                 connection.register("grouped", grouped)
                 if on_groups:  # one scan of the groups for all of them
-                    found = connection.execute("SELECT " + ", ".join(
+                    found: Sequence[Any] = connection.execute("SELECT " + ", ".join(
                         f"coalesce(sum({ROWS}) FILTER (WHERE {rule.broken()}), 0)" for rule in on_groups)
                         + " FROM grouped").fetchall()[0]
                     counted.broken.update(zip(on_groups, map(int, found), strict=True))

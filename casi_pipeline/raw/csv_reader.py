@@ -6,25 +6,25 @@ import csv
 import hashlib
 import io
 from dataclasses import dataclass
-from pathlib import Path
 
 from casi_pipeline.errors import RawInputError
+from casi_pipeline.storage.objects import Root, relative_to
 
 
 @dataclass(frozen=True)
 class RawFile:
-    path: Path | None  # None for bytes not (yet) in the raw root
+    path: Root | None  # None for bytes not (yet) in the raw root
     name: str  # as shown in tables and messages: `<raw root name>/<drop>/<file>`
     sha256: str
     rows: list[tuple[int, list[str]]]  # (line number, cells), header first
 
 
-def read_csv_file(path: Path, root: Path, check_shape: bool = True) -> RawFile:
+def read_csv_file(path: Root, root: Root, check_shape: bool = True) -> RawFile:
     """A drop's CSV as rows of cells. `check_shape` refuses empty files and rows whose width differs from the header."""
-    return read_csv_bytes(path.read_bytes(), f"{root.name}/{path.relative_to(root).as_posix()}", path, check_shape)
+    return read_csv_bytes(path.read_bytes(), f"{root.name}/{relative_to(path, root).as_posix()}", path, check_shape)
 
 
-def read_csv_bytes(data: bytes, name: str, path: Path | None = None, check_shape: bool = True) -> RawFile:
+def read_csv_bytes(data: bytes, name: str, path: Root | None = None, check_shape: bool = True) -> RawFile:
     """CSV bytes as rows of cells, named `name` in errors (e.g. a download checked before it lands)."""
     try:
         text = data.decode("utf-8-sig")

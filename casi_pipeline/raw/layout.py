@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from casi_pipeline import months
 from casi_pipeline.errors import RawInputError
@@ -25,19 +24,19 @@ RESTATEMENT = re.compile(r"^casi_rolling_12_months\.restated-(\d{8}T\d{6}Z)\.csv
 @dataclass(frozen=True)
 class Drop:
     month: str
-    path: Path
+    path: Root
 
-    def file(self, name: str) -> Path | None:
+    def file(self, name: str) -> Root | None:
         candidate = self.path / name
         return candidate if candidate.is_file() else None
 
-    def rolling_files(self) -> list[Path]:
+    def rolling_files(self) -> list[Root]:
         """The rolling snapshot as first landed, then its restatements, oldest first (the last one wins)."""
         first = self.file(ROLLING_FILE)
         restated = sorted(p for p in self.path.iterdir() if p.is_file() and RESTATEMENT.match(p.name))
         return ([first] if first else []) + restated
 
-    def data_files(self) -> list[Path]:
+    def data_files(self) -> list[Root]:
         """Every file the pipeline reads from this drop (sidecars and other files are not read)."""
         singles = [self.file(name) for name in (METRICS_FILE, BENCHMARKS_FILE)]
         return self.rolling_files() + [path for path in singles if path]
@@ -56,7 +55,7 @@ def revision(source_file: str) -> str:
     return match.group(1) if match else ""
 
 
-def list_drops(root: Path) -> list[Drop]:
+def list_drops(root: Root) -> list[Drop]:
     """Every `YYYY-MM` folder under the raw root, oldest first. Other names are never read."""
     if not root.is_dir():
         return []
@@ -66,7 +65,7 @@ def list_drops(root: Path) -> list[Drop]:
     )
 
 
-def months_fed(drop: Drop, root: Path) -> list[str]:
+def months_fed(drop: Drop, root: Root) -> list[str]:
     """The release months a drop carries values for, from its header alone, so that a fault in a row is reported
     by every month the file feeds. With no readable header, the drop's own month reports it."""
     fed = {drop.month}

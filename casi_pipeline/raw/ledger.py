@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from casi_pipeline.errors import RawInputError
 from casi_pipeline.raw import layout
 from casi_pipeline.storage.files import sha256_of
-from casi_pipeline.storage.objects import Root
+from casi_pipeline.storage.objects import Root, relative_to
 
 SIDECAR_SUFFIX = ".source.json"  # written by casi_pipeline.refresh.land beside each file it lands
 
@@ -33,11 +32,11 @@ class Edited:
     error: RawInputError
 
 
-def _path(root: Path, source_file: str) -> Path:
+def _path(root: Root, source_file: str) -> Root:
     return root / source_file.split("/", 1)[1]
 
 
-def _sidecar_sha256(root: Path, source_file: str) -> str | None:
+def _sidecar_sha256(root: Root, source_file: str) -> str | None:
     path = _path(root, source_file)
     sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
     try:
@@ -54,7 +53,7 @@ def recorded(stored_ingest: pd.DataFrame) -> dict[str, str]:
     return dict(zip(pairs["source_file"], pairs["source_sha256"], strict=True))
 
 
-def refuse_edits(root: Path, current: Mapping[str, str], stored_ingest: pd.DataFrame) -> list[RawInputError]:
+def refuse_edits(root: Root, current: Mapping[str, str], stored_ingest: pd.DataFrame) -> list[RawInputError]:
     """One error per file in `current` (source_file -> sha256 now) whose sha256 differs from its sidecar's or from
     the one the warehouse's ingest table recorded."""
     in_warehouse = recorded(stored_ingest)
@@ -76,7 +75,7 @@ def edited_files(root: Root, stored: StoredIngest) -> list[Edited]:
     stored_ingest = stored(sorted({month for months in fed.values() for month in months}))
     edited = []
     for drop in layout.list_drops(root):
-        current = {f"{root.name}/{path.relative_to(root).as_posix()}": sha256_of(path)
+        current = {f"{root.name}/{relative_to(path, root).as_posix()}": sha256_of(path)
                    for path in drop.data_files()}
         edited += [Edited(error.path, fed[drop.month], error) for error in refuse_edits(root, current, stored_ingest)]
     return edited

@@ -7,7 +7,6 @@ row count) and hashes the bytes in chunks; later stages stream the rows through 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -16,7 +15,7 @@ from casi_pipeline.errors import RawInputError
 from casi_pipeline.raw import layout
 from casi_pipeline.raw.contracts import check_columns
 from casi_pipeline.storage.files import sha256_of
-from casi_pipeline.storage.objects import Root
+from casi_pipeline.storage.objects import Root, relative_to
 
 TEXT, INTEGER, BOOLEAN = "text", "integer", "boolean"
 
@@ -41,7 +40,7 @@ AGENTIC = RawKind("agentic", "ARS", "campaign_id", {
 KINDS = {kind.name: kind for kind in (ATTACKS, AGENTIC)}
 
 
-def files(root: Path, month: str, kind: RawKind) -> list[Path]:
+def files(root: Root, month: str, kind: RawKind) -> list[Root]:
     folder = root / month / kind.name
     return sorted(path for path in folder.glob("*.parquet") if path.is_file()) if folder.is_dir() else []
 
@@ -51,12 +50,12 @@ def redteam_months(root: Root) -> list[str]:
     return [drop.month for drop in layout.list_drops(root) if any(files(root, drop.month, k) for k in KINDS.values())]
 
 
-def display_name(root: Path, path: Path) -> str:
+def display_name(root: Root, path: Root) -> str:
     """As in every table and message: `<raw root name>/<drop>/<kind>/<file>` (as for the CSV files)."""
-    return f"{root.name}/{path.relative_to(root).as_posix()}"
+    return f"{root.name}/{relative_to(path, root).as_posix()}"
 
 
-def raw_path(root: Path, source_file: str) -> Path:
+def raw_path(root: Root, source_file: str) -> Root:
     return root.joinpath(*source_file.split("/")[1:])
 
 
@@ -72,7 +71,7 @@ def _kind_of(data_type: pa.DataType) -> str | None:
     return None
 
 
-def inspect(root: Path, month: str, kind: RawKind, path: Path) -> dict:
+def inspect(root: Root, month: str, kind: RawKind, path: Root) -> dict:
     """One manifest row from the footer: refuses a file that is not Parquet or has other columns or types."""
     name = display_name(root, path)
     try:

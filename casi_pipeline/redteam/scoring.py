@@ -10,6 +10,7 @@ docs/methodology.md gives the formulas, the reasons and worked examples.
 from __future__ import annotations
 
 import zlib
+from typing import cast
 
 import numpy as np
 
@@ -64,7 +65,8 @@ def agentic_dimensions(breached, sophistication_at_breach, turns_survived, max_t
 
 def agentic_value(dimensions: dict[str, np.ndarray], method: RedTeamMethodology) -> np.ndarray:
     """Per campaign, the weighted sum of the three dimensions (0..1)."""
-    return sum(method.dimension_weights[name] * values for name, values in dimensions.items())
+    # the three dimensions: never the 0 of an empty sum
+    return cast(np.ndarray, sum(method.dimension_weights[name] * values for name, values in dimensions.items()))
 
 
 def ratio_scores(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

@@ -100,7 +100,8 @@ def _write_attacks(folder: Path, labels, attacks: int, runs: int, rng: np.random
     catalogue = AttackCatalogue.draw(attacks, rng)
     robustness = rng.normal(3.0, 0.8, len(labels))
     models_per_file = max(1, MAX_ROWS_PER_FILE // (attacks * runs))
-    files, rows = [], 0
+    files: list[Path] = []
+    rows = 0
     for first in range(0, len(labels), models_per_file):
         files.append(folder / f"part-{len(files):04d}.parquet")
         with atomic_target(files[-1]) as temporary, pq.ParquetWriter(temporary, ATTACK_SCHEMA) as writer:

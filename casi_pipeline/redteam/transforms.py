@@ -8,7 +8,6 @@ suite's own pass (`unit_scans`): the raw rows are read once for the rules, the l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -37,6 +36,7 @@ from casi_pipeline.storage.duckdb_sql import (
     identifier,
     parquet_scan,
 )
+from casi_pipeline.storage.objects import Root
 
 SQL_TYPES = {INTEGER: "BIGINT", BOOLEAN: "BOOLEAN"}  # anything else is text
 LABEL_SQL = "trim(provider) || ' ' || trim(model)"
@@ -50,11 +50,12 @@ def _empty_relation() -> str:
             f"NULL::BIGINT AS source_row, {selected} WHERE false")
 
 
-def raw_rows(root: Path, manifest: pd.DataFrame, located: bool = True) -> Query:
+def raw_rows(root: Root, manifest: pd.DataFrame, located: bool = True) -> Query:
     """Every raw row of the manifest's files, with kind and release month, and when `located` the file and 1-based
     row (what the validate suite's samples need; reading row numbers costs a little). A SQL query; DuckDB streams it.
     The one place where raw file paths become SQL (bound as parameters `$<name>_<file index>`)."""
-    parts, params = [_empty_relation()], {}
+    parts = [_empty_relation()]
+    params: dict[str, object] = {}
     for index, file in enumerate(manifest.itertuples()):
         scan = parquet_scan([raw_path(root, file.source_file)], f"path_{index}", file_row_number=located)
         location = (f"$file_{index} AS source_file, file_row_number + 1 AS source_row, "

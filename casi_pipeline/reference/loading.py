@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
 import yaml
 from pydantic import (
@@ -28,6 +28,9 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from casi_pipeline.errors import ReferenceDataError
 
+if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
+
 R = TypeVar("R")
 
 # Frozen, and a field's docstring is its description. validate_by_name lets code build a record whose fields are
@@ -38,6 +41,9 @@ record = dataclass(frozen=True, config=ConfigDict(use_attribute_docstrings=True,
 @record
 class Record:
     """Base of every record in a reference file."""
+
+    if TYPE_CHECKING:  # set by @record (pydantic.dataclasses), which mypy does not see into
+        __pydantic_fields__: ClassVar[dict[str, FieldInfo]]
 
     @model_validator(mode="before")
     @classmethod
@@ -101,6 +107,7 @@ def _place(loc: tuple[str | int, ...], data: Any) -> str:
     text, node = "", data
     for part in loc:
         if isinstance(node, list):
+            assert isinstance(part, int)  # pydantic places an entry of a list by its index
             text, node = f"{text}[{part}]", node[part]
         else:
             text, node = f"{text}.{part}", node.get(part) if isinstance(node, dict) else None

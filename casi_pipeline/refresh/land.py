@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from casi_pipeline import months
 from casi_pipeline.errors import RawInputError
@@ -18,6 +17,7 @@ from casi_pipeline.raw.ledger import (
 from casi_pipeline.refresh.fetch import Download
 from casi_pipeline.settings import FIRST_RELEASE_MONTH_ENV, first_release_month
 from casi_pipeline.storage.files import sha256_of, write_new
+from casi_pipeline.storage.objects import Root
 
 HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
 
@@ -32,8 +32,8 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Landed:
-    path: Path
-    sidecar: Path
+    path: Root
+    sidecar: Root
     month: str
     sha256: str
     restatement: bool
@@ -78,7 +78,7 @@ def _sidecar(snapshot: Snapshot, name: str) -> bytes:
     }, indent=2) + "\n").encode()
 
 
-def land(root: Path, snapshot: Snapshot) -> Landed | None:
+def land(root: Root, snapshot: Snapshot) -> Landed | None:
     """Land the snapshot as data_raw/<month>/; None when the drop's newest version already has these bytes.
 
     A new month gets casi_rolling_12_months.csv; a changed file for a month that has one is a restatement and

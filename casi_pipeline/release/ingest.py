@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
 from casi_pipeline.errors import RawInputError
@@ -17,6 +15,7 @@ from casi_pipeline.raw.contracts import (
 from casi_pipeline.raw.csv_reader import RawFile, read_csv_file
 from casi_pipeline.raw.layout import BENCHMARKS_FILE, METRICS_FILE, list_drops
 from casi_pipeline.reference import metric_catalogue
+from casi_pipeline.storage.objects import Root
 
 # Columns of the ingest table. Values stay the strings written in the file (None = empty cell).
 KEY_COLUMNS = ("release_month", "value_month", "drop_month", "source_file", "source_sha256", "source_row",
@@ -28,7 +27,7 @@ def _empty(value: str) -> str | None:
     return value if value.strip() else None
 
 
-def ingest_release(root: Path, release_month: str) -> pd.DataFrame:
+def ingest_release(root: Root, release_month: str) -> pd.DataFrame:
     """Every file that feeds a release month, whole and as written, with file, row and sha256 for each value.
 
     A file is accepted or refused whole, so the rows of its other months come along (`value_month` tells them

@@ -19,6 +19,7 @@ import matplotlib
 import pandas as pd
 
 from casi_pipeline.storage.files import write_text_atomically
+from casi_pipeline.storage.objects import Root
 
 MANIFEST = ".inputs.json"  # dot-prefixed: never listed as a report
 
@@ -44,7 +45,7 @@ def digest(*parts: str | pd.DataFrame | Iterable) -> str:
 class Manifest:
     """The digests recorded beside a month's outputs: `output name -> digest`."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Root):
         self.path = folder / MANIFEST
         try:
             self.recorded: dict[str, str] = json.loads(self.path.read_text())
@@ -52,7 +53,7 @@ class Manifest:
             self.recorded = {}
         self.changed = False
 
-    def current(self, name: str, value: str, files: Iterable[Path]) -> bool:
+    def current(self, name: str, value: str, files: Iterable[Root]) -> bool:
         """True when `name` was drawn from inputs with this digest and all its files are still there."""
         return self.recorded.get(name) == value and all(path.exists() for path in files)
 

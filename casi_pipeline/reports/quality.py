@@ -6,8 +6,9 @@ or times go into the summary: a re-run that finds the same gives the same report
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import (
@@ -33,7 +34,7 @@ def _status(evaluation: dg.AssetCheckEvaluation) -> str:
     return WARNED if evaluation.severity == dg.AssetCheckSeverity.WARN else FAILED
 
 
-def _value(metadata: dict, key: str):
+def _value(metadata: Mapping[str, Any], key: str) -> Any:
     entry = metadata.get(key)
     return getattr(entry, "value", entry)
 
@@ -58,6 +59,7 @@ def _evaluated_in(instance: dg.DagsterInstance, run_id: str, assets: Collection[
     """The checks of `assets` evaluated in the run, from its event log, in the order they ran."""
     latest = {}
     for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        assert entry.dagster_event is not None  # of_type: only events of that type
         evaluation = entry.dagster_event.asset_check_evaluation_data
         if evaluation.asset_key.to_user_string() in assets:  # evaluated twice in one run: its last evaluation
             latest[evaluation.asset_check_key] = _outcome(evaluation)
@@ -112,4 +114,6 @@ class LandedChecks:
         found = self.by_run.get(run_id)
         if found is None and not self.read_all:  # a run further back than what was read at once
             found = _evaluated_in(self.instance, run_id, {key.asset_key.to_user_string() for key in self.check_keys})
-        return [found[key] for key in self.check_keys if key in (found or {})]
+        if found is None:
+            return []
+        return [found[key] for key in self.check_keys if key in found]

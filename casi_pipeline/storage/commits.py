@@ -26,7 +26,7 @@ from pathlib import Path
 
 from casi_pipeline import months
 from casi_pipeline.storage.files import atomic_file, write_bytes_atomically
-from casi_pipeline.storage.objects import ObjectPath
+from casi_pipeline.storage.objects import ObjectPath, relative_to
 
 COMMITS_FOLDER = "_commits"  # underscore-prefixed: pyarrow and pandas skip it; it is beside the tables, not in them
 STAGED_SUFFIX = ".staged"
@@ -47,7 +47,7 @@ def staged_path(final: Path | ObjectPath, run_id: str) -> Path | ObjectPath:
 
 
 def _relative(root: Path | ObjectPath, path: Path | ObjectPath) -> str:
-    return path.relative_to(root).as_posix()  # type: ignore[arg-type]  # a path lies under its own kind of root
+    return relative_to(path, root).as_posix()
 
 
 def load(root: Path | ObjectPath, release_month: str) -> dict:

@@ -79,7 +79,7 @@ def write_text_atomically(path: Root, text: str) -> None:
     write_bytes_atomically(path, text.encode("utf-8"))
 
 
-def write_new(path: Path | ObjectPath, content: bytes, mode: int = 0o444) -> None:
+def write_new(path: Root, content: bytes, mode: int = 0o444) -> None:
     """Write a file that must not exist yet, never replacing one that does (FileExistsError then): locally
     atomic_target(replace=False); on an object root a conditional PUT (If-None-Match)."""
     if isinstance(path, ObjectPath):
@@ -89,7 +89,7 @@ def write_new(path: Path | ObjectPath, content: bytes, mode: int = 0o444) -> Non
         temporary.write_bytes(content)
 
 
-def sha256_of(path: Path | ObjectPath) -> str:
+def sha256_of(path: Root) -> str:
     """The file's sha256, read in chunks (a local file or an object)."""
     digest = hashlib.sha256()
     with path.open("rb") as source:

@@ -233,6 +233,15 @@ class ObjectPath:
 Root = Path | ObjectPath  # a raw root or warehouse: a local folder or s3://bucket/prefix
 
 
+def relative_to(path: Root, root: Root) -> PurePosixPath:
+    """`path` below `root`, both local or both objects under one s3:// root (`Path.relative_to` otherwise)."""
+    if isinstance(path, ObjectPath):
+        assert isinstance(root, ObjectPath), f"{path} is an object, {root} a local folder"
+        return path.relative_to(root)
+    assert isinstance(root, Path), f"{path} is a local file, {root} an object root"
+    return PurePosixPath(path.relative_to(root).as_posix())
+
+
 def check_root(root: Root, what: str) -> None:
     """Raise StorageError naming the root when its bucket is missing or the store refuses or cannot be reached:
     before a run starts, so a misconfigured deployment writes nothing. Local roots need no check."""
