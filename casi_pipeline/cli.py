@@ -17,10 +17,7 @@ import dagster as dg
 
 from casi_pipeline import months, staleness
 from casi_pipeline import refresh as upstream
-from casi_pipeline.automation.drop_sensor import (
-    PARTITION_RANGE_END,
-    PARTITION_RANGE_START,
-)
+from casi_pipeline.automation.drop_sensor import PARTITION_RANGE_END, PARTITION_RANGE_START
 from casi_pipeline.automation.failure_alert import step_failure_lines
 from casi_pipeline.instance import InstanceError
 from casi_pipeline.instance import open_instance as open_configured_instance
@@ -30,13 +27,7 @@ from casi_pipeline.raw import layout, ledger
 from casi_pipeline.redteam import raw as redteam_raw
 from casi_pipeline.release.tables import INGEST
 from casi_pipeline.safe_text import escape_unprintable
-from casi_pipeline.settings import (
-    DAGSTER_HOME_ENV,
-    DATA_RAW_ENV,
-    WAREHOUSE_ENV,
-    Settings,
-    prepare_dagster_home,
-)
+from casi_pipeline.settings import DAGSTER_HOME_ENV, DATA_RAW_ENV, WAREHOUSE_ENV, Settings, prepare_dagster_home
 from casi_pipeline.storage.objects import ObjectPath, StorageError, check_root
 from casi_pipeline.storage.parquet_io import partition_path
 from casi_pipeline.storage.warehouse import Warehouse
@@ -65,9 +56,7 @@ def open_instance(settings: Settings) -> dg.DagsterInstance:
 
 class Runner:
     def __init__(self, settings: Settings, progress: Progress | None = None):
-        from casi_pipeline.definitions import (
-            build_definitions,  # Great Expectations: only when something runs
-        )
+        from casi_pipeline.definitions import build_definitions  # Great Expectations: only when something runs
 
         self.instance = open_instance(settings)
         self.settings = settings
@@ -80,8 +69,9 @@ class Runner:
         self.progress.what = what
         self.progress.status(f"{what}: starting")
         self.instance.add_event_listener(run_id, self.progress.on_event)  # the run's events, as they are stored
-        result = job.execute_in_process(instance=self.instance, raise_on_error=False, run_config=QUIET,
-                                        run_id=run_id, **options)
+        result = job.execute_in_process(
+            instance=self.instance, raise_on_error=False, run_config=QUIET, run_id=run_id, **options
+        )
         return failure_lines(result, what)
 
     def chain_range(self, job_name: str, first: str, last: str) -> list[str]:
@@ -131,19 +121,21 @@ def _warehouse(settings: Settings) -> Warehouse:
 
 def refused_edits(settings: Settings) -> tuple[list[str], set[str]]:
     """Before any run: one line per landed file edited in place, and the release months it stops."""
-    edited = ledger.edited_files(settings.data_raw, lambda wanted: _warehouse(settings).read_partitions(
-        INGEST.name, wanted))
+    edited = ledger.edited_files(
+        settings.data_raw, lambda wanted: _warehouse(settings).read_partitions(INGEST.name, wanted)
+    )
     lines = [f"{months.range_label(edit.months)} ingest: {edit.error}" for edit in edited]
     return lines, {month for edit in edited for month in edit.months}
 
 
 def freshness_status(settings: Settings):
-    from casi_pipeline.published import (
-        freshness,  # loads the code location's assets: only for this command
-    )
+    from casi_pipeline.published import freshness  # loads the code location's assets: only for this command
 
-    return freshness.freshness(freshness.latest_month(_warehouse(settings).read_table(freshness.HISTORY.name)),
-                               settings.today or date.today(), settings.freshness_day)
+    return freshness.freshness(
+        freshness.latest_month(_warehouse(settings).read_table(freshness.HISTORY.name)),
+        settings.today or date.today(),
+        settings.freshness_day,
+    )
 
 
 def _warn_if_late(settings: Settings) -> None:
@@ -180,8 +172,10 @@ class Refusals:
             self.refused.add(name)
             stops = [month for month in self.fed_by[name] if month in candidates]
             self.stopped.update((month, f"{name} is refused") for month in stops if month not in self.stopped)
-            self.lines.append(f"{name}: refused whole: it feeds release months {', '.join(self.fed_by[name])}; "
-                              f"not run: {', '.join(stops)}")
+            self.lines.append(
+                f"{name}: refused whole: it feeds release months {', '.join(self.fed_by[name])}; "
+                f"not run: {', '.join(stops)}"
+            )
         if len(self.stopped) == before:
             for line in failures:
                 month = line.split(" ", 1)[0]
@@ -196,12 +190,19 @@ class Refusals:
             previous = months.shift(month, -1)
             if month not in self.stopped and previous in self.stopped and not stored(previous):
                 self.stopped[month] = f"reads {previous}"
-                self.lines.append(f"{month}: not run: it reads release month {previous}, which is not run and has "
-                                  f"no normalise table yet")
+                self.lines.append(
+                    f"{month}: not run: it reads release month {previous}, which is not run and has "
+                    f"no normalise table yet"
+                )
 
 
-def run_stale(runner: Runner, job_name: str, plan: staleness.Plan, stored: Callable[[str], bool] | None = None,
-              stopped: Mapping[str, str] | None = None) -> tuple[list[str], list[str], list[str]]:
+def run_stale(
+    runner: Runner,
+    job_name: str,
+    plan: staleness.Plan,
+    stored: Callable[[str], bool] | None = None,
+    stopped: Mapping[str, str] | None = None,
+) -> tuple[list[str], list[str], list[str]]:
     """Run the plan's stale months in as few runs as possible (staleness.blocks: one covering range unless a long
     gap or a month that cannot run splits it). A failed run names the files it refused; their months are left out
     and the rest run again. `stopped`: months left out before any run (month -> why). Returns (failure lines,
@@ -243,8 +244,10 @@ def run(settings: Settings, rebuild: bool = False, quiet: bool = False) -> int:
 
 def run_plans(settings: Settings, progress: Progress, rebuild: bool = False) -> int:
     instance = open_instance(settings)
-    plans = [staleness.plan(instance, settings.data_raw, chain, rebuild=rebuild)
-             for chain in (staleness.RELEASE, staleness.REDTEAM)]
+    plans = [
+        staleness.plan(instance, settings.data_raw, chain, rebuild=rebuild)
+        for chain in (staleness.RELEASE, staleness.REDTEAM)
+    ]
     release, redteam = plans
     for line in staleness.describe_deleted(release) + staleness.describe_deleted(redteam):
         progress.line(line)
@@ -255,13 +258,16 @@ def run_plans(settings: Settings, progress: Progress, rebuild: bool = False) -> 
     edits, edited = refused_edits(settings)
     failures += edits
     stopped = {month: "edited in place" for month in edited} | {
-        month: f"before the first release month {first}" for plan in plans for month in plan.months if month < first}
+        month: f"before the first release month {first}" for plan in plans for month in plan.months if month < first
+    }
     every = sorted({*release.months, *redteam.months} - {month for month in stopped if month < first})
     if not set(release.stale) - set(stopped) and not set(redteam.stale) - set(stopped):
         if failures:
             return _report(failures, "")
-        print(f"nothing stale: {staleness.count(release.months, 'release month')} up to date"
-              + (f", {staleness.count(redteam.months, 'red-team month')}" if redteam.months else ""))
+        print(
+            f"nothing stale: {staleness.count(release.months, 'release month')} up to date"
+            + (f", {staleness.count(redteam.months, 'red-team month')}" if redteam.months else "")
+        )
         return 0
     for plan in plans:
         for month, why in sorted(plan.stale.items()):
@@ -273,8 +279,11 @@ def run_plans(settings: Settings, progress: Progress, rebuild: bool = False) -> 
     if landed or redteam_landed:
         failures += runner.publish()
     progress.done()
-    return _report(failures, f"release months {every[0]}..{every[-1]} ({len(every)}) -> {settings.warehouse}; "
-                   f"ran {len(landed)} stale", refusals)
+    return _report(
+        failures,
+        f"release months {every[0]}..{every[-1]} ({len(every)}) -> {settings.warehouse}; ran {len(landed)} stale",
+        refusals,
+    )
 
 
 def backfill(settings: Settings, first: str, last: str) -> int:
@@ -285,8 +294,10 @@ def backfill(settings: Settings, first: str, last: str) -> int:
             return 2
     newest = months.current_month()
     if first > last or first < settings.first_release_month or last > newest:
-        print(f"casi-pipeline: range {first}..{last} must lie within {settings.first_release_month}..{newest}",
-              file=sys.stderr)
+        print(
+            f"casi-pipeline: range {first}..{last} must lie within {settings.first_release_month}..{newest}",
+            file=sys.stderr,
+        )
         return 2
     edits, stopped = refused_edits(settings)
     if stopped & set(months.span(first, last)):  # the range lands whole or not at all
@@ -296,8 +307,11 @@ def backfill(settings: Settings, first: str, last: str) -> int:
         staleness.plan(runner.instance, settings.data_raw, chain)
     # the red-team stages only over the months in range that have red-team results (one run, first to last)
     redteam = [month for month in redteam_raw.redteam_months(settings.data_raw) if first <= month <= last]
-    failures = (runner.release_range(first, last) or (runner.redteam_range(redteam[0], redteam[-1]) if redteam else [])
-                or runner.publish())
+    failures = (
+        runner.release_range(first, last)
+        or (runner.redteam_range(redteam[0], redteam[-1]) if redteam else [])
+        or runner.publish()
+    )
     return _report(failures, f"backfilled {first}..{last} -> {settings.warehouse}")
 
 
@@ -305,8 +319,9 @@ def refresh(settings: Settings) -> int:
     """Land the upstream snapshot if it is new or changed, then run every month that is missing or stale, whether or
     not upstream changed (a drop landed before but never run, or whose run failed, is not left behind)."""
     try:
-        landed = upstream.refresh(settings.data_raw, settings.upstream_url, settings.upstream_timeout,
-                                  max_bytes=settings.upstream_max_bytes)
+        landed = upstream.refresh(
+            settings.data_raw, settings.upstream_url, settings.upstream_timeout, max_bytes=settings.upstream_max_bytes
+        )
     except upstream.REFRESH_ERRORS as error:
         _say(f"casi-pipeline refresh: {error}")
         return 1
@@ -321,18 +336,30 @@ def refresh(settings: Settings) -> int:
 
 def synthesise(settings: Settings, args: argparse.Namespace) -> int:
     if isinstance(settings.data_raw, ObjectPath):  # its streamed Parquet writer needs a local file
-        print(f"casi-pipeline synth: writes a local raw root only ({settings.data_raw} is on object storage); "
-              f"write it locally, then copy the drop into the bucket", file=sys.stderr)
+        print(
+            f"casi-pipeline synth: writes a local raw root only ({settings.data_raw} is on object storage); "
+            f"write it locally, then copy the drop into the bucket",
+            file=sys.stderr,
+        )
         return 2
     if not months.is_month_key(args.month):
         print(f"casi-pipeline: {args.month!r} is not a release month (YYYY-MM)", file=sys.stderr)
         return 2
     from casi_pipeline.redteam import synth  # pyarrow writers: only for this command
 
-    result = synth.write_drop(settings.data_raw, args.month, models=args.models, attacks=args.attacks,
-                              runs=args.runs, campaigns=args.campaigns, seed=args.seed)
-    print(f"wrote {result.attack_rows:,} attack rows and {result.campaign_rows:,} campaign rows into "
-          f"{settings.data_raw / args.month} ({len(result.files)} files)")
+    result = synth.write_drop(
+        settings.data_raw,
+        args.month,
+        models=args.models,
+        attacks=args.attacks,
+        runs=args.runs,
+        campaigns=args.campaigns,
+        seed=args.seed,
+    )
+    print(
+        f"wrote {result.attack_rows:,} attack rows and {result.campaign_rows:,} campaign rows into "
+        f"{settings.data_raw / args.month} ({len(result.files)} files)"
+    )
     return 0
 
 
@@ -346,24 +373,33 @@ def _positive(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="casi-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    run_parser = commands.add_parser("run", help="materialise the release months that are missing or stale, then the "
-                                                 "history; nothing when nothing changed")
+    run_parser = commands.add_parser(
+        "run",
+        help="materialise the release months that are missing or stale, then the history; nothing when nothing changed",
+    )
     run_parser.add_argument("--all", dest="rebuild", action="store_true", help="rebuild every release month")
     run_parser.add_argument("--quiet", action="store_true", help="no progress, only the closing line and failures")
     backfill_parser = commands.add_parser("backfill", help="re-run a range of release months as one run")
     backfill_parser.add_argument("--from", dest="first", required=True, metavar="YYYY-MM")
     backfill_parser.add_argument("--to", dest="last", required=True, metavar="YYYY-MM")
     commands.add_parser("refresh", help="download the upstream snapshot; if new or changed, land it and run its months")
-    freshness_parser = commands.add_parser("freshness", help=f"is the newest release month on time? exit 0 if so, "
-                                                             f"{STALE_EXIT} if late")
-    freshness_parser.add_argument("--as-of", dest="as_of", type=date.fromisoformat, metavar="YYYY-MM-DD",
-                                  help="judge as of this date instead of today (was it late then?)")
+    freshness_parser = commands.add_parser(
+        "freshness", help=f"is the newest release month on time? exit 0 if so, {STALE_EXIT} if late"
+    )
+    freshness_parser.add_argument(
+        "--as-of",
+        dest="as_of",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="judge as of this date instead of today (was it late then?)",
+    )
     synth_parser = commands.add_parser("synth", help="write seeded synthetic red-team results into a drop")
     synth_parser.add_argument("--month", required=True, metavar="YYYY-MM")
     synth_parser.add_argument("--models", type=_positive, default=60)
     synth_parser.add_argument("--attacks", type=_positive, default=12_000)
-    synth_parser.add_argument("--runs", type=_positive, default=1,
-                              help="rows per (model, attack); rows = models x attacks x runs")
+    synth_parser.add_argument(
+        "--runs", type=_positive, default=1, help="rows per (model, attack); rows = models x attacks x runs"
+    )
     synth_parser.add_argument("--campaigns", type=_positive, default=200, help="agentic campaigns per model")
     synth_parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)

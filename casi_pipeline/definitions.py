@@ -23,16 +23,21 @@ def resources(settings: Settings) -> dict:
         "io_manager": hive_parquet_io_manager,  # stores and loads the tables of the warehouse below
         "warehouse": Warehouse(root=str(settings.warehouse)),
         "raw": RawDrops(root=str(settings.data_raw)),
-        "upstream": UpstreamSource(url=settings.upstream_url, timeout_seconds=settings.upstream_timeout,
-                                   max_bytes=settings.upstream_max_bytes),
-        "calendar": freshness.ReleaseCalendar(due_day=settings.freshness_day,
-                                              today=settings.today.isoformat() if settings.today else None),
+        "upstream": UpstreamSource(
+            url=settings.upstream_url, timeout_seconds=settings.upstream_timeout, max_bytes=settings.upstream_max_bytes
+        ),
+        "calendar": freshness.ReleaseCalendar(
+            due_day=settings.freshness_day, today=settings.today.isoformat() if settings.today else None
+        ),
     }
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions.merge(
-        release.defs(), published.defs(), reports.defs(), redteam.defs(),
+        release.defs(),
+        published.defs(),
+        reports.defs(),
+        redteam.defs(),
         automation.defs(settings.alert_webhook_url),
         # the multiprocess executor would re-import Great Expectations for every step
         dg.Definitions(resources=resources(settings), executor=dg.in_process_executor),

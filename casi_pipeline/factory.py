@@ -60,9 +60,7 @@ def owned_source(source: dg.SourceAsset) -> dg.AssetsDefinition:
     """An observable source asset as the external asset Dagster makes of it, with the team as its owner (the
     source asset decorator takes no owners). Converted here, where Dagster's own read of the deprecated
     OpDefinition.version during the conversion is silenced, rather than inside Definitions."""
-    from dagster._core.definitions.external_asset import (
-        create_external_asset_from_source_asset,
-    )
+    from dagster._core.definitions.external_asset import create_external_asset_from_source_asset
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -112,10 +110,17 @@ class GatedTable:
         return dg.AssetKey(self.table.name)
 
     def check_specs(self) -> list[dg.AssetCheckSpec]:
-        specs = [dg.AssetCheckSpec(suite_check_name(self.table.name), asset=self.key, blocking=True,
-                                   description=f"the {self.suite.name} expectation suite ({self.suite_engine})")]
-        return specs + [dg.AssetCheckSpec(name, asset=self.key, description=text)
-                        for name, text in self.warn_checks.items()]
+        specs = [
+            dg.AssetCheckSpec(
+                suite_check_name(self.table.name),
+                asset=self.key,
+                blocking=True,
+                description=f"the {self.suite.name} expectation suite ({self.suite_engine})",
+            )
+        ]
+        return specs + [
+            dg.AssetCheckSpec(name, asset=self.key, description=text) for name, text in self.warn_checks.items()
+        ]
 
     @property
     def suite_engine(self) -> str:
@@ -127,8 +132,9 @@ class GatedTable:
             if result.counted is not None:
                 return self.suite.report(result.counted, result.rows_sql, self.location_columns)
             return self.suite.run(result.rows_sql, self.location_columns)
-        return run_suite(result.check_frame if result.check_frame is not None else result.frame, self.suite,
-                         self.location_columns)
+        return run_suite(
+            result.check_frame if result.check_frame is not None else result.frame, self.suite, self.location_columns
+        )
 
     def definition_metadata(self) -> dict:
         return {"dagster/column_schema": self.table.schema(), "dagster/table_name": self.table.name}
@@ -140,24 +146,31 @@ def _preview(frame: pd.DataFrame) -> str:
         return "_(no rows)_"
     head = frame.head(PREVIEW_ROWS)
     text_columns = head.select_dtypes(include=["str", "object"]).columns
-    return head.assign(**{c: head[c].map(lambda v: escape_markdown(v) if isinstance(v, str) else v)
-                          for c in text_columns}).to_markdown(index=False)
+    return head.assign(
+        **{c: head[c].map(lambda v: escape_markdown(v) if isinstance(v, str) else v) for c in text_columns}
+    ).to_markdown(index=False)
 
 
 def _refuse(check: str, lines: list[str]) -> dg.Failure:
     return dg.Failure(description="\n".join(lines), metadata={"check": check, "errors": metadata_json(lines)})
 
 
-def build_and_check(stage: GatedTable, months: list[str], tables: dict[str, pd.DataFrame], context,
-                    docs: RunDocs | None = None) -> Iterator[dg.AssetCheckResult | pd.DataFrame]:
+def build_and_check(
+    stage: GatedTable, months: list[str], tables: dict[str, pd.DataFrame], context, docs: RunDocs | None = None
+) -> Iterator[dg.AssetCheckResult | pd.DataFrame]:
     """Build one stage and yield its check results, then its conformed table; raise dg.Failure if it must not land.
     With `docs`, a Great Expectations suite's result also goes to the run's Data Docs, linked from the check."""
     check = suite_check_name(stage.table.name)
     try:
         result = stage.build(months, tables, context)
     except StageError as error:
-        yield dg.AssetCheckResult(check_name=check, asset_key=stage.key, passed=False,
-                                  severity=dg.AssetCheckSeverity.ERROR, metadata={"errors": metadata_json(error.lines)})
+        yield dg.AssetCheckResult(
+            check_name=check,
+            asset_key=stage.key,
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"errors": metadata_json(error.lines)},
+        )
         raise _refuse(check, error.lines) from None
     tables.update(result.intermediates)
     for name in stage.warn_checks:
@@ -166,10 +179,17 @@ def build_and_check(stage: GatedTable, months: list[str], tables: dict[str, pd.D
         for row in rows:  # rows that name their month are counted per month (range runs: see _month_checks)
             if row.get("release_month"):
                 by_month[row["release_month"]] = by_month.get(row["release_month"], 0) + 1
-        yield dg.AssetCheckResult(check_name=name, asset_key=stage.key, passed=not rows,
-                                  severity=dg.AssetCheckSeverity.WARN,
-                                  metadata={"count": len(rows), "found": metadata_json(rows[:50]),
-                                            **({BY_MONTH: metadata_json(by_month)} if by_month else {})})
+        yield dg.AssetCheckResult(
+            check_name=name,
+            asset_key=stage.key,
+            passed=not rows,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "count": len(rows),
+                "found": metadata_json(rows[:50]),
+                **({BY_MONTH: metadata_json(by_month)} if by_month else {}),
+            },
+        )
     report = stage.validate(result)
     page = docs.add(report.validation, stage.suite.name, months) if docs and report.validation is not None else None
     yield report.check_result(check, stage.key, data_docs=page)
@@ -199,8 +219,9 @@ def _table_metadata(frame: pd.DataFrame) -> dict:
 
 
 def _output(stage: GatedTable, frame: pd.DataFrame, **options) -> dg.Output:
-    return dg.Output(frame, metadata={"dagster/column_lineage": stage.table.column_lineage(),
-                                      **_table_metadata(frame)}, **options)
+    return dg.Output(
+        frame, metadata={"dagster/column_lineage": stage.table.column_lineage(), **_table_metadata(frame)}, **options
+    )
 
 
 def _month_checks(checks: list[dg.AssetCheckResult], month: str) -> dg.MetadataValue:
@@ -209,7 +230,13 @@ def _month_checks(checks: list[dg.AssetCheckResult], month: str) -> dg.MetadataV
     lines = ["| check | result | found this month |", "|---|---|---|"]
     for check in checks:
         by_month, count = check.metadata.get(BY_MONTH), check.metadata.get("count")
-        found = cast(Mapping[str, int], by_month.value).get(month, 0) if by_month is not None else count.value if count is not None else 0
+        found = (
+            cast(Mapping[str, int], by_month.value).get(month, 0)
+            if by_month is not None
+            else count.value
+            if count is not None
+            else 0
+        )
         status = "passed" if found == 0 else "warned" if check.severity == dg.AssetCheckSeverity.WARN else "failed"
         lines.append(f"| {check.check_name} | {status} | {found} |")
     return dg.MetadataValue.md("\n".join(lines))
@@ -220,9 +247,11 @@ def _month_metadata(context, stage: GatedTable, frame: pd.DataFrame, checks: lis
     metadata to every partition it materialises, so the figures of the whole range would show on each month."""
     for month in context.partition_keys:
         part = frame[frame["release_month"] == month] if "release_month" in frame else frame
-        context.add_asset_metadata({**_table_metadata(part), "dagster/partition_row_count": len(part),
-                                    "checks": _month_checks(checks, month)},
-                                   asset_key=stage.key, partition_key=month)
+        context.add_asset_metadata(
+            {**_table_metadata(part), "dagster/partition_row_count": len(part), "checks": _month_checks(checks, month)},
+            asset_key=stage.key,
+            partition_key=month,
+        )
 
 
 def build_stage_chain(
@@ -238,26 +267,43 @@ def build_stage_chain(
     lock: LockFn = no_lock,
     pool: str | None = None,
 ) -> dg.AssetsDefinition:
-    outs = {stage.table.name: dg.AssetOut(key=stage.key, description=stage.description, group_name=group,
-                                          owners=OWNERS, kinds=set(stage.kinds), metadata=stage.definition_metadata(),
-                                          dagster_type=pd.DataFrame,
-                                          code_version=versions.code_version(stage.table.name))
-            for stage in stages}
+    outs = {
+        stage.table.name: dg.AssetOut(
+            key=stage.key,
+            description=stage.description,
+            group_name=group,
+            owners=OWNERS,
+            kinds=set(stage.kinds),
+            metadata=stage.definition_metadata(),
+            dagster_type=pd.DataFrame,
+            code_version=versions.code_version(stage.table.name),
+        )
+        for stage in stages
+    }
     with beta_api():
         decorate = dg.multi_asset(
-            name=name, description=description, outs=outs, deps=upstream,
+            name=name,
+            description=description,
+            outs=outs,
+            deps=upstream,
             # each stage reads the one before it or the one it names (the first reads the raw drops)
-            internal_asset_deps={stage.table.name: ({dg.AssetKey(stage.upstream)} if stage.upstream else
-                                                    {previous.key} if previous else set(upstream))
-                                 for previous, stage in zip([None, *stages[:-1]], stages, strict=True)},
+            internal_asset_deps={
+                stage.table.name: (
+                    {dg.AssetKey(stage.upstream)} if stage.upstream else {previous.key} if previous else set(upstream)
+                )
+                for previous, stage in zip([None, *stages[:-1]], stages, strict=True)
+            },
             check_specs=[spec for stage in stages for spec in stage.check_specs()],
-            partitions_def=partitions_def, backfill_policy=backfill_policy, can_subset=False,
+            partitions_def=partitions_def,
+            backfill_policy=backfill_policy,
+            can_subset=False,
             # the IO manager commits each month's tables; the warehouse locks the months, serves reads and Data Docs
-            required_resource_keys=required_resources | {"io_manager", "warehouse"}, pool=pool,
+            required_resource_keys=required_resources | {"io_manager", "warehouse"},
+            pool=pool,
         )
 
     @decorate
-    def _chain(context: dg.AssetExecutionContext):
+    def _chain(context):  # untyped: Dagster reads the annotation, and this module postpones annotations
         months = list(context.partition_keys)
         tables: dict[str, pd.DataFrame] = {}
         checks: dict[str, list[dg.AssetCheckResult]] = {stage.table.name: [] for stage in stages}
@@ -274,30 +320,48 @@ def build_stage_chain(
             for stage in stages:
                 frame = tables[stage.table.name]
                 _month_metadata(context, stage, frame, checks[stage.table.name])
-                yield dg.Output(frame, output_name=stage.table.name,
-                                metadata={"dagster/column_lineage": stage.table.column_lineage()})
+                yield dg.Output(
+                    frame,
+                    output_name=stage.table.name,
+                    metadata={"dagster/column_lineage": stage.table.column_lineage()},
+                )
             # ... staged by the IO manager, and committed per month once all are stored, so readers never see a month
             # half new.
-            context.resources.io_manager.commit_months(months, [stage.table.name for stage in stages],
-                                                        context.run.run_id)
+            context.resources.io_manager.commit_months(
+                months, [stage.table.name for stage in stages], context.run.run_id
+            )
 
     return _chain
 
 
-def build_stage_asset(stage: GatedTable, *, group: str,
-                      inputs: Mapping[str, tuple[Table, dg.PartitionMapping | None]], lock: LockFn = no_lock,
-                      pool: str | None = None, automation_condition: dg.AutomationCondition | None = None
-                      ) -> dg.AssetsDefinition:
+def build_stage_asset(
+    stage: GatedTable,
+    *,
+    group: str,
+    inputs: Mapping[str, tuple[Table, dg.PartitionMapping | None]],
+    lock: LockFn = no_lock,
+    pool: str | None = None,
+    automation_condition: dg.AutomationCondition | None = None,
+) -> dg.AssetsDefinition:
     """One gated, unpartitioned asset whose inputs are loaded by the IO manager (conformed to their tables)."""
 
     @dg.asset(
-        name=stage.table.name, description=stage.description, group_name=group, owners=OWNERS,
-        kinds=set(stage.kinds), metadata=stage.definition_metadata(), check_specs=stage.check_specs(),
+        name=stage.table.name,
+        description=stage.description,
+        group_name=group,
+        owners=OWNERS,
+        kinds=set(stage.kinds),
+        metadata=stage.definition_metadata(),
+        check_specs=stage.check_specs(),
         code_version=versions.code_version(stage.table.name),
-        ins={name: dg.AssetIn(key=dg.AssetKey(table.name), partition_mapping=mapping)
-             for name, (table, mapping) in inputs.items()},
+        ins={
+            name: dg.AssetIn(key=dg.AssetKey(table.name), partition_mapping=mapping)
+            for name, (table, mapping) in inputs.items()
+        },
         # the warehouse: its lock, the stored tables it reads, and the Data Docs
-        required_resource_keys={"warehouse"}, pool=pool, automation_condition=automation_condition,
+        required_resource_keys={"warehouse"},
+        pool=pool,
+        automation_condition=automation_condition,
     )
     def _asset(context, **loaded):
         tables = {name: inputs[name][0].conform(frame) for name, frame in loaded.items()}

@@ -32,8 +32,15 @@ def identify_labels(labels: pd.Series, registry: Registry, findings: Findings) -
     for label in sorted(set(labels)):
         model = registry.resolve(label)
         if model is not None:
-            rows.append({"label": label, "model_id": model.id, "provider": model.provider, "model": model.model,
-                         "registered": True})
+            rows.append(
+                {
+                    "label": label,
+                    "model_id": model.id,
+                    "provider": model.provider,
+                    "model": model.model,
+                    "registered": True,
+                }
+            )
             continue
         provider, name = split_label(label)
         model_id = f"{slug(provider)}/{slug(name)}"

@@ -25,7 +25,13 @@ try:
 except ImportError:  # without the [deploy] extra the instance cannot be on PostgreSQL, so this is never raised
     _POSTGRES_ERRORS = ()
 
-OPEN_ERRORS: tuple[type[BaseException], ...] = (dg.DagsterError, *_POSTGRES_ERRORS, sqlalchemy.exc.SQLAlchemyError, yaml.YAMLError, OSError)
+OPEN_ERRORS: tuple[type[BaseException], ...] = (
+    dg.DagsterError,
+    *_POSTGRES_ERRORS,
+    sqlalchemy.exc.SQLAlchemyError,
+    yaml.YAMLError,
+    OSError,
+)
 _UNSET_VARIABLE = re.compile(r'environment variable "([^"]+)" which is not set')
 _DRIVER_PREFIX = re.compile(r"^\([\w.]+\) ")  # SQLAlchemy's "(psycopg2.OperationalError) " before the server's words
 

@@ -8,7 +8,8 @@ from casi_pipeline.factory import beta_api
 from casi_pipeline.settings import first_release_month
 
 release_month_partitions = dg.MonthlyPartitionsDefinition(
-    start_date=first_release_month(), fmt="%Y-%m",
+    start_date=first_release_month(),
+    fmt="%Y-%m",
     end_offset=1,  # the current month is a valid release month: boards are published during their month
 )
 

@@ -47,7 +47,7 @@ class Settings:
     first_release_month: str = months.FIRST_RELEASE_MONTH
 
     @classmethod
-    def from_env(cls, cwd: Path | None = None) -> "Settings":
+    def from_env(cls, cwd: Path | None = None) -> Settings:
         base = cwd or Path.cwd()
         return cls(
             data_raw=open_root(os.environ.get(DATA_RAW_ENV) or base / "data_raw"),

@@ -23,11 +23,7 @@ from typing import cast
 import dagster as dg
 
 # Dagster's own tag names for provenance (not exported at the top level).
-from dagster._core.definitions.data_version import (
-    CODE_VERSION_TAG,
-    DATA_VERSION_TAG,
-    get_input_event_pointer_tag,
-)
+from dagster._core.definitions.data_version import CODE_VERSION_TAG, DATA_VERSION_TAG, get_input_event_pointer_tag
 
 from casi_pipeline import months as month_keys
 from casi_pipeline import versions
@@ -44,6 +40,7 @@ MAX_COVERED_GAP = 2
 @dataclass(frozen=True)
 class Chain:
     """A raw source and the partitioned stages built from it, first to last."""
+
     name: str
     source: str
     stages: tuple[str, ...]
@@ -55,11 +52,22 @@ class Chain:
         return files.get(month_keys.shift(month, -1), {}) if self.reads_previous_month else {}
 
 
-RELEASE = Chain("release", "raw_drops", ("ingest", "validate", "normalise", "restatements", "leaderboard"),
-                versions.files_by_month, versions.release_data_versions, reads_previous_month=True)
-REDTEAM = Chain("redteam", "redteam_raw", ("redteam_ingest", "redteam_validate", "redteam_normalise",
-                                           "redteam_scores"),
-                versions.redteam_files_by_month, versions.redteam_data_versions, reads_previous_month=False)
+RELEASE = Chain(
+    "release",
+    "raw_drops",
+    ("ingest", "validate", "normalise", "restatements", "leaderboard"),
+    versions.files_by_month,
+    versions.release_data_versions,
+    reads_previous_month=True,
+)
+REDTEAM = Chain(
+    "redteam",
+    "redteam_raw",
+    ("redteam_ingest", "redteam_validate", "redteam_normalise", "redteam_scores"),
+    versions.redteam_files_by_month,
+    versions.redteam_data_versions,
+    reads_previous_month=False,
+)
 
 
 @dataclass(frozen=True)
@@ -106,10 +114,12 @@ def _observations(instance: dg.DagsterInstance, source: str) -> dict[str, list[O
             version = (observation.tags or {}).get(DATA_VERSION_TAG) if observation else None
             if record.partition_key and version:
                 assert observation is not None  # it has a version
-                files, previous = (_json(observation.metadata.get(name))
-                                   for name in (FILES_METADATA, PREVIOUS_METADATA))
+                files, previous = (
+                    _json(observation.metadata.get(name)) for name in (FILES_METADATA, PREVIOUS_METADATA)
+                )
                 by_month.setdefault(record.partition_key, []).append(
-                    Observed(record.storage_id, version, files, previous))
+                    Observed(record.storage_id, version, files, previous)
+                )
         if not result.has_more:
             return by_month
         cursor = result.cursor
@@ -132,8 +142,9 @@ def _latest(instance: dg.DagsterInstance, stage: str, months: list[str]) -> dict
     ids = instance.get_latest_storage_id_by_partition(key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(months))
     if not ids:
         return {}
-    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, storage_ids=list(ids.values())),
-                                              limit=len(ids)).records
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, storage_ids=list(ids.values())), limit=len(ids)
+    ).records
     latest = {}
     for record in records:
         materialization = record.asset_materialization
@@ -150,16 +161,31 @@ def _changes(before: dict[str, str], now: dict[str, str]) -> str:
     return "; ".join(changed) or "its drops changed"
 
 
-def observe(instance: dg.DagsterInstance, chain: Chain, files: dict[str, dict[str, str]],
-            current: dict[str, str], observed: dict[str, list[Observed]]) -> list[str]:
+def observe(
+    instance: dg.DagsterInstance,
+    chain: Chain,
+    files: dict[str, dict[str, str]],
+    current: dict[str, str],
+    observed: dict[str, list[Observed]],
+) -> list[str]:
     """Record an observation of each month whose version differs from the last one observed; returns them."""
-    changed = [month for month, version in sorted(current.items())
-               if not observed.get(month) or observed[month][-1].version != version]
+    changed = [
+        month
+        for month, version in sorted(current.items())
+        if not observed.get(month) or observed[month][-1].version != version
+    ]
     for month in changed:
-        instance.report_runless_asset_event(dg.AssetObservation(
-            asset_key=chain.source, partition=month, tags={DATA_VERSION_TAG: current[month]},
-            metadata={FILES_METADATA: dg.MetadataValue.json(files[month]),
-                      PREVIOUS_METADATA: dg.MetadataValue.json(chain.previous_files(files, month))}))
+        instance.report_runless_asset_event(
+            dg.AssetObservation(
+                asset_key=chain.source,
+                partition=month,
+                tags={DATA_VERSION_TAG: current[month]},
+                metadata={
+                    FILES_METADATA: dg.MetadataValue.json(files[month]),
+                    PREVIOUS_METADATA: dg.MetadataValue.json(chain.previous_files(files, month)),
+                },
+            )
+        )
     return changed
 
 
@@ -187,8 +213,9 @@ def plan(instance: dg.DagsterInstance, root: Root, chain: Chain, *, rebuild: boo
             continue
         missing = [stage for stage in chain.stages if month not in latest[stage]]
         if missing:
-            result.stale[month] = ("never materialised" if len(missing) == len(chain.stages)
-                                   else f"not materialised: {', '.join(missing)}")
+            result.stale[month] = (
+                "never materialised" if len(missing) == len(chain.stages) else f"not materialised: {', '.join(missing)}"
+            )
             continue
         tags = {stage: latest[stage][month].tags for stage in chain.stages}
         last_run = latest[chain.stages[0]][month].run_id
@@ -204,8 +231,11 @@ def plan(instance: dg.DagsterInstance, root: Root, chain: Chain, *, rebuild: boo
             before = {**at_run.previous_files, **at_run.files} if at_run else {}
             result.stale[month] = _changes(before, {**chain.previous_files(files, month), **files[month]})
             continue
-        code = [f"{stage} code version {tags[stage].get(CODE_VERSION_TAG)} -> {versions.code_version(stage)}"
-                for stage in chain.stages if tags[stage].get(CODE_VERSION_TAG) != versions.code_version(stage)]
+        code = [
+            f"{stage} code version {tags[stage].get(CODE_VERSION_TAG)} -> {versions.code_version(stage)}"
+            for stage in chain.stages
+            if tags[stage].get(CODE_VERSION_TAG) != versions.code_version(stage)
+        ]
         if code:
             result.stale[month] = "; ".join(code)
     result.deleted = _deleted(observed, files)
@@ -238,9 +268,11 @@ def count(items: list, noun: str) -> str:
 
 def describe_deleted(plan: Plan) -> list[str]:
     """One line per deleted file, for the CLI and the sensor."""
-    return [f"{name} was deleted: release months {', '.join(months)} keep their published history "
-            f"(rows no drop produces any more stay, in_current_data = false)"
-            for name, months in plan.deleted.items()]
+    return [
+        f"{name} was deleted: release months {', '.join(months)} keep their published history "
+        f"(rows no drop produces any more stay, in_current_data = false)"
+        for name, months in plan.deleted.items()
+    ]
 
 
 def blocks(months: list[str], refused: set[str]) -> list[tuple[str, str]]:

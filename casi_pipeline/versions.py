@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from casi_pipeline import months
@@ -27,8 +27,9 @@ from casi_pipeline.storage.objects import Root, relative_to
 
 REFERENCE = Path(__file__).parent / "reference"
 REDTEAM_METHODOLOGY = Path(__file__).parent / "redteam" / "methodology.yaml"
-REGISTRY, METRICS, METHODOLOGY, BENCHMARKS = (REFERENCE / name for name in
-                                              ("models.yaml", "metrics.yaml", "methodology.yaml", "benchmarks.yaml"))
+REGISTRY, METRICS, METHODOLOGY, BENCHMARKS = (
+    REFERENCE / name for name in ("models.yaml", "metrics.yaml", "methodology.yaml", "benchmarks.yaml")
+)
 
 # stage (table name) -> (logic version, the reference files it reads). Bump the logic version with the code.
 STAGES: dict[str, tuple[str, tuple[Path, ...]]] = {
@@ -47,7 +48,7 @@ STAGES: dict[str, tuple[str, tuple[Path, ...]]] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _content_hash(path: Path) -> str:
     return sha256_of(path)[:12]
 

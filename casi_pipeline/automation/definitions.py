@@ -14,8 +14,11 @@ from casi_pipeline.reports.assets import GROUP as REPORTS_GROUP
 
 def defs(alert_webhook_url: str | None) -> dg.Definitions:
     return dg.Definitions(
-        jobs=[refresh_job], schedules=[refresh_schedule],
-        sensors=[build_drop_sensor(release_job),
-                 build_publish_sensor(dg.AssetSelection.groups(PUBLISHED_GROUP, REPORTS_GROUP)),
-                 build_failure_alert_sensor(alert_webhook_url)],
+        jobs=[refresh_job],
+        schedules=[refresh_schedule],
+        sensors=[
+            build_drop_sensor(release_job),
+            build_publish_sensor(dg.AssetSelection.groups(PUBLISHED_GROUP, REPORTS_GROUP)),
+            build_failure_alert_sensor(alert_webhook_url),
+        ],
     )

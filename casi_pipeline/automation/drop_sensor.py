@@ -32,8 +32,13 @@ STALE_TAG = "casi/stale"
 PREVIOUS_FAILURE_TAG = "casi/previous_failure"
 MAX_ATTEMPTS = 3
 TAG_LENGTH = 500  # run tags stay short; the full reasons are in the tick's log
-IN_PROGRESS = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING,
-               dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+IN_PROGRESS = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 
 @dataclass(frozen=True)
@@ -54,8 +59,12 @@ class PendingRun:
         return f"{self.request_key}:{self.attempt}"
 
     def run_request(self) -> dg.RunRequest:
-        tags = {PARTITION_RANGE_START: self.first, PARTITION_RANGE_END: self.last, ATTEMPT_TAG: str(self.attempt),
-                STALE_TAG: self.reason[:TAG_LENGTH]}
+        tags = {
+            PARTITION_RANGE_START: self.first,
+            PARTITION_RANGE_END: self.last,
+            ATTEMPT_TAG: str(self.attempt),
+            STALE_TAG: self.reason[:TAG_LENGTH],
+        }
         if self.previous_failure:
             tags[PREVIOUS_FAILURE_TAG] = self.previous_failure[:TAG_LENGTH]
         return dg.RunRequest(run_key=self.run_key, tags=tags)
@@ -69,8 +78,11 @@ class Decision:
 
 
 def _failure_lines(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[str]:
-    events = [entry.dagster_event for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
-              if entry.dagster_event is not None]  # of_type: every entry is an event
+    events = [
+        entry.dagster_event
+        for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+        if entry.dagster_event is not None
+    ]  # of_type: every entry is an event
     return step_failure_lines(events, run.job_name)
 
 
@@ -105,10 +117,11 @@ def pending_runs(instance: dg.DagsterInstance, plan: staleness.Plan, state: dict
                 decision.runs.append(run)
                 continue
             previous = _last_run(instance, PendingRun(first, last, digest, attempt).run_key)
-            if previous is None or previous.status not in (dg.DagsterRunStatus.FAILURE,
-                                                           dg.DagsterRunStatus.CANCELED):
-                decision.notes.append(f"{first}..{last}: attempt {attempt} "
-                                      f"{'not started yet' if previous is None else previous.status.value.lower()}")
+            if previous is None or previous.status not in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
+                decision.notes.append(
+                    f"{first}..{last}: attempt {attempt} "
+                    f"{'not started yet' if previous is None else previous.status.value.lower()}"
+                )
                 continue
             lines = _failure_lines(instance, previous)
             newly = {name: current[name] for line in lines for name in fed_by if name in line and name not in refused}
@@ -118,36 +131,51 @@ def pending_runs(instance: dg.DagsterInstance, plan: staleness.Plan, state: dict
                 break
             failure = lines[0] if lines else f"run {previous.run_id} {previous.status.value.lower()}"
             if attempt >= MAX_ATTEMPTS:
-                decision.notes.append(f"{first}..{last}: {attempt} attempts failed for these drop contents, the "
-                                      f"last: {failure}; a changed drop retries")
+                decision.notes.append(
+                    f"{first}..{last}: {attempt} attempts failed for these drop contents, the "
+                    f"last: {failure}; a changed drop retries"
+                )
                 continue
             kept[run.request_key] = attempt + 1
             decision.runs.append(PendingRun(first, last, digest, attempt + 1, reason, failure))
     for name in refused:
-        decision.notes.append(f"{name}: refused whole: release months {', '.join(fed_by.get(name, []))} wait for "
-                              f"a changed file")
+        decision.notes.append(
+            f"{name}: refused whole: release months {', '.join(fed_by.get(name, []))} wait for a changed file"
+        )
     decision.cursor = {"attempts": kept, "refused": refused}
     return decision
 
 
 def build_drop_sensor(release_job) -> dg.SensorDefinition:  # an asset job, resolved by Definitions
-    @dg.sensor(name=SENSOR_NAME, job=release_job, minimum_interval_seconds=INTERVAL_SECONDS,
-               default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Watches data_raw/<YYYY-MM>/: every release month that is missing or stale (a new, changed "
-                           "or never-run drop) is run, one run per contiguous range; a failed run is retried up to "
-                           f"{MAX_ATTEMPTS} times per drop contents, a refused file's months wait for a new file.")
+    @dg.sensor(
+        name=SENSOR_NAME,
+        job=release_job,
+        minimum_interval_seconds=INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Watches data_raw/<YYYY-MM>/: every release month that is missing or stale (a new, changed "
+        "or never-run drop) is run, one run per contiguous range; a failed run is retried up to "
+        f"{MAX_ATTEMPTS} times per drop contents, a refused file's months wait for a new file.",
+    )
     def raw_drop_sensor(context: dg.SensorEvaluationContext, raw: RawDrops) -> dg.SensorResult:
         busy = context.instance.get_runs(dg.RunsFilter(job_name=release_job.name, statuses=IN_PROGRESS), limit=1)
         if busy:
-            return dg.SensorResult(skip_reason=f"release run {busy[0].run_id} is in progress",
-                                   cursor=context.cursor)
+            return dg.SensorResult(skip_reason=f"release run {busy[0].run_id} is in progress", cursor=context.cursor)
         plan = staleness.plan(context.instance, raw.path, staleness.RELEASE)
         decision = pending_runs(context.instance, plan, json.loads(context.cursor) if context.cursor else {})
         for note in decision.notes:
             context.log.info(note)
-        skip = None if decision.runs else ("; ".join(decision.notes) or
-                                           f"nothing stale: {staleness.count(plan.months, 'release month')} up to date")
-        return dg.SensorResult(run_requests=[run.run_request() for run in decision.runs], skip_reason=skip,
-                               cursor=json.dumps(decision.cursor, sort_keys=True))
+        skip = (
+            None
+            if decision.runs
+            else (
+                "; ".join(decision.notes)
+                or f"nothing stale: {staleness.count(plan.months, 'release month')} up to date"
+            )
+        )
+        return dg.SensorResult(
+            run_requests=[run.run_request() for run in decision.runs],
+            skip_reason=skip,
+            cursor=json.dumps(decision.cursor, sort_keys=True),
+        )
 
     return raw_drop_sensor

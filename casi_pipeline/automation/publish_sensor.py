@@ -9,13 +9,18 @@ SENSOR_NAME = "publish_after_release"
 
 # eager() without "no dependency missing": the cross-release tables read every release month, and the months before
 # the first drop (and the current one until its drop lands) never have tables, so eager() would wait forever.
-AFTER_UPSTREAM_UPDATE = (dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
-                         .with_label("eager, across release months without data"))
+AFTER_UPSTREAM_UPDATE = (
+    dg.AutomationCondition.eager()
+    .without(~dg.AutomationCondition.any_deps_missing())
+    .with_label("eager, across release months without data")
+)
 
 
 def build_publish_sensor(target: dg.AssetSelection) -> dg.AutomationConditionSensorDefinition:
     return dg.AutomationConditionSensorDefinition(
-        SENSOR_NAME, target=target, default_status=dg.DefaultSensorStatus.RUNNING,
+        SENSOR_NAME,
+        target=target,
+        default_status=dg.DefaultSensorStatus.RUNNING,
         description="Rebuilds the cross-release tables, then the exports, charts and reports (one run), after each "
-                    "run that updated the release months or red-team scores they read",
+        "run that updated the release months or red-team scores they read",
     )

@@ -26,20 +26,35 @@ def refresh_from_upstream(context: dg.OpExecutionContext, raw: RawDrops, upstrea
     if landed is None:
         context.log.info(f"upstream unchanged ({upstream.url}): no new drop")
         return
-    context.log_event(dg.AssetMaterialization(
-        asset_key=RAW, description=f"landed {landed.path.name} in drop {landed.month}",
-        metadata={"drop": landed.month, "file": str(landed.path), "sha256": landed.sha256,
-                  "source_url": upstream.url, "restatement": landed.restatement}))
+    context.log_event(
+        dg.AssetMaterialization(
+            asset_key=RAW,
+            description=f"landed {landed.path.name} in drop {landed.month}",
+            metadata={
+                "drop": landed.month,
+                "file": str(landed.path),
+                "sha256": landed.sha256,
+                "source_url": upstream.url,
+                "restatement": landed.restatement,
+            },
+        )
+    )
 
 
-@dg.job(name=REFRESH_JOB, executor_def=dg.in_process_executor,
-        description="Land the upstream rolling snapshot in data_raw/ when it is new or changed")
+@dg.job(
+    name=REFRESH_JOB,
+    executor_def=dg.in_process_executor,
+    description="Land the upstream rolling snapshot in data_raw/ when it is new or changed",
+)
 def refresh_job() -> None:
     refresh_from_upstream()
 
 
 refresh_schedule = dg.ScheduleDefinition(
-    name=SCHEDULE_NAME, job=refresh_job, cron_schedule=CRON, execution_timezone="UTC",
+    name=SCHEDULE_NAME,
+    job=refresh_job,
+    cron_schedule=CRON,
+    execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Monthly, 06:00 UTC on the 3rd: refresh from the publisher (switch it off here to pause)",
 )

@@ -22,19 +22,34 @@ from casi_pipeline.storage.warehouse import PUBLISHED_LOCK
 
 GROUP = "published"
 
-MODELS = Table("models", (
-    *model_identity("normalise"),
-    Column("aliases", "str", "registry aliases and every label seen in the data, '; '-joined", (("normalise", "labels"),)),
-    Column("registered", "bool", "true when the model is in the registry", (("normalise", "registered"),)),
-    Column("first_release_month", "str", "first release month with a value", (("normalise", "release_month"),)),
-    Column("last_release_month", "str", "last release month with a value", (("normalise", "release_month"),)),
-))
+MODELS = Table(
+    "models",
+    (
+        *model_identity("normalise"),
+        Column(
+            "aliases",
+            "str",
+            "registry aliases and every label seen in the data, '; '-joined",
+            (("normalise", "labels"),),
+        ),
+        Column("registered", "bool", "true when the model is in the registry", (("normalise", "registered"),)),
+        Column("first_release_month", "str", "first release month with a value", (("normalise", "release_month"),)),
+        Column("last_release_month", "str", "last release month with a value", (("normalise", "release_month"),)),
+    ),
+)
 
-HISTORY = Table("leaderboard_history", (
-    *(Column(c.name, c.dtype, c.description, (("leaderboard", c.name),)) for c in LEADERBOARD.columns),
-    Column("in_current_data", "bool", "false when the current raw data no longer produces this row (e.g. its drop "
-           "was removed); it stays because it was published"),
-))
+HISTORY = Table(
+    "leaderboard_history",
+    (
+        *(Column(c.name, c.dtype, c.description, (("leaderboard", c.name),)) for c in LEADERBOARD.columns),
+        Column(
+            "in_current_data",
+            "bool",
+            "false when the current raw data no longer produces this row (e.g. its drop "
+            "was removed); it stays because it was published",
+        ),
+    ),
+)
 HISTORY_KEY = ["release_month", "board", "model_id"]
 
 
@@ -49,12 +64,17 @@ def _models(_months, inputs, context) -> StageResult:
     for model_id, group in normalised.sort_values("release_month").groupby("model_id", sort=True):
         latest = group.iloc[-1]
         seen = {label for labels in group["labels"] for label in labels.split("; ")}
-        rows.append({
-            "model_id": model_id, "provider": latest["provider"], "model": latest["model"],
-            "aliases": "; ".join(sorted(seen | aliases.get(model_id, set()))),
-            "registered": bool(latest["registered"]),
-            "first_release_month": group["release_month"].iloc[0], "last_release_month": latest["release_month"],
-        })
+        rows.append(
+            {
+                "model_id": model_id,
+                "provider": latest["provider"],
+                "model": latest["model"],
+                "aliases": "; ".join(sorted(seen | aliases.get(model_id, set()))),
+                "registered": bool(latest["registered"]),
+                "first_release_month": group["release_month"].iloc[0],
+                "last_release_month": latest["release_month"],
+            }
+        )
     current = MODELS.conform(pd.DataFrame(rows, columns=MODELS.names))
     return StageResult(retain_published(_published(context, MODELS), current, ["model_id"]))
 
@@ -76,18 +96,32 @@ def published_lock(context, _months):
 
 models = build_stage_asset(
     GatedTable(
-        MODELS, "The model dimension: one row per canonical model ever seen, with aliases and first/last month.",
-        suites.models_suite(), ("model_id",), _models),
-    group=GROUP, inputs={"normalise": (NORMALISE, every_month)}, automation_condition=AFTER_UPSTREAM_UPDATE,
-    lock=published_lock, pool=PUBLISHED_POOL,
+        MODELS,
+        "The model dimension: one row per canonical model ever seen, with aliases and first/last month.",
+        suites.models_suite(),
+        ("model_id",),
+        _models,
+    ),
+    group=GROUP,
+    inputs={"normalise": (NORMALISE, every_month)},
+    automation_condition=AFTER_UPSTREAM_UPDATE,
+    lock=published_lock,
+    pool=PUBLISHED_POOL,
 )
 
 leaderboard_history = build_stage_asset(
     GatedTable(
-        HISTORY, "Every board of every release month: the history the leaderboards are published from.",
-        suites.history_suite(methodology()), BOARD_LOCATION, _history),
-    group=GROUP, inputs={"leaderboard": (LEADERBOARD, every_month)}, automation_condition=AFTER_UPSTREAM_UPDATE,
-    lock=published_lock, pool=PUBLISHED_POOL,
+        HISTORY,
+        "Every board of every release month: the history the leaderboards are published from.",
+        suites.history_suite(methodology()),
+        BOARD_LOCATION,
+        _history,
+    ),
+    group=GROUP,
+    inputs={"leaderboard": (LEADERBOARD, every_month)},
+    automation_condition=AFTER_UPSTREAM_UPDATE,
+    lock=published_lock,
+    pool=PUBLISHED_POOL,
 )
 
 assets = [models, leaderboard_history]

@@ -8,5 +8,9 @@ from casi_pipeline.published.assets import assets
 
 
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=with_code_references(assets), asset_checks=[freshness.fresh_check],
-                          jobs=[freshness.freshness_job], schedules=[freshness.freshness_schedule])
+    return dg.Definitions(
+        assets=with_code_references(assets),
+        asset_checks=[freshness.fresh_check],
+        jobs=[freshness.freshness_job],
+        schedules=[freshness.freshness_schedule],
+    )

@@ -63,8 +63,10 @@ class Freshness:
         if self.passed:
             return f"boards are fresh: newest release month {self.latest}, the next is due by {self.due}"
         newest = f"newest release month {self.latest}" if self.latest else "no release month published"
-        return (f"boards are late: {newest}, but {self.expected} was due by {self.due} "
-                f"({(self.today - self.due).days} day(s) late; is the publisher late or the refresh broken?)")
+        return (
+            f"boards are late: {newest}, but {self.expected} was due by {self.due} "
+            f"({(self.today - self.due).days} day(s) late; is the publisher late or the refresh broken?)"
+        )
 
 
 def freshness(latest: str | None, today: date, due_day: int) -> Freshness:
@@ -77,22 +79,41 @@ def latest_month(history) -> str | None:
     return None if history.empty else str(history["release_month"].max())
 
 
-@dg.asset_check(asset=leaderboard_history, name=CHECK_NAME, required_resource_keys={"warehouse", "calendar"},
-                description="A new release month is expected by a set day of the next month (CASI_FRESHNESS_DAY)")
+@dg.asset_check(
+    asset=leaderboard_history,
+    name=CHECK_NAME,
+    required_resource_keys={"warehouse", "calendar"},
+    description="A new release month is expected by a set day of the next month (CASI_FRESHNESS_DAY)",
+)
 def fresh_check(context) -> dg.AssetCheckResult:  # no type hint: this module postpones annotations
     calendar: ReleaseCalendar = context.resources.calendar
-    status = freshness(latest_month(context.resources.warehouse.read_table(HISTORY.name)), calendar.date(),
-                       calendar.due_day)
-    return dg.AssetCheckResult(passed=status.passed, severity=dg.AssetCheckSeverity.WARN, metadata={
-        "latest_release_month": status.latest or "", "expected_release_month": status.expected,
-        "due": str(status.due), "today": str(status.today), "status": status.line})
+    status = freshness(
+        latest_month(context.resources.warehouse.read_table(HISTORY.name)), calendar.date(), calendar.due_day
+    )
+    return dg.AssetCheckResult(
+        passed=status.passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "latest_release_month": status.latest or "",
+            "expected_release_month": status.expected,
+            "due": str(status.due),
+            "today": str(status.today),
+            "status": status.line,
+        },
+    )
 
 
-freshness_job = dg.define_asset_job(JOB_NAME, selection=dg.AssetSelection.checks(fresh_check),
-                                    description="Is a new release month as late as it may be? (the `fresh` check)")
+freshness_job = dg.define_asset_job(
+    JOB_NAME,
+    selection=dg.AssetSelection.checks(fresh_check),
+    description="Is a new release month as late as it may be? (the `fresh` check)",
+)
 
 freshness_schedule = dg.ScheduleDefinition(
-    name=SCHEDULE_NAME, job=freshness_job, cron_schedule=CRON, execution_timezone="UTC",
+    name=SCHEDULE_NAME,
+    job=freshness_job,
+    cron_schedule=CRON,
+    execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Daily, 07:00 UTC: check that the newest release month is not overdue",
 )

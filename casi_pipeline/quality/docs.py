@@ -54,14 +54,20 @@ def _context(root: str):
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     backend = {"class_name": "TupleFilesystemStoreBackend"}
     context.delete_store("validation_results_store")
-    context.add_store("validation_results_store", {"class_name": "ValidationResultsStore",
-                                                   "store_backend": {**backend, "base_directory": f"{root}/{RESULTS}"}})
-    context.add_data_docs_site(SITE, {
-        # GX's DataDocsSiteConfigTypedDict lacks show_how_to_buttons, which SiteBuilder takes
-        "class_name": "SiteBuilder", "show_how_to_buttons": False,  # type: ignore[typeddict-unknown-key]
-        "store_backend": {**backend, "base_directory": root},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "validation_results_limit": GX_INDEX_LIMIT},
-    })
+    context.add_store(
+        "validation_results_store",
+        {"class_name": "ValidationResultsStore", "store_backend": {**backend, "base_directory": f"{root}/{RESULTS}"}},
+    )
+    context.add_data_docs_site(
+        SITE,
+        {
+            # GX's DataDocsSiteConfigTypedDict lacks show_how_to_buttons, which SiteBuilder takes
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,  # type: ignore[typeddict-unknown-key]
+            "store_backend": {**backend, "base_directory": root},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "validation_results_limit": GX_INDEX_LIMIT},
+        },
+    )
     return context
 
 
@@ -77,18 +83,34 @@ class RunDocs:
 
     def add(self, validation, suite: str, release_months: list[str]) -> Path:
         """Store one suite's result; returns the page the build will write for it."""
-        batch = (release_months[0] if len(release_months) == 1 else
-                 f"{release_months[0]}..{release_months[-1]}") if release_months else WHOLE_TABLE
+        batch = (
+            (release_months[0] if len(release_months) == 1 else f"{release_months[0]}..{release_months[-1]}")
+            if release_months
+            else WHOLE_TABLE
+        )
         # what the page shows as its run and its data (GX leaves both empty for an in-memory batch)
         validation.meta.update(run_id=self.run, batch_kwargs={"data_asset_name": f"{suite} {batch}"})
         key = ValidationResultIdentifier(ExpectationSuiteIdentifier(name=suite), self.run, batch_identifier=batch)
         _context(str(self.root)).validation_results_store.set(key, validation)
         self.keys.append(key)
-        page = (self.root / "validations" / suite / self.run.run_name
-                / self.run.run_time.strftime(RUN_TIME_FORMAT) / f"{batch}.html")
-        self.entries.append({"time": self.run.run_time.isoformat(timespec="seconds"), "run": self.run.run_name,
-                             "suite": suite, "months": batch, "passed": bool(validation.success),
-                             "page": page.relative_to(self.root).as_posix()})
+        page = (
+            self.root
+            / "validations"
+            / suite
+            / self.run.run_name
+            / self.run.run_time.strftime(RUN_TIME_FORMAT)
+            / f"{batch}.html"
+        )
+        self.entries.append(
+            {
+                "time": self.run.run_time.isoformat(timespec="seconds"),
+                "run": self.run.run_name,
+                "suite": suite,
+                "months": batch,
+                "passed": bool(validation.success),
+                "page": page.relative_to(self.root).as_posix(),
+            }
+        )
         return page
 
     def build(self) -> None:
@@ -107,8 +129,9 @@ def runs_page(log: Path) -> str:
         f"<tr><td>{escape_html(e['time'])}</td><td><code>{escape_html(e['run'][:8])}</code></td>"
         f"<td>{escape_html(e['suite'])}</td><td>{escape_html(e['months'])}</td>"
         f"<td class={'passed' if e['passed'] else 'failed'}>{'passed' if e['passed'] else 'FAILED'}</td>"
-        f"<td><a href=\"{escape_html(e['page'])}\">results</a></td></tr>"
-        for e in reversed(entries[-RUNS_LIMIT:]))
+        f'<td><a href="{escape_html(e["page"])}">results</a></td></tr>'
+        for e in reversed(entries[-RUNS_LIMIT:])
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">

@@ -45,9 +45,14 @@ class ExpectationOutcome:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "expectation": self.expectation, "description": self.description, "success": self.success,
-            "unexpected_count": self.unexpected_count, "sample_values": self.sample_values,
-            "sample_locations": self.sample_locations, "observed_value": self.observed_value, "error": self.error,
+            "expectation": self.expectation,
+            "description": self.description,
+            "success": self.success,
+            "unexpected_count": self.unexpected_count,
+            "sample_values": self.sample_values,
+            "sample_locations": self.sample_locations,
+            "observed_value": self.observed_value,
+            "error": self.error,
         }
 
 
@@ -107,13 +112,15 @@ class SuiteReport:
                 lines.append(f"{prefix}: {where}: {outcome.description} (found {_shown(value, self.locate)!r}{more})")
         return lines
 
-    def check_result(self, check_name: str, asset_key: dg.AssetKey,
-                     data_docs: Path | None = None) -> dg.AssetCheckResult:
-        rows = "\n".join(
-            f"| {'✅' if o.success else '❌'} | {o.description} | {o.unexpected_count if o.unexpected_count is not None else ''}"
-            f" | {escape_markdown(', '.join(map(repr, o.sample_values))) if not o.success else ''} |"  # values come from outside
-            for o in self.outcomes
-        )
+    def check_result(
+        self, check_name: str, asset_key: dg.AssetKey, data_docs: Path | None = None
+    ) -> dg.AssetCheckResult:
+        def row(o: ExpectationOutcome) -> str:
+            count = o.unexpected_count if o.unexpected_count is not None else ""
+            samples = escape_markdown(", ".join(map(repr, o.sample_values))) if not o.success else ""  # from outside
+            return f"| {'✅' if o.success else '❌'} | {o.description} | {count} | {samples} |"
+
+        rows = "\n".join(row(o) for o in self.outcomes)
         summary = "| | expectation | unexpected | sample |\n|---|---|---|---|\n" + rows
         return dg.AssetCheckResult(
             check_name=check_name,
@@ -157,16 +164,18 @@ def run_suite(frame: pd.DataFrame, suite: gx.ExpectationSuite, locate: tuple[str
         details = json_safe(item.to_json_dict().get("result") or {})
         config = item.expectation_config
         error = _exception_message(item.exception_info)
-        outcomes.append(ExpectationOutcome(
-            expectation=config.type,
-            description=config.description or config.type,
-            success=bool(item.success),
-            unexpected_count=details.get("unexpected_count"),
-            sample_values=details.get("partial_unexpected_list", [])[:SAMPLE_SIZE],
-            sample_locations=details.get("partial_unexpected_index_list", [])[:SAMPLE_SIZE],
-            observed_value=details.get("observed_value"),
-            error=error,
-        ))
+        outcomes.append(
+            ExpectationOutcome(
+                expectation=config.type,
+                description=config.description or config.type,
+                success=bool(item.success),
+                unexpected_count=details.get("unexpected_count"),
+                sample_values=details.get("partial_unexpected_list", [])[:SAMPLE_SIZE],
+                sample_locations=details.get("partial_unexpected_index_list", [])[:SAMPLE_SIZE],
+                observed_value=details.get("observed_value"),
+                error=error,
+            )
+        )
     return SuiteReport(suite.name, bool(result.success), outcomes, tuple(locate), result)
 
 

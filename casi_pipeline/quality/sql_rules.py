@@ -64,9 +64,11 @@ class KeyRule:
         """SQL over `relation` (its parameters are the query's): one row per offending key, with a location."""
         key = _names(self.key)
         having = " OR ".join(_differ(c) for c in self.determines) if self.determines else "count(*) > 1"
-        return (f"SELECT concat_ws(' / ', {key}) AS sample, min(release_month) AS release_month, "
-                f"min(source_file) AS source_file, min(source_row) AS source_row "
-                f"FROM ({relation.sql}) WHERE {self.where} GROUP BY {key} HAVING {having}")
+        return (
+            f"SELECT concat_ws(' / ', {key}) AS sample, min(release_month) AS release_month, "
+            f"min(source_file) AS source_file, min(source_row) AS source_row "
+            f"FROM ({relation.sql}) WHERE {self.where} GROUP BY {key} HAVING {having}"
+        )
 
 
 @dataclass(frozen=True)
@@ -136,26 +138,42 @@ class SqlSuite:
                 key_rules = [rule for rule in rules if isinstance(rule, KeyRule)]
                 bounded = dict.fromkeys(c for rule in key_rules for c in rule.determines if c not in scan.group)
                 every_row_valid = " AND ".join(f"coalesce(({rule.valid}), false)" for rule in on_rows) or "true"
-                select = [*map(identifier, scan.group), *scan.measures, f"count(*) AS {ROWS}",
-                          f"count(*) FILTER (WHERE NOT ({every_row_valid})) AS {BROKEN_ROWS}",
-                          *("min({0}) AS {1}, max({0}) AS {2}".format(*map(identifier, (c, *_bound_columns(c))))
-                            for c in bounded)]
+                select = [
+                    *map(identifier, scan.group),
+                    *scan.measures,
+                    f"count(*) AS {ROWS}",
+                    f"count(*) FILTER (WHERE NOT ({every_row_valid})) AS {BROKEN_ROWS}",
+                    *(
+                        "min({0}) AS {1}, max({0}) AS {2}".format(*map(identifier, (c, *_bound_columns(c))))
+                        for c in bounded
+                    ),
+                ]
                 grouped = connection.sql(
                     f"SELECT {', '.join(select)} FROM ({relation.sql}) WHERE {scan.where}"
-                    + (f" GROUP BY {_names(scan.group)}" if scan.group else ""), params=relation.params
+                    + (f" GROUP BY {_names(scan.group)}" if scan.group else ""),
+                    params=relation.params,
                 ).to_arrow_table()
                 counted.groups[scan.where] = grouped
                 connection.register("grouped", grouped)
                 if on_groups:  # one scan of the groups for all of them
-                    found: Sequence[Any] = connection.execute("SELECT " + ", ".join(
-                        f"coalesce(sum({ROWS}) FILTER (WHERE {rule.broken()}), 0)" for rule in on_groups)
-                        + " FROM grouped").fetchall()[0]
+                    found: Sequence[Any] = connection.execute(
+                        "SELECT "
+                        + ", ".join(f"coalesce(sum({ROWS}) FILTER (WHERE {rule.broken()}), 0)" for rule in on_groups)
+                        + " FROM grouped"
+                    ).fetchall()[0]
                     counted.broken.update(zip(on_groups, map(int, found), strict=True))
                 if on_rows:
                     any_broken = int(pc.sum(grouped.column(BROKEN_ROWS)).as_py() or 0)
-                    found = [0] * len(on_rows) if not any_broken else connection.execute(
-                        "SELECT " + ", ".join(f"count(*) FILTER (WHERE {rule.broken()})" for rule in on_rows)
-                        + f" FROM ({relation.sql}) WHERE {scan.where}", relation.params).fetchall()[0]
+                    found = (
+                        [0] * len(on_rows)
+                        if not any_broken
+                        else connection.execute(
+                            "SELECT "
+                            + ", ".join(f"count(*) FILTER (WHERE {rule.broken()})" for rule in on_rows)
+                            + f" FROM ({relation.sql}) WHERE {scan.where}",
+                            relation.params,
+                        ).fetchall()[0]
+                    )
                     counted.broken.update(zip(on_rows, map(int, found), strict=True))
                 for rule in key_rules:
                     missing = set(rule.key) - set(scan.group)
@@ -163,40 +181,72 @@ class SqlSuite:
                         raise ValueError(f"{self.name}: the pass over {scan.where} is not grouped by {missing}")
                     counted.broken[rule] = connection.execute(
                         f"SELECT count(*) FROM (SELECT 1 FROM grouped GROUP BY {_names(rule.key)} "
-                        f"HAVING {rule.having_on_groups(scan.group)})").fetchall()[0][0]
+                        f"HAVING {rule.having_on_groups(scan.group)})"
+                    ).fetchall()[0][0]
         return counted
 
     def report(self, counted: Counted, relation: Query, locate: tuple[str, ...]) -> SuiteReport:
         """The outcome of every rule from its count; samples with their file and row only for failed rules,
         from `relation` (the rows with their location)."""
         with duckdb_connection() as connection:
-            outcomes = [self._row_outcome(connection, relation, rule, counted.broken[rule])
-                        for rule in self.rules if isinstance(rule, RowRule)]
-            outcomes += [self._key_outcome(connection, relation, rule, counted.broken[rule])
-                         for rule in self.rules if isinstance(rule, KeyRule)]
+            outcomes = [
+                self._row_outcome(connection, relation, rule, counted.broken[rule])
+                for rule in self.rules
+                if isinstance(rule, RowRule)
+            ]
+            outcomes += [
+                self._key_outcome(connection, relation, rule, counted.broken[rule])
+                for rule in self.rules
+                if isinstance(rule, KeyRule)
+            ]
         return SuiteReport(self.name, all(o.success for o in outcomes), outcomes, locate)
 
     @staticmethod
     def _row_outcome(connection, relation: Query, rule: RowRule, count: int) -> ExpectationOutcome:
-        samples = [] if not count else connection.execute(
-            f"SELECT release_month, source_file, source_row, {identifier(rule.column)} FROM ({relation.sql}) "
-            f"WHERE ({rule.where}) AND {rule.broken()} "
-            f"ORDER BY release_month, source_file, source_row LIMIT {SAMPLE_SIZE}", relation.params).fetchall()
+        samples = (
+            []
+            if not count
+            else connection.execute(
+                f"SELECT release_month, source_file, source_row, {identifier(rule.column)} FROM ({relation.sql}) "
+                f"WHERE ({rule.where}) AND {rule.broken()} "
+                f"ORDER BY release_month, source_file, source_row LIMIT {SAMPLE_SIZE}",
+                relation.params,
+            ).fetchall()
+        )
         return ExpectationOutcome(
-            expectation=f"row_rule:{rule.column}", description=rule.description, success=not count,
-            unexpected_count=int(count), sample_values=[json_safe(row[3]) for row in samples],
-            sample_locations=[{"release_month": row[0], "source_file": row[1], "source_row": row[2],
-                               "source_column": rule.column} for row in samples],
-            observed_value=None, error=None)
+            expectation=f"row_rule:{rule.column}",
+            description=rule.description,
+            success=not count,
+            unexpected_count=int(count),
+            sample_values=[json_safe(row[3]) for row in samples],
+            sample_locations=[
+                {"release_month": row[0], "source_file": row[1], "source_row": row[2], "source_column": rule.column}
+                for row in samples
+            ],
+            observed_value=None,
+            error=None,
+        )
 
     @staticmethod
     def _key_outcome(connection, relation: Query, rule: KeyRule, count: int) -> ExpectationOutcome:
-        samples = [] if not count else connection.execute(
-            f"SELECT sample, release_month, source_file, source_row FROM ({rule.offending_groups(relation)}) "
-            f"ORDER BY release_month, source_file, source_row LIMIT {SAMPLE_SIZE}", relation.params).fetchall()
+        samples = (
+            []
+            if not count
+            else connection.execute(
+                f"SELECT sample, release_month, source_file, source_row FROM ({rule.offending_groups(relation)}) "
+                f"ORDER BY release_month, source_file, source_row LIMIT {SAMPLE_SIZE}",
+                relation.params,
+            ).fetchall()
+        )
         return ExpectationOutcome(
-            expectation=f"key_rule:{'+'.join(rule.key)}", description=rule.description, success=not count,
-            unexpected_count=int(count), sample_values=[row[0] for row in samples],
-            sample_locations=[{"release_month": row[1], "source_file": row[2], "source_row": row[3]}
-                              for row in samples],
-            observed_value=None, error=None)
+            expectation=f"key_rule:{'+'.join(rule.key)}",
+            description=rule.description,
+            success=not count,
+            unexpected_count=int(count),
+            sample_values=[row[0] for row in samples],
+            sample_locations=[
+                {"release_month": row[1], "source_file": row[2], "source_row": row[3]} for row in samples
+            ],
+            observed_value=None,
+            error=None,
+        )

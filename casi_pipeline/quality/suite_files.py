@@ -24,9 +24,15 @@ FOLDER = Path(__file__).parent / "expectations"
 
 def current_suites() -> list[gx.ExpectationSuite]:
     """Every Great Expectations suite the stages run (the red-team stages check rows in DuckDB instead)."""
-    return [suites.ingest_suite(INGEST.names, metric_catalogue()), suites.validate_suite(metric_catalogue()),
-            suites.normalise_suite(metric_catalogue()), suites.restatements_suite(metric_catalogue()),
-            suites.leaderboard_suite(metric_catalogue(), methodology()), models_suite(), history_suite(methodology())]
+    return [
+        suites.ingest_suite(INGEST.names, metric_catalogue()),
+        suites.validate_suite(metric_catalogue()),
+        suites.normalise_suite(metric_catalogue()),
+        suites.restatements_suite(metric_catalogue()),
+        suites.leaderboard_suite(metric_catalogue(), methodology()),
+        models_suite(),
+        history_suite(methodology()),
+    ]
 
 
 def suite_json(suite: gx.ExpectationSuite) -> str:

@@ -19,7 +19,13 @@ def suite(name: str, expectations: list) -> gx.ExpectationSuite:
 
 def month_expectations(*columns: str) -> list:
     """Each column is set and a `YYYY-MM` month."""
-    return [expectation for column in columns for expectation in (
-        gxe.ExpectColumnValuesToNotBeNull(column=column, description=f"{column} is missing"),
-        gxe.ExpectColumnValuesToMatchRegex(column=column, regex=MONTH_REGEX, description=f"{column} is not YYYY-MM"),
-    )]
+    return [
+        expectation
+        for column in columns
+        for expectation in (
+            gxe.ExpectColumnValuesToNotBeNull(column=column, description=f"{column} is missing"),
+            gxe.ExpectColumnValuesToMatchRegex(
+                column=column, regex=MONTH_REGEX, description=f"{column} is not YYYY-MM"
+            ),
+        )
+    ]

@@ -24,8 +24,9 @@ def check_columns(file: str, header: Sequence[str], allowed: Sequence[str], requ
     there. `file` names the file in the error, which lists `allowed` in its order."""
     for position, name in enumerate(header, start=1):
         if name not in allowed:
-            raise RawInputError(file, f"unknown column {name!r} (allowed: {', '.join(allowed)})",
-                                where=f"column {position}")
+            raise RawInputError(
+                file, f"unknown column {name!r} (allowed: {', '.join(allowed)})", where=f"column {position}"
+            )
         if header.count(name) > 1:
             raise RawInputError(file, f"column {name!r} appears twice", where=f"column {position}")
     for name in required:
@@ -49,17 +50,23 @@ def rolling_months(raw: RawFile, drop_month: str) -> list[str]:
         raise RawInputError(raw.name, f"{len(month_columns)} month columns; a rolling snapshot holds at most 12")
     for position, name in enumerate(month_columns, start=2):
         if name not in months.ABBREVIATIONS:
-            raise RawInputError(raw.name, f"{name!r} is not a month abbreviation (Jan..Dec)", where=f"column {position}")
+            raise RawInputError(
+                raw.name, f"{name!r} is not a month abbreviation (Jan..Dec)", where=f"column {position}"
+            )
     if month_columns[-1] != months.abbreviation(drop_month):
         raise RawInputError(
-            raw.name, f"last column is {month_columns[-1]!r} but the drop is {drop_month} "
-            f"({months.abbreviation(drop_month)!r})", where=f"column {len(header)}")
+            raw.name,
+            f"last column is {month_columns[-1]!r} but the drop is {drop_month} ({months.abbreviation(drop_month)!r})",
+            where=f"column {len(header)}",
+        )
     release = [months.shift(drop_month, offset - len(month_columns) + 1) for offset in range(len(month_columns))]
     for position, (name, month) in enumerate(zip(month_columns, release, strict=True), start=2):
         if name != months.abbreviation(month):
             raise RawInputError(
-                raw.name, f"months are not consecutive: {name!r} where {months.abbreviation(month)!r} was expected",
-                where=f"column {position}")
+                raw.name,
+                f"months are not consecutive: {name!r} where {months.abbreviation(month)!r} was expected",
+                where=f"column {position}",
+            )
     return release
 
 
@@ -73,8 +80,11 @@ def check_labels(raw: RawFile, columns: tuple[str, ...]) -> None:
             character = first_unprintable(cells[position]) if position < len(cells) else None
             if character is not None:
                 raise RawInputError(
-                    raw.name, f"{cells[position]!r} holds the control character U+{ord(character):04X}; labels must "
-                    "be readable text", where=f"row {line} column {position + 1} ({column})")
+                    raw.name,
+                    f"{cells[position]!r} holds the control character U+{ord(character):04X}; labels must "
+                    "be readable text",
+                    where=f"row {line} column {position + 1} ({column})",
+                )
 
 
 def metrics_columns(raw: RawFile) -> list[str]:

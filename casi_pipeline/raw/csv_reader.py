@@ -55,4 +55,6 @@ def _check_shape(raw: RawFile) -> None:
     width = len(rows[0][1])
     for line, cells in rows[1:]:
         if len(cells) != width:
-            raise RawInputError(name, f"expected {width} cells as in the header, found {len(cells)}", where=f"row {line}")
+            raise RawInputError(
+                name, f"expected {width} cells as in the header, found {len(cells)}", where=f"row {line}"
+            )

@@ -97,6 +97,8 @@ def before_first_release(root: Root, first: str, other_months: Sequence[str] = (
         fed = months_fed(drop, root) if drop.data_files() else [drop.month] if drop.month in other_months else []
         early = [month for month in fed if month < first]
         if early:
-            lines.append(f"{early[0]} ingest: {root.name}/{drop.month}: feeds release months {early[0]}..{early[-1]}, "
-                         f"before the first release month {first} (set CASI_FIRST_RELEASE_MONTH to include them)")
+            lines.append(
+                f"{early[0]} ingest: {root.name}/{drop.month}: feeds release months {early[0]}..{early[-1]}, "
+                f"before the first release month {first} (set CASI_FIRST_RELEASE_MONTH to include them)"
+            )
     return lines

@@ -59,12 +59,20 @@ def refuse_edits(root: Root, current: Mapping[str, str], stored_ingest: pd.DataF
     in_warehouse = recorded(stored_ingest)
     errors = []
     for source_file, sha256 in sorted(current.items()):
-        for where, expected in (("in its .source.json", _sidecar_sha256(root, source_file)),
-                                ("when it first landed", in_warehouse.get(source_file))):
+        for where, expected in (
+            ("in its .source.json", _sidecar_sha256(root, source_file)),
+            ("when it first landed", in_warehouse.get(source_file)),
+        ):
             if expected is not None and expected != sha256:
-                errors.append(RawInputError(source_file, (
-                    f"changed in place (sha256 {sha256[:12]}, recorded {expected[:12]} {where}): landed files are "
-                    "never edited; put a correction in a new drop or a restated file")))
+                errors.append(
+                    RawInputError(
+                        source_file,
+                        (
+                            f"changed in place (sha256 {sha256[:12]}, recorded {expected[:12]} {where}): "
+                            "landed files are never edited; put a correction in a new drop or a restated file"
+                        ),
+                    )
+                )
                 break
     return errors
 
@@ -75,7 +83,6 @@ def edited_files(root: Root, stored: StoredIngest) -> list[Edited]:
     stored_ingest = stored(sorted({month for months in fed.values() for month in months}))
     edited = []
     for drop in layout.list_drops(root):
-        current = {f"{root.name}/{relative_to(path, root).as_posix()}": sha256_of(path)
-                   for path in drop.data_files()}
+        current = {f"{root.name}/{relative_to(path, root).as_posix()}": sha256_of(path) for path in drop.data_files()}
         edited += [Edited(error.path, fed[drop.month], error) for error in refuse_edits(root, current, stored_ingest)]
     return edited

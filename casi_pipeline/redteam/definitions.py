@@ -7,8 +7,11 @@ from casi_pipeline.factory import with_code_references
 from casi_pipeline.job_names import REDTEAM_JOB
 from casi_pipeline.redteam.assets import GROUP, assets
 
-redteam_job = dg.define_asset_job(REDTEAM_JOB, selection=dg.AssetSelection.groups(GROUP),
-                                  description="red-team results: ingest -> validate -> normalise -> scores")
+redteam_job = dg.define_asset_job(
+    REDTEAM_JOB,
+    selection=dg.AssetSelection.groups(GROUP),
+    description="red-team results: ingest -> validate -> normalise -> scores",
+)
 
 
 def defs() -> dg.Definitions:

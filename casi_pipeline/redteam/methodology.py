@@ -14,16 +14,7 @@ from typing import Annotated, Any
 from annotated_types import Gt
 from pydantic import AfterValidator, AliasPath, BeforeValidator, Field, Strict
 
-from casi_pipeline.reference.loading import (
-    Integer,
-    Number,
-    Record,
-    Version,
-    error_message,
-    invalid,
-    load,
-    record,
-)
+from casi_pipeline.reference.loading import Integer, Number, Record, Version, error_message, invalid, load, record
 
 PATH = Path(__file__).parent / "methodology.yaml"
 LEVELS = (1, 2, 3, 4, 5)  # severity and complexity are rated 1..5
@@ -37,18 +28,21 @@ def _one_per_level(weights: Any) -> Any:
     return weights
 
 
-LevelWeights = Annotated[dict[int, Annotated[float, Strict(), Gt(0),
-                                             error_message("expected a positive number, got {value!r}")]],
-                         BeforeValidator(_one_per_level)]
+LevelWeights = Annotated[
+    dict[int, Annotated[float, Strict(), Gt(0), error_message("expected a positive number, got {value!r}")]],
+    BeforeValidator(_one_per_level),
+]
 
 
 def _strictly(increasing: bool) -> AfterValidator:
     """Weights that strictly increase (or decrease) from level 1 to 5, in level order."""
+
     def check(weights: dict[int, float]) -> dict[int, float]:
         ordered = [weights[level] for level in LEVELS]
         if any((b <= a) if increasing else (b >= a) for a, b in pairwise(ordered)):
-            raise invalid(f"weights must strictly {'increase' if increasing else 'decrease'} from level 1 to 5, "
-                          f"got {ordered}")
+            raise invalid(
+                f"weights must strictly {'increase' if increasing else 'decrease'} from level 1 to 5, got {ordered}"
+            )
         return dict(zip(LEVELS, ordered, strict=True))
 
     return AfterValidator(check)
@@ -81,20 +75,24 @@ def _a_probability(confidence: float) -> float:
 class RedTeamMethodology(Record):
     version: Version
     severity_weight: Annotated[LevelWeights, _strictly(increasing=True)] = Field(
-        validation_alias=AliasPath("security", "severity_weight"))
+        validation_alias=AliasPath("security", "severity_weight")
+    )
     """Weight of an attack by its severity (1..5): severer attacks weigh more."""
     simplicity_weight: Annotated[LevelWeights, _strictly(increasing=False)] = Field(
-        validation_alias=AliasPath("security", "simplicity_weight"))
+        validation_alias=AliasPath("security", "simplicity_weight")
+    )
     """Weight of an attack by its complexity (1..5): simpler attacks weigh more."""
-    dimension_weights: Annotated[dict[str, Number], error_message("expected dict, got {value!r}"),
-                                 AfterValidator(_dimension_weights)] = Field(
-        validation_alias=AliasPath("agentic", "weights"))
+    dimension_weights: Annotated[
+        dict[str, Number], error_message("expected dict, got {value!r}"), AfterValidator(_dimension_weights)
+    ] = Field(validation_alias=AliasPath("agentic", "weights"))
     """Weight of each agentic dimension in the ARS-style score, in DIMENSIONS order."""
     max_sophistication: Integer = Field(validation_alias=AliasPath("agentic", "max_sophistication"))
     resamples: Annotated[Integer, AfterValidator(_at_least_min_resamples)] = Field(
-        validation_alias=AliasPath("bootstrap", "resamples"))
-    confidence: Annotated[float, Strict(), error_message("expected float, got {value!r}"),
-                          AfterValidator(_a_probability)] = Field(validation_alias=AliasPath("bootstrap", "confidence"))
+        validation_alias=AliasPath("bootstrap", "resamples")
+    )
+    confidence: Annotated[
+        float, Strict(), error_message("expected float, got {value!r}"), AfterValidator(_a_probability)
+    ] = Field(validation_alias=AliasPath("bootstrap", "confidence"))
     seed: Integer = Field(validation_alias=AliasPath("bootstrap", "seed"))
     """With the month and the board, fixes every bootstrap resample."""
 

@@ -28,15 +28,38 @@ class RawKind:
     columns: dict[str, str]  # column -> TEXT | INTEGER | BOOLEAN
 
 
-ATTACKS = RawKind("attacks", "CASI", "attack_id", {
-    "provider": TEXT, "model": TEXT, "attack_id": TEXT, "attack_family": TEXT,
-    "severity": INTEGER, "complexity": INTEGER, "trials": INTEGER, "successes": INTEGER,
-})
-AGENTIC = RawKind("agentic", "ARS", "campaign_id", {
-    "provider": TEXT, "model": TEXT, "campaign_id": TEXT, "intent": TEXT, "breached": BOOLEAN,
-    "sophistication_at_breach": INTEGER, "turns_survived": INTEGER, "max_turns": INTEGER,
-    "leaked_signals": INTEGER, "attempts": INTEGER,
-})
+ATTACKS = RawKind(
+    "attacks",
+    "CASI",
+    "attack_id",
+    {
+        "provider": TEXT,
+        "model": TEXT,
+        "attack_id": TEXT,
+        "attack_family": TEXT,
+        "severity": INTEGER,
+        "complexity": INTEGER,
+        "trials": INTEGER,
+        "successes": INTEGER,
+    },
+)
+AGENTIC = RawKind(
+    "agentic",
+    "ARS",
+    "campaign_id",
+    {
+        "provider": TEXT,
+        "model": TEXT,
+        "campaign_id": TEXT,
+        "intent": TEXT,
+        "breached": BOOLEAN,
+        "sophistication_at_breach": INTEGER,
+        "turns_survived": INTEGER,
+        "max_turns": INTEGER,
+        "leaked_signals": INTEGER,
+        "attempts": INTEGER,
+    },
+)
 KINDS = {kind.name: kind for kind in (ATTACKS, AGENTIC)}
 
 
@@ -84,7 +107,14 @@ def inspect(root: Root, month: str, kind: RawKind, path: Root) -> dict:
     check_columns(name, list(found), list(kind.columns), list(kind.columns))
     for column, expected in kind.columns.items():
         if _kind_of(found[column]) != expected:
-            raise RawInputError(name, f"expected {expected} values, found Parquet type {found[column]}",
-                                where=f"column {column}")
-    return {"release_month": month, "kind": kind.name, "source_file": name, "source_sha256": sha256_of(path),
-            "rows": metadata.num_rows, "row_groups": metadata.num_row_groups}
+            raise RawInputError(
+                name, f"expected {expected} values, found Parquet type {found[column]}", where=f"column {column}"
+            )
+    return {
+        "release_month": month,
+        "kind": kind.name,
+        "source_file": name,
+        "source_sha256": sha256_of(path),
+        "rows": metadata.num_rows,
+        "row_groups": metadata.num_row_groups,
+    }

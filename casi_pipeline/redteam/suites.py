@@ -18,15 +18,20 @@ LOW, HIGH = LEVELS[0], LEVELS[-1]
 
 
 def ingest_suite() -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(name="redteam_ingest", expectations=[
-        gxe.ExpectColumnValuesToMatchRegex(column="release_month", regex=MONTH_REGEX,
-                                           description="release_month is not YYYY-MM"),
-        gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=sorted(KINDS), description="unknown kind of file"),
-        gxe.ExpectColumnValuesToMatchRegex(column="source_sha256", regex=SHA256_REGEX,
-                                           description="source_sha256 is not a sha256"),
-        gxe.ExpectColumnValuesToBeBetween(column="rows", min_value=1, description="file has no rows"),
-        gxe.ExpectColumnValuesToBeUnique(column="source_file", description="a file is listed twice"),
-    ])
+    return gx.ExpectationSuite(
+        name="redteam_ingest",
+        expectations=[
+            gxe.ExpectColumnValuesToMatchRegex(
+                column="release_month", regex=MONTH_REGEX, description="release_month is not YYYY-MM"
+            ),
+            gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=sorted(KINDS), description="unknown kind of file"),
+            gxe.ExpectColumnValuesToMatchRegex(
+                column="source_sha256", regex=SHA256_REGEX, description="source_sha256 is not a sha256"
+            ),
+            gxe.ExpectColumnValuesToBeBetween(column="rows", min_value=1, description="file has no rows"),
+            gxe.ExpectColumnValuesToBeUnique(column="source_file", description="a file is listed twice"),
+        ],
+    )
 
 
 def _text(kind: RawKind, column: str) -> RowRule:
@@ -49,65 +54,116 @@ def validate_suite() -> SqlSuite:
         RowRule("severity", f"severity {levels}", f"attacks: severity must be within {LOW}..{HIGH}"),
         RowRule("complexity", f"complexity {levels}", f"attacks: complexity must be within {LOW}..{HIGH}"),
         RowRule("trials", "trials >= 1", "attacks: trials must be 1 or more"),
-        RowRule("successes", "successes BETWEEN 0 AND trials", "attacks: successes must be within 0..trials",
-                reads=("successes", "trials")),
+        RowRule(
+            "successes",
+            "successes BETWEEN 0 AND trials",
+            "attacks: successes must be within 0..trials",
+            reads=("successes", "trials"),
+        ),
     ]
     agentic = [
         *(_text(AGENTIC, c) for c in ("provider", "model", "campaign_id", "intent")),
         RowRule("breached", "breached IS NOT NULL", "agentic: breached is missing"),
-        RowRule("sophistication_at_breach",
-                f"(breached AND sophistication_at_breach {levels}) OR (NOT breached AND sophistication_at_breach IS NULL)",
-                f"agentic: sophistication_at_breach must be {LOW}..{HIGH} when breached and empty otherwise",
-                reads=("breached", "sophistication_at_breach")),
+        RowRule(
+            "sophistication_at_breach",
+            f"(breached AND sophistication_at_breach {levels}) OR (NOT breached AND sophistication_at_breach IS NULL)",
+            f"agentic: sophistication_at_breach must be {LOW}..{HIGH} when breached and empty otherwise",
+            reads=("breached", "sophistication_at_breach"),
+        ),
         RowRule("max_turns", "max_turns >= 1", "agentic: max_turns must be 1 or more"),
-        RowRule("turns_survived", "turns_survived BETWEEN 0 AND max_turns AND (breached OR turns_survived = max_turns)",
-                "agentic: turns_survived must be within 0..max_turns, and equal it when never breached",
-                reads=("turns_survived", "max_turns", "breached")),
+        RowRule(
+            "turns_survived",
+            "turns_survived BETWEEN 0 AND max_turns AND (breached OR turns_survived = max_turns)",
+            "agentic: turns_survived must be within 0..max_turns, and equal it when never breached",
+            reads=("turns_survived", "max_turns", "breached"),
+        ),
         RowRule("attempts", "attempts >= 1", "agentic: attempts must be 1 or more"),
-        RowRule("leaked_signals", "leaked_signals BETWEEN 0 AND attempts",
-                "agentic: leaked_signals must be within 0..attempts", reads=("leaked_signals", "attempts")),
+        RowRule(
+            "leaked_signals",
+            "leaked_signals BETWEEN 0 AND attempts",
+            "agentic: leaked_signals must be within 0..attempts",
+            reads=("leaked_signals", "attempts"),
+        ),
     ]
-    return SqlSuite("redteam_validate", (
-        *(_for(ATTACKS, rule) for rule in attacks),
-        *(_for(AGENTIC, rule) for rule in agentic),
-        KeyRule(("release_month", "kind", "attack_id"), ("severity", "complexity", "attack_family"),
+    return SqlSuite(
+        "redteam_validate",
+        (
+            *(_for(ATTACKS, rule) for rule in attacks),
+            *(_for(AGENTIC, rule) for rule in agentic),
+            KeyRule(
+                ("release_month", "kind", "attack_id"),
+                ("severity", "complexity", "attack_family"),
                 "attacks: one attack_id has two different severities, complexities or families",
-                where=scope(ATTACKS)),
-        KeyRule(("release_month", "kind", "provider", "model", "campaign_id"), (),
-                "agentic: a model has the same campaign_id twice", where=scope(AGENTIC)),
-    ))
+                where=scope(ATTACKS),
+            ),
+            KeyRule(
+                ("release_month", "kind", "provider", "model", "campaign_id"),
+                (),
+                "agentic: a model has the same campaign_id twice",
+                where=scope(AGENTIC),
+            ),
+        ),
+    )
 
 
 def normalise_suite() -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(name="redteam_normalise", expectations=[
-        gxe.ExpectColumnValuesToMatchRegex(column="model_id", regex=MODEL_ID.pattern,
-                                           description="model id is not `provider/model`"),
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=["release_month", "kind", "label"],
-                                            description="a label is listed twice in one month"),
-    ])
+    return gx.ExpectationSuite(
+        name="redteam_normalise",
+        expectations=[
+            gxe.ExpectColumnValuesToMatchRegex(
+                column="model_id", regex=MODEL_ID.pattern, description="model id is not `provider/model`"
+            ),
+            gxe.ExpectCompoundColumnsToBeUnique(
+                column_list=["release_month", "kind", "label"], description="a label is listed twice in one month"
+            ),
+        ],
+    )
 
 
 def scores_suite(boards: list[str]) -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(name="redteam_scores", expectations=[
-        gxe.ExpectColumnValuesToBeInSet(column="board", value_set=boards, description="unknown board"),
-        *(gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=100, description=f"{c} must be within 0..100")
-          for c in ("score", "score_low", "score_high")),
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="score_high", column_B="score_low", or_equal=True,
-                                                    description="the interval's upper end is below its lower end"),
-        gxe.ExpectColumnValuesToBeBetween(column="rank_best", min_value=1, description="best rank must be 1 or more"),
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="rank_worst", column_B="rank_best", or_equal=True,
-                                                    description="worst rank is above the best rank"),
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=list(BOARD_LOCATION),
-                                            description="a model is ranked twice on one board"),
-        gxe.ExpectColumnValuesToNotBeNull(column="methodology_version", description="no methodology version"),
-    ])
+    return gx.ExpectationSuite(
+        name="redteam_scores",
+        expectations=[
+            gxe.ExpectColumnValuesToBeInSet(column="board", value_set=boards, description="unknown board"),
+            *(
+                gxe.ExpectColumnValuesToBeBetween(
+                    column=c, min_value=0, max_value=100, description=f"{c} must be within 0..100"
+                )
+                for c in ("score", "score_low", "score_high")
+            ),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="score_high",
+                column_B="score_low",
+                or_equal=True,
+                description="the interval's upper end is below its lower end",
+            ),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="rank_best", min_value=1, description="best rank must be 1 or more"
+            ),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="rank_worst",
+                column_B="rank_best",
+                or_equal=True,
+                description="worst rank is above the best rank",
+            ),
+            gxe.ExpectCompoundColumnsToBeUnique(
+                column_list=list(BOARD_LOCATION), description="a model is ranked twice on one board"
+            ),
+            gxe.ExpectColumnValuesToNotBeNull(column="methodology_version", description="no methodology version"),
+        ],
+    )
 
 
 def reconciliation_suite() -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(name="redteam_reconciliation", expectations=[
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=list(BOARD_LOCATION),
-                                            description="a model is reconciled twice on one board"),
-        *(gxe.ExpectColumnValuesToNotBeNull(column=c, description=f"{c} is missing")
-          for c in ("published_security", "redteam_score")),
-    ])
-
+    return gx.ExpectationSuite(
+        name="redteam_reconciliation",
+        expectations=[
+            gxe.ExpectCompoundColumnsToBeUnique(
+                column_list=list(BOARD_LOCATION), description="a model is reconciled twice on one board"
+            ),
+            *(
+                gxe.ExpectColumnValuesToNotBeNull(column=c, description=f"{c} is missing")
+                for c in ("published_security", "redteam_score")
+            ),
+        ],
+    )

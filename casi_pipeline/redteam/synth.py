@@ -21,8 +21,16 @@ from casi_pipeline.reference import registry
 from casi_pipeline.storage.files import atomic_target
 from casi_pipeline.storage.parquet_io import write_atomically
 
-FAMILIES = ("jailbreak", "prompt_injection", "role_play", "encoding", "multilingual", "crescendo",
-            "data_exfiltration", "system_prompt_leak")
+FAMILIES = (
+    "jailbreak",
+    "prompt_injection",
+    "role_play",
+    "encoding",
+    "multilingual",
+    "crescendo",
+    "data_exfiltration",
+    "system_prompt_leak",
+)
 INTENTS = ("exfiltrate_secrets", "privilege_escalation", "fraudulent_transaction", "sabotage", "reconnaissance")
 SYNTH_PROVIDERS = ("Acme", "Globex", "Initech", "Umbrella", "Hooli")
 SEVERITY_SHARES = (0.30, 0.27, 0.22, 0.14, 0.07)  # severe attacks are rarer
@@ -70,7 +78,7 @@ class AttackCatalogue:
     potency: np.ndarray  # latent: higher succeeds more often
 
     @classmethod
-    def draw(cls, attacks: int, rng: np.random.Generator) -> "AttackCatalogue":
+    def draw(cls, attacks: int, rng: np.random.Generator) -> AttackCatalogue:
         family = rng.integers(0, len(FAMILIES), attacks)
         severity = rng.choice(np.arange(1, 6), size=attacks, p=SEVERITY_SHARES).astype(np.int8)
         complexity = rng.integers(1, 6, attacks).astype(np.int8)
@@ -79,21 +87,41 @@ class AttackCatalogue:
         return cls([f"atk-{i:06d}" for i in range(attacks)], family, severity, complexity, potency)
 
 
-ATTACK_SCHEMA = pa.schema([(name, pa.dictionary(pa.int32(), pa.string()) if kind == "text" else
-                            pa.int8() if name in ("severity", "complexity") else pa.int32())
-                           for name, kind in ATTACKS.columns.items()])
+ATTACK_SCHEMA = pa.schema(
+    [
+        (
+            name,
+            pa.dictionary(pa.int32(), pa.string())
+            if kind == "text"
+            else pa.int8()
+            if name in ("severity", "complexity")
+            else pa.int32(),
+        )
+        for name, kind in ATTACKS.columns.items()
+    ]
+)
 
 
-def _model_batch(label: tuple[str, str], robustness: float, catalogue: AttackCatalogue, runs: int,
-                 rng: np.random.Generator) -> pa.RecordBatch:
+def _model_batch(
+    label: tuple[str, str], robustness: float, catalogue: AttackCatalogue, runs: int, rng: np.random.Generator
+) -> pa.RecordBatch:
     """One model's rows: every attack, `runs` times, each run a few trials."""
     unit = np.tile(np.arange(len(catalogue.ids)), runs)
     trials = rng.integers(1, 6, unit.size).astype(np.int32)
     successes = rng.binomial(trials, _expit(catalogue.potency[unit] - robustness)).astype(np.int32)
-    return pa.record_batch([
-        _constant(label[0], unit.size), _constant(label[1], unit.size), _dictionary(unit, catalogue.ids),
-        _dictionary(catalogue.family[unit], list(FAMILIES)), pa.array(catalogue.severity[unit]),
-        pa.array(catalogue.complexity[unit]), pa.array(trials), pa.array(successes)], schema=ATTACK_SCHEMA)
+    return pa.record_batch(
+        [
+            _constant(label[0], unit.size),
+            _constant(label[1], unit.size),
+            _dictionary(unit, catalogue.ids),
+            _dictionary(catalogue.family[unit], list(FAMILIES)),
+            pa.array(catalogue.severity[unit]),
+            pa.array(catalogue.complexity[unit]),
+            pa.array(trials),
+            pa.array(successes),
+        ],
+        schema=ATTACK_SCHEMA,
+    )
 
 
 def _write_attacks(folder: Path, labels, attacks: int, runs: int, rng: np.random.Generator) -> tuple[int, list[Path]]:
@@ -123,22 +151,28 @@ def _write_campaigns(folder: Path, labels, campaigns: int, rng: np.random.Genera
     max_turns = rng.integers(5, 31, count)
     attempts = rng.integers(1, 21, count)
     leak_rate = _expit(-1.5 - resilience[model])
-    table = pa.table({
-        "provider": [labels[m][0] for m in model], "model": [labels[m][1] for m in model],
-        "campaign_id": [f"cmp-{c:05d}" for c in campaign],
-        "intent": [INTENTS[c % len(INTENTS)] for c in campaign],
-        "breached": breached,
-        "sophistication_at_breach": pa.array(np.where(breached, lifted, 0).astype(np.int64), mask=~breached),
-        "turns_survived": np.where(breached, (rng.random(count) * max_turns).astype(np.int64), max_turns),
-        "max_turns": max_turns, "leaked_signals": rng.binomial(attempts, leak_rate), "attempts": attempts,
-    })
+    table = pa.table(
+        {
+            "provider": [labels[m][0] for m in model],
+            "model": [labels[m][1] for m in model],
+            "campaign_id": [f"cmp-{c:05d}" for c in campaign],
+            "intent": [INTENTS[c % len(INTENTS)] for c in campaign],
+            "breached": breached,
+            "sophistication_at_breach": pa.array(np.where(breached, lifted, 0).astype(np.int64), mask=~breached),
+            "turns_survived": np.where(breached, (rng.random(count) * max_turns).astype(np.int64), max_turns),
+            "max_turns": max_turns,
+            "leaked_signals": rng.binomial(attempts, leak_rate),
+            "attempts": attempts,
+        }
+    )
     path = folder / "part-0000.parquet"
     write_atomically(table.select(list(AGENTIC.columns)), path)
     return count, path
 
 
-def write_drop(raw_root: Path, month: str, *, models: int, attacks: int, runs: int = 1, campaigns: int = 200,
-               seed: int = 1) -> SynthResult:
+def write_drop(
+    raw_root: Path, month: str, *, models: int, attacks: int, runs: int = 1, campaigns: int = 200, seed: int = 1
+) -> SynthResult:
     """Write data_raw/<month>/attacks/*.parquet (models x attacks x runs rows) and agentic/part-0000.parquet."""
     months.parse(month)
     rng = np.random.default_rng(seed)

@@ -18,24 +18,11 @@ from casi_pipeline.identity import Findings, identify_labels
 from casi_pipeline.quality.sql_rules import ROWS, Counted, Scan
 from casi_pipeline.redteam import scoring
 from casi_pipeline.redteam.methodology import RedTeamMethodology
-from casi_pipeline.redteam.raw import (
-    AGENTIC,
-    ATTACKS,
-    BOOLEAN,
-    INTEGER,
-    KINDS,
-    RawKind,
-    raw_path,
-)
+from casi_pipeline.redteam.raw import AGENTIC, ATTACKS, BOOLEAN, INTEGER, KINDS, RawKind, raw_path
 from casi_pipeline.redteam.suites import scope
 from casi_pipeline.redteam.tables import NORMALISE, RECONCILIATION, SCORES
 from casi_pipeline.reference import Registry
-from casi_pipeline.storage.duckdb_sql import (
-    Query,
-    duckdb_connection,
-    identifier,
-    parquet_scan,
-)
+from casi_pipeline.storage.duckdb_sql import Query, duckdb_connection, identifier, parquet_scan
 from casi_pipeline.storage.objects import Root
 
 SQL_TYPES = {INTEGER: "BIGINT", BOOLEAN: "BOOLEAN"}  # anything else is text
@@ -46,8 +33,10 @@ def _empty_relation() -> str:
     """Zero rows with every column of every kind, so rules and queries always find their columns."""
     columns = {name: SQL_TYPES.get(kind, "VARCHAR") for raw in KINDS.values() for name, kind in raw.columns.items()}
     selected = ", ".join(f"NULL::{sql_type} AS {identifier(name)}" for name, sql_type in columns.items())
-    return (f"SELECT NULL::VARCHAR AS kind, NULL::VARCHAR AS release_month, NULL::VARCHAR AS source_file, "
-            f"NULL::BIGINT AS source_row, {selected} WHERE false")
+    return (
+        f"SELECT NULL::VARCHAR AS kind, NULL::VARCHAR AS release_month, NULL::VARCHAR AS source_file, "
+        f"NULL::BIGINT AS source_row, {selected} WHERE false"
+    )
 
 
 def raw_rows(root: Root, manifest: pd.DataFrame, located: bool = True) -> Query:
@@ -58,8 +47,11 @@ def raw_rows(root: Root, manifest: pd.DataFrame, located: bool = True) -> Query:
     params: dict[str, object] = {}
     for index, file in enumerate(manifest.itertuples()):
         scan = parquet_scan([raw_path(root, file.source_file)], f"path_{index}", file_row_number=located)
-        location = (f"$file_{index} AS source_file, file_row_number + 1 AS source_row, "
-                    f"* EXCLUDE (file_row_number)" if located else "*")
+        location = (
+            f"$file_{index} AS source_file, file_row_number + 1 AS source_row, * EXCLUDE (file_row_number)"
+            if located
+            else "*"
+        )
         parts.append(f"SELECT $kind_{index} AS kind, $month_{index} AS release_month, {location} FROM {scan.sql}")
         params |= {**scan.params, f"kind_{index}": file.kind, f"month_{index}": file.release_month}
         if located:
@@ -73,13 +65,26 @@ def unit_scans() -> list:
     attack's family, severity and complexity are in it too (one per attack when the key rule holds, so the groups
     do not multiply), which decides their rules on the groups instead of on every row."""
     return [
-        Scan(scope(ATTACKS), ("release_month", "kind", "provider", "model", "attack_id", "attack_family", "severity",
-                              "complexity"),
-             ("sum(trials)::BIGINT AS trials", "sum(successes)::BIGINT AS successes")),
-        Scan(scope(AGENTIC), ("release_month", "kind", "provider", "model", "campaign_id"),
-             tuple(f"any_value({column}) AS {column}" for column in (
-                 "breached", "sophistication_at_breach", "turns_survived", "max_turns", "leaked_signals",
-                 "attempts"))),
+        Scan(
+            scope(ATTACKS),
+            ("release_month", "kind", "provider", "model", "attack_id", "attack_family", "severity", "complexity"),
+            ("sum(trials)::BIGINT AS trials", "sum(successes)::BIGINT AS successes"),
+        ),
+        Scan(
+            scope(AGENTIC),
+            ("release_month", "kind", "provider", "model", "campaign_id"),
+            tuple(
+                f"any_value({column}) AS {column}"
+                for column in (
+                    "breached",
+                    "sophistication_at_breach",
+                    "turns_survived",
+                    "max_turns",
+                    "leaked_signals",
+                    "attempts",
+                )
+            ),
+        ),
     ]
 
 
@@ -99,7 +104,8 @@ def label_counts(groups: list[pa.Table]) -> pd.DataFrame:
         return connection.sql(
             f"SELECT release_month, kind, {LABEL_SQL} AS label, sum(rows)::BIGINT AS rows FROM ("
             f"SELECT release_month, kind, provider, model, sum({ROWS}) AS rows FROM ({' UNION ALL '.join(parts)}) "
-            f"GROUP BY ALL) GROUP BY ALL ORDER BY release_month, kind, label").df()
+            f"GROUP BY ALL) GROUP BY ALL ORDER BY release_month, kind, label"
+        ).df()
 
 
 def normalise(counts: pd.DataFrame, registry: Registry) -> tuple[pd.DataFrame, Findings]:
@@ -122,13 +128,17 @@ def _unit_rows(grouped: pa.Table, month: str, kind: RawKind) -> pa.Table:
         columns = "attack_id AS unit, severity, complexity, trials, successes"
         order = ""
     else:
-        columns = ("campaign_id AS unit, breached, sophistication_at_breach, turns_survived, max_turns, "
-                   "leaked_signals, attempts")
+        columns = (
+            "campaign_id AS unit, breached, sophistication_at_breach, turns_survived, max_turns, "
+            "leaked_signals, attempts"
+        )
         order = " ORDER BY label, unit"
     with duckdb_connection() as connection:
         connection.register("grouped", grouped)
-        return connection.sql(f"SELECT {LABEL_SQL} AS label, {columns} FROM grouped "
-                              f"WHERE release_month = $month{order}", params={"month": month}).to_arrow_table()
+        return connection.sql(
+            f"SELECT {LABEL_SQL} AS label, {columns} FROM grouped WHERE release_month = $month{order}",
+            params={"month": month},
+        ).to_arrow_table()
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:
@@ -176,31 +186,49 @@ def _attack_matrices(rows: pa.Table, label_to_model: dict[str, str], method: Red
     severity[unit_index], complexity[unit_index] = _column(rows, "severity"), _column(rows, "complexity")
     faced = trials > 0
     numerator, denominator = scoring.security_contributions(
-        severity[:, None], complexity[:, None], np.where(faced, trials, 1), successes, method)
-    return UnitMatrices(model_ids, numerator * faced, denominator * faced, {
-        "units": faced.sum(axis=0), "trials": trials.sum(axis=0), "breaches": successes.sum(axis=0)})
+        severity[:, None], complexity[:, None], np.where(faced, trials, 1), successes, method
+    )
+    return UnitMatrices(
+        model_ids,
+        numerator * faced,
+        denominator * faced,
+        {"units": faced.sum(axis=0), "trials": trials.sum(axis=0), "breaches": successes.sum(axis=0)},
+    )
 
 
 def _campaign_matrices(rows: pa.Table, label_to_model: dict[str, str], method: RedTeamMethodology) -> UnitMatrices:
     model_ids, model_index = _models(rows, label_to_model)
     units, unit_index = _codes(rows, "unit")
     dimensions = scoring.agentic_dimensions(
-        _column(rows, "breached"), rows.column("sophistication_at_breach").to_numpy(zero_copy_only=False),
-        _column(rows, "turns_survived"), _column(rows, "max_turns"), _column(rows, "leaked_signals"),
-        _column(rows, "attempts"), method)
+        _column(rows, "breached"),
+        rows.column("sophistication_at_breach").to_numpy(zero_copy_only=False),
+        _column(rows, "turns_survived"),
+        _column(rows, "max_turns"),
+        _column(rows, "leaked_signals"),
+        _column(rows, "attempts"),
+        method,
+    )
     shape = (len(units), len(model_ids))
     campaigns = np.bincount(model_index, minlength=len(model_ids))
     return UnitMatrices(
-        model_ids, _sum_cells(unit_index, model_index, scoring.agentic_value(dimensions, method), shape),
-        _sum_cells(unit_index, model_index, np.ones(rows.num_rows), shape), {
-            "units": campaigns, "trials": campaigns,
+        model_ids,
+        _sum_cells(unit_index, model_index, scoring.agentic_value(dimensions, method), shape),
+        _sum_cells(unit_index, model_index, np.ones(rows.num_rows), shape),
+        {
+            "units": campaigns,
+            "trials": campaigns,
             "breaches": np.bincount(model_index, weights=_column(rows, "breached"), minlength=len(model_ids)),
-            **{name: np.bincount(model_index, weights=values, minlength=len(model_ids)) / campaigns
-               for name, values in dimensions.items()}})
+            **{
+                name: np.bincount(model_index, weights=values, minlength=len(model_ids)) / campaigns
+                for name, values in dimensions.items()
+            },
+        },
+    )
 
 
-def score_board(grouped: pa.Table, identities: pd.DataFrame, month: str, kind: RawKind,
-                method: RedTeamMethodology) -> pd.DataFrame:
+def score_board(
+    grouped: pa.Table, identities: pd.DataFrame, month: str, kind: RawKind, method: RedTeamMethodology
+) -> pd.DataFrame:
     """The board of one month and kind, from its units (`unit_scans`): score, bootstrap interval, competition rank
     and rank interval."""
     rows = _unit_rows(grouped, month, kind)
@@ -211,17 +239,33 @@ def score_board(grouped: pa.Table, identities: pd.DataFrame, month: str, kind: R
     build = _attack_matrices if kind is ATTACKS else _campaign_matrices
     cells = build(rows, label_to_model, method)
     score = scoring.ratio_scores(cells.numerator, cells.denominator)
-    low, high = scoring.bootstrap_intervals(cells.numerator, cells.denominator, method.resamples, method.confidence,
-                                            scoring.board_seed(method.seed, month, kind.board))
+    low, high = scoring.bootstrap_intervals(
+        cells.numerator,
+        cells.denominator,
+        method.resamples,
+        method.confidence,
+        scoring.board_seed(method.seed, month, kind.board),
+    )
     best, worst = scoring.rank_interval(low, high)
     display = names.drop_duplicates("model_id").set_index("model_id").loc[cells.model_ids]
-    board = pd.DataFrame({
-        "release_month": month, "board": kind.board, "rank": scoring.competition_rank(score),
-        "tied": (score[None, :] == score[:, None]).sum(axis=1) > 1, "model_id": cells.model_ids,
-        "provider": display["provider"].to_numpy(), "model": display["model"].to_numpy(),
-        "score": score, "score_low": low, "score_high": high, "rank_best": best, "rank_worst": worst,
-        **{name: values for name, values in cells.per_model.items()}, "methodology_version": method.version,
-    })
+    board = pd.DataFrame(
+        {
+            "release_month": month,
+            "board": kind.board,
+            "rank": scoring.competition_rank(score),
+            "tied": (score[None, :] == score[:, None]).sum(axis=1) > 1,
+            "model_id": cells.model_ids,
+            "provider": display["provider"].to_numpy(),
+            "model": display["model"].to_numpy(),
+            "score": score,
+            "score_low": low,
+            "score_high": high,
+            "rank_best": best,
+            "rank_worst": worst,
+            **{name: values for name, values in cells.per_model.items()},
+            "methodology_version": method.version,
+        }
+    )
     return SCORES.conform(board.sort_values(["rank", "model_id"]))
 
 
@@ -230,10 +274,18 @@ def reconcile(scores: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
     both = scores.merge(published, on=["release_month", "board", "model_id"], suffixes=("_redteam", ""))
     if both.empty:
         return RECONCILIATION.empty()
-    both = both.rename(columns={"security": "published_security", "rank": "published_rank",
-                                "score": "redteam_score", "score_low": "redteam_low", "score_high": "redteam_high",
-                                "rank_redteam": "redteam_rank", "methodology_version": "published_methodology_version",
-                                "methodology_version_redteam": "redteam_methodology_version"})
+    both = both.rename(
+        columns={
+            "security": "published_security",
+            "rank": "published_rank",
+            "score": "redteam_score",
+            "score_low": "redteam_low",
+            "score_high": "redteam_high",
+            "rank_redteam": "redteam_rank",
+            "methodology_version": "published_methodology_version",
+            "methodology_version_redteam": "redteam_methodology_version",
+        }
+    )
     both["difference"] = both["redteam_score"] - both["published_security"]
     both["published_within_interval"] = both["published_security"].between(both["redteam_low"], both["redteam_high"])
     return RECONCILIATION.conform(both.sort_values(["release_month", "board", "published_rank", "model_id"]))

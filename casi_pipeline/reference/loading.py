@@ -92,8 +92,10 @@ Text = Annotated[str, Strict(), StringConstraints(pattern=r"\S"), error_message(
 Flag = Annotated[bool, Strict(), error_message("expected bool, got {value!r}")]
 Integer = Annotated[int, Strict(), error_message("expected int, got {value!r}")]
 # An int stays an int: messages echo the file (`got -1`), and bounds keep their form in suites (`0..100`).
-Number = Annotated[Annotated[int, Strict()] | Annotated[float, Strict()],
-                   error_message("expected a number, got {value!r}", every_fault=True)]
+Number = Annotated[
+    Annotated[int, Strict()] | Annotated[float, Strict()],
+    error_message("expected a number, got {value!r}", every_fault=True),
+]
 # Stored rows record a file's version; YAML may write it as a number or as text.
 Version = Annotated[str, BeforeValidator(str)]
 VersionNumber = Annotated[int, error_message("expected int, got {value!r}")]

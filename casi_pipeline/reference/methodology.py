@@ -10,15 +10,7 @@ from typing import Annotated, Any
 from annotated_types import MinLen
 from pydantic import AfterValidator, AliasPath, BeforeValidator, Field, model_validator
 
-from casi_pipeline.reference.loading import (
-    Number,
-    Record,
-    Version,
-    error_message,
-    invalid,
-    load,
-    record,
-)
+from casi_pipeline.reference.loading import Number, Record, Version, error_message, invalid, load, record
 from casi_pipeline.reference.metrics import metric_catalogue
 
 
@@ -34,8 +26,11 @@ Weight = Annotated[Number, AfterValidator(float)]
 @record
 class Methodology(Record):
     version: Version
-    boards: Annotated[dict[str, Annotated[str, BeforeValidator(_in_metric_catalogue)]], MinLen(1),
-                      error_message("expected a mapping of board name to security metric")]
+    boards: Annotated[
+        dict[str, Annotated[str, BeforeValidator(_in_metric_catalogue)]],
+        MinLen(1),
+        error_message("expected a mapping of board name to security metric"),
+    ]
     """Board name -> the metric that is its security score."""
     security_weight: Weight = Field(validation_alias=AliasPath("rtp", "security_weight"))
     performance_weight: Weight = Field(validation_alias=AliasPath("rtp", "performance_weight"))

@@ -51,15 +51,19 @@ class Metric(Record):
 @record
 class MetricCatalogue(Record):
     version: VersionNumber
-    metrics: Annotated[dict[str, Metric], MinLen(1),
-                       error_message("expected a mapping of metric name to definition")]
+    metrics: Annotated[dict[str, Metric], MinLen(1), error_message("expected a mapping of metric name to definition")]
 
     @model_validator(mode="before")
     @classmethod
     def _names_from_keys(cls, data: Any) -> Any:
         if isinstance(data, dict) and isinstance(data.get("metrics"), dict):
-            data = {**data, "metrics": {name: {**entry, "name": name} if isinstance(entry, dict) else entry
-                                        for name, entry in data["metrics"].items()}}
+            data = {
+                **data,
+                "metrics": {
+                    name: {**entry, "name": name} if isinstance(entry, dict) else entry
+                    for name, entry in data["metrics"].items()
+                },
+            }
         return data
 
     @property

@@ -10,16 +10,7 @@ from typing import Annotated
 from pydantic import AfterValidator, model_validator
 
 from casi_pipeline.reference.labels import first_clash, match_key
-from casi_pipeline.reference.loading import (
-    Aliases,
-    Record,
-    Text,
-    VersionNumber,
-    error_message,
-    invalid,
-    load,
-    record,
-)
+from casi_pipeline.reference.loading import Aliases, Record, Text, VersionNumber, error_message, invalid, load, record
 
 MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9.\-]*/[a-z0-9][a-z0-9.\-]*$")
 

@@ -15,7 +15,8 @@ from casi_pipeline.storage.objects import Root, StorageError
 REFRESH_ERRORS = (FetchError, RawInputError, StorageError, FileExistsError)
 
 
-def refresh(root: Root, url: str, timeout: float, today: date | None = None,
-            max_bytes: int = DEFAULT_UPSTREAM_MAX_BYTES) -> Landed | None:
+def refresh(
+    root: Root, url: str, timeout: float, today: date | None = None, max_bytes: int = DEFAULT_UPSTREAM_MAX_BYTES
+) -> Landed | None:
     """Land the upstream file if it is new or changed; None when it is unchanged. Nothing is written on error."""
     return land(root, check(fetch(url, timeout, max_bytes=max_bytes), today or date.today()))

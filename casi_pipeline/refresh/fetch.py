@@ -47,8 +47,9 @@ def _read_body(response, url: str, deadline: float, max_bytes: int) -> bytes:
     """The whole body, refused past `max_bytes` or past the attempt's deadline, however slowly it arrives."""
     announced = response.headers.get("Content-Length")
     if announced and announced.isdigit() and int(announced) > max_bytes:
-        raise FetchError(f"{url}: body of {int(announced):,} bytes announced, more than the limit of "
-                         f"{max_bytes:,} bytes")
+        raise FetchError(
+            f"{url}: body of {int(announced):,} bytes announced, more than the limit of {max_bytes:,} bytes"
+        )
     connection, received, size = _socket(response), [], 0
     while True:
         remaining = deadline - time.monotonic()
@@ -81,8 +82,9 @@ def _get(url: str, timeout: float, max_bytes: int) -> Download:
             raise _Transient(what) from None
         raise FetchError(f"{url}: {what}") from None
     except http.client.IncompleteRead as error:
-        raise _Transient(f"truncated body: {len(error.partial)} bytes of "
-                         f"{len(error.partial) + (error.expected or 0)} announced") from None
+        raise _Transient(
+            f"truncated body: {len(error.partial)} bytes of {len(error.partial) + (error.expected or 0)} announced"
+        ) from None
     except (TimeoutError, urllib.error.URLError, ConnectionError, http.client.HTTPException) as error:
         reason = getattr(error, "reason", error)
         if isinstance(reason, TimeoutError):
@@ -93,8 +95,13 @@ def _get(url: str, timeout: float, max_bytes: int) -> Download:
     return Download(url, body, content_type, datetime.now(UTC))
 
 
-def fetch(url: str, timeout: float, attempts: int = ATTEMPTS, sleep: Callable[[float], None] = time.sleep,
-          max_bytes: int = DEFAULT_UPSTREAM_MAX_BYTES) -> Download:
+def fetch(
+    url: str,
+    timeout: float,
+    attempts: int = ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+    max_bytes: int = DEFAULT_UPSTREAM_MAX_BYTES,
+) -> Download:
     """GET `url` (http, https or file). Each attempt, from connecting to the last byte, must end within `timeout`
     seconds and `max_bytes` bytes; a body over the limit fails at once. Transient faults are retried; the pause
     doubles from 1 s but never exceeds the timeout, so a short timeout also keeps the retries short."""

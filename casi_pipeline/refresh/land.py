@@ -11,9 +11,7 @@ from casi_pipeline.errors import RawInputError
 from casi_pipeline.raw.contracts import LABEL_COLUMN, check_labels, rolling_months
 from casi_pipeline.raw.csv_reader import RawFile, read_csv_bytes
 from casi_pipeline.raw.layout import ROLLING_FILE, Drop, restatement_name
-from casi_pipeline.raw.ledger import (
-    SIDECAR_SUFFIX,  # beside each landed file: where from, when, its sha256
-)
+from casi_pipeline.raw.ledger import SIDECAR_SUFFIX  # beside each landed file: where from, when, its sha256
 from casi_pipeline.refresh.fetch import Download
 from casi_pipeline.settings import FIRST_RELEASE_MONTH_ENV, first_release_month
 from casi_pipeline.storage.files import sha256_of, write_new
@@ -43,8 +41,11 @@ def as_of_month(raw: RawFile, today: date) -> str:
     """The newest month, not after today, whose abbreviation is the file's last column."""
     last = raw.rows[0][1][-1].strip()
     if last not in months.ABBREVIATIONS:
-        raise RawInputError(raw.name, f"last column {last!r} is not a month abbreviation (Jan..Dec)",
-                            where=f"column {len(raw.rows[0][1])}")
+        raise RawInputError(
+            raw.name,
+            f"last column {last!r} is not a month abbreviation (Jan..Dec)",
+            where=f"column {len(raw.rows[0][1])}",
+        )
     month = months.current_month(today)
     while months.abbreviation(month) != last:
         month = months.shift(month, -1)
@@ -61,21 +62,28 @@ def check(download: Download, today: date) -> Snapshot:
     check_labels(raw, (LABEL_COLUMN,))
     first = first_release_month()
     if month < first:
-        raise RawInputError(raw.name, f"as of {month}, before the first release month {first} "
-                                      f"({FIRST_RELEASE_MONTH_ENV})")
+        raise RawInputError(
+            raw.name, f"as of {month}, before the first release month {first} ({FIRST_RELEASE_MONTH_ENV})"
+        )
     return Snapshot(download, raw, month, rolling_months(raw, month))
 
 
 def _sidecar(snapshot: Snapshot, name: str) -> bytes:
-    return (json.dumps({
-        "file": name,
-        "source_url": snapshot.download.url,
-        "fetched_at": snapshot.download.fetched_at.isoformat(timespec="seconds"),
-        "sha256": snapshot.raw.sha256,
-        "bytes": len(snapshot.download.body),
-        "as_of_month": snapshot.month,
-        "release_months": snapshot.release_months,
-    }, indent=2) + "\n").encode()
+    return (
+        json.dumps(
+            {
+                "file": name,
+                "source_url": snapshot.download.url,
+                "fetched_at": snapshot.download.fetched_at.isoformat(timespec="seconds"),
+                "sha256": snapshot.raw.sha256,
+                "bytes": len(snapshot.download.body),
+                "as_of_month": snapshot.month,
+                "release_months": snapshot.release_months,
+            },
+            indent=2,
+        )
+        + "\n"
+    ).encode()
 
 
 def land(root: Root, snapshot: Snapshot) -> Landed | None:
@@ -88,8 +96,7 @@ def land(root: Root, snapshot: Snapshot) -> Landed | None:
     existing = drop.rolling_files() if drop.path.is_dir() else []
     if existing and sha256_of(existing[-1]) == snapshot.raw.sha256:
         return None
-    name = (restatement_name(snapshot.download.fetched_at.strftime("%Y%m%dT%H%M%SZ")) if existing
-            else ROLLING_FILE)
+    name = restatement_name(snapshot.download.fetched_at.strftime("%Y%m%dT%H%M%SZ")) if existing else ROLLING_FILE
     drop.path.mkdir(parents=True, exist_ok=True)
     path, sidecar = drop.path / name, drop.path / (name + SIDECAR_SUFFIX)
     write_new(sidecar, _sidecar(snapshot, name))  # landed raw files are read-only

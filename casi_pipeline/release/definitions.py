@@ -6,8 +6,11 @@ from casi_pipeline.factory import with_code_references
 from casi_pipeline.job_names import RELEASE_JOB
 from casi_pipeline.release.assets import GROUP, assets
 
-release_job = dg.define_asset_job(RELEASE_JOB, selection=dg.AssetSelection.groups(GROUP),
-                                  description="ingest -> validate -> normalise -> leaderboard for release months")
+release_job = dg.define_asset_job(
+    RELEASE_JOB,
+    selection=dg.AssetSelection.groups(GROUP),
+    description="ingest -> validate -> normalise -> leaderboard for release months",
+)
 
 
 def defs() -> dg.Definitions:

@@ -5,21 +5,23 @@ from __future__ import annotations
 import pandas as pd
 
 from casi_pipeline.errors import RawInputError
-from casi_pipeline.raw.contracts import (
-    LABEL_COLUMN,
-    benchmarks_columns,
-    check_labels,
-    metrics_columns,
-    rolling_months,
-)
+from casi_pipeline.raw.contracts import LABEL_COLUMN, benchmarks_columns, check_labels, metrics_columns, rolling_months
 from casi_pipeline.raw.csv_reader import RawFile, read_csv_file
 from casi_pipeline.raw.layout import BENCHMARKS_FILE, METRICS_FILE, list_drops
 from casi_pipeline.reference import metric_catalogue
 from casi_pipeline.storage.objects import Root
 
 # Columns of the ingest table. Values stay the strings written in the file (None = empty cell).
-KEY_COLUMNS = ("release_month", "value_month", "drop_month", "source_file", "source_sha256", "source_row",
-               "source_column", "label")
+KEY_COLUMNS = (
+    "release_month",
+    "value_month",
+    "drop_month",
+    "source_file",
+    "source_sha256",
+    "source_row",
+    "source_column",
+    "label",
+)
 BENCHMARK_COLUMNS = ("benchmark", "benchmark_score")  # filled on benchmarks.csv rows only
 
 
@@ -47,11 +49,19 @@ def ingest_release(root: Root, release_month: str) -> pd.DataFrame:
                 for line, cells in raw.rows[1:]:
                     for position, value_month in enumerate(columns, start=1):
                         if _empty(cells[position]) is not None:
-                            records.append({
-                                "release_month": release_month, "value_month": value_month, "drop_month": drop.month,
-                                "source_file": raw.name, "source_sha256": raw.sha256, "source_row": line,
-                                "source_column": header[position].strip(), "label": cells[0],
-                                "casi": cells[position]})
+                            records.append(
+                                {
+                                    "release_month": release_month,
+                                    "value_month": value_month,
+                                    "drop_month": drop.month,
+                                    "source_file": raw.name,
+                                    "source_sha256": raw.sha256,
+                                    "source_row": line,
+                                    "source_column": header[position].strip(),
+                                    "label": cells[0],
+                                    "casi": cells[position],
+                                }
+                            )
         metrics_path = drop.file(METRICS_FILE)
         if metrics_path is not None and drop.month == release_month:
             raw = read_csv_file(metrics_path, root)
@@ -59,11 +69,17 @@ def ingest_release(root: Root, release_month: str) -> pd.DataFrame:
             check_labels(raw, ("provider", "model"))
             for line, cells in raw.rows[1:]:
                 cell = dict(zip(header, cells, strict=False))
-                record = {"release_month": release_month, "value_month": drop.month, "drop_month": drop.month,
-                          "source_file": raw.name, "source_sha256": raw.sha256, "source_row": line,
-                          "source_column": None,
-                          # surrounding spaces in either part must not change the label
-                          "label": f"{cell['provider'].strip()} {cell['model'].strip()}"}
+                record = {
+                    "release_month": release_month,
+                    "value_month": drop.month,
+                    "drop_month": drop.month,
+                    "source_file": raw.name,
+                    "source_sha256": raw.sha256,
+                    "source_row": line,
+                    "source_column": None,
+                    # surrounding spaces in either part must not change the label
+                    "label": f"{cell['provider'].strip()} {cell['model'].strip()}",
+                }
                 record.update({name: _empty(cell[name]) for name in metric_names if name in cell})
                 records.append(record)
         benchmarks_path = drop.file(BENCHMARKS_FILE)
@@ -80,12 +96,26 @@ def benchmark_records(raw: RawFile, month: str) -> list[dict]:
     records = []
     for line, cells in raw.rows[1:]:
         cell = dict(zip(header, cells, strict=False))
-        for required, what in (("benchmark", "empty benchmark name"),
-                                ("score", "empty score: leave out a benchmark the model has no result for")):
+        for required, what in (
+            ("benchmark", "empty benchmark name"),
+            ("score", "empty score: leave out a benchmark the model has no result for"),
+        ):
             if _empty(cell[required]) is None:
-                raise RawInputError(raw.name, what, where=f"row {line} column {header.index(required) + 1} ({required})")
-        records.append({"release_month": month, "value_month": month, "drop_month": month,
-                        "source_file": raw.name, "source_sha256": raw.sha256, "source_row": line,
-                        "source_column": "score", "label": f"{cell['provider']} {cell['model']}",
-                        "benchmark": cell["benchmark"], "benchmark_score": cell["score"]})
+                raise RawInputError(
+                    raw.name, what, where=f"row {line} column {header.index(required) + 1} ({required})"
+                )
+        records.append(
+            {
+                "release_month": month,
+                "value_month": month,
+                "drop_month": month,
+                "source_file": raw.name,
+                "source_sha256": raw.sha256,
+                "source_row": line,
+                "source_column": "score",
+                "label": f"{cell['provider']} {cell['model']}",
+                "benchmark": cell["benchmark"],
+                "benchmark_score": cell["score"],
+            }
+        )
     return records

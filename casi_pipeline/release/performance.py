@@ -16,8 +16,13 @@ UNKNOWN_BENCHMARKS = "unknown_benchmarks"
 PERFORMANCE_MISMATCH = "performance_mismatch"
 
 
-def benchmark_scores(validated: pd.DataFrame, identity: pd.DataFrame, benchmarks: BenchmarkCatalogue,
-                     findings: Findings, conflicts: dict[tuple[str, str], list[str]]) -> pd.DataFrame:
+def benchmark_scores(
+    validated: pd.DataFrame,
+    identity: pd.DataFrame,
+    benchmarks: BenchmarkCatalogue,
+    findings: Findings,
+    conflicts: dict[tuple[str, str], list[str]],
+) -> pd.DataFrame:
     """The benchmarks.csv rows of catalogue benchmarks, with model identity and catalogue name. Unknown names are
     reported (WARN) and left out; a model with two rows for one benchmark (under any of its labels or spellings)
     is a conflict (ERROR)."""
@@ -26,15 +31,25 @@ def benchmark_scores(validated: pd.DataFrame, identity: pd.DataFrame, benchmarks
     rows = rows.assign(catalogue_name=rows["benchmark"].map(names))
     unknown = rows[rows["catalogue_name"].isna()]
     for (release_month, source_file, name), group in unknown.groupby(["release_month", "source_file", "benchmark"]):
-        findings.add(UNKNOWN_BENCHMARKS, {"release_month": release_month, "benchmark": name, "source_file": source_file,
-                                          "rows": ", ".join(map(str, sorted(group["source_row"])))})
+        findings.add(
+            UNKNOWN_BENCHMARKS,
+            {
+                "release_month": release_month,
+                "benchmark": name,
+                "source_file": source_file,
+                "rows": ", ".join(map(str, sorted(group["source_row"]))),
+            },
+        )
     rows = rows.assign(benchmark_key=rows["catalogue_name"].fillna(rows["benchmark"].map(match_key)))
     twice = rows[rows.duplicated(["release_month", "model_id", "benchmark_key"], keep=False)]
     for (release_month, model_id, _), group in twice.groupby(["release_month", "model_id", "benchmark_key"]):
         conflicts.setdefault((release_month, model_id), []).append(
-            f"benchmark {group['benchmark'].iloc[0]} listed twice in one file: " + " vs ".join(
+            f"benchmark {group['benchmark'].iloc[0]} listed twice in one file: "
+            + " vs ".join(
                 f"{row['source_file']} row {row['source_row']}: {row['benchmark_score']:g}"
-                for _, row in group.iterrows()))
+                for _, row in group.iterrows()
+            )
+        )
     return rows[rows["catalogue_name"].notna()]
 
 
@@ -54,15 +69,22 @@ def average_performance(scores: pd.DataFrame, benchmarks: BenchmarkCatalogue) ->
     scores = scores.sort_values("source_row").drop_duplicates([*keys, "catalogue_name"])
     scores = scores.assign(weight=scores["catalogue_name"].map(weights), position=scores["catalogue_name"].map(order))
     scores = scores.assign(weighted=scores["weight"] * scores["benchmark_score"]).sort_values([*keys, "position"])
-    per_model = scores.groupby(keys, sort=True).agg(
-        weight=("weight", "sum"), weighted=("weighted", "sum"),
-        performance_benchmarks=("catalogue_name", "; ".join),
-        source_file=("source_file", "first"), source_rows=("source_row", lambda rows: ",".join(map(str, sorted(rows)))),
-        performance_computed_sha256=("source_sha256", "first"),
-    ).reset_index()
+    per_model = (
+        scores.groupby(keys, sort=True)
+        .agg(
+            weight=("weight", "sum"),
+            weighted=("weighted", "sum"),
+            performance_benchmarks=("catalogue_name", "; ".join),
+            source_file=("source_file", "first"),
+            source_rows=("source_row", lambda rows: ",".join(map(str, sorted(rows)))),
+            performance_computed_sha256=("source_sha256", "first"),
+        )
+        .reset_index()
+    )
     coverage = per_model["weight"] / benchmarks.total_weight
     enough = (coverage >= benchmarks.coverage_threshold) | coverage.map(
-        lambda share: math.isclose(share, benchmarks.coverage_threshold))
+        lambda share: math.isclose(share, benchmarks.coverage_threshold)
+    )
     return per_model.assign(
         performance_computed=(per_model["weighted"] / per_model["weight"]).where(enough),
         performance_coverage=coverage,
@@ -77,9 +99,16 @@ def reconcile(record: dict, benchmarks: BenchmarkCatalogue, findings: Findings) 
     if published is None or computed is None or pd.isna(published) or pd.isna(computed):
         return
     if abs(published - computed) > benchmarks.reconciliation_tolerance:
-        findings.add(PERFORMANCE_MISMATCH, {
-            "release_month": record["release_month"], "model_id": record["model_id"],
-            "published": published, "published_source": record["performance" + METRIC_SOURCE_SUFFIX],
-            "computed": computed, "coverage": record["performance_coverage"],
-            "catalogue_version": record["performance_catalogue_version"],
-            "difference": round(published - computed, 6)})
+        findings.add(
+            PERFORMANCE_MISMATCH,
+            {
+                "release_month": record["release_month"],
+                "model_id": record["model_id"],
+                "published": published,
+                "published_source": record["performance" + METRIC_SOURCE_SUFFIX],
+                "computed": computed,
+                "coverage": record["performance_coverage"],
+                "catalogue_version": record["performance_catalogue_version"],
+                "difference": round(published - computed, 6),
+            },
+        )

@@ -6,11 +6,7 @@ import pandas as pd
 
 from casi_pipeline import months
 from casi_pipeline.reference import Methodology
-from casi_pipeline.release.tables import (
-    LEADERBOARD,
-    METRIC_SHA_SUFFIX,
-    METRIC_SOURCE_SUFFIX,
-)
+from casi_pipeline.release.tables import LEADERBOARD, METRIC_SHA_SUFFIX, METRIC_SOURCE_SUFFIX
 
 
 def _split_source(source: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -34,11 +30,14 @@ def score(current: pd.DataFrame, previous: pd.DataFrame, methodology: Methodolog
         on_board["security"] = on_board[metric]
         on_board["rank"] = on_board["security"].rank(method="min", ascending=False).astype("int64")
         on_board["tied"] = on_board["security"].duplicated(keep=False)
-        on_board["rtp"] = (methodology.security_weight * on_board["security"] / 100
-                           + methodology.performance_weight * on_board["performance"] / 100)
+        on_board["rtp"] = (
+            methodology.security_weight * on_board["security"] / 100
+            + methodology.performance_weight * on_board["performance"] / 100
+        )
         # NaN propagates: an unknown price or performance gives an unknown figure, never 0.
-        on_board["cos_usd"] = ((on_board["input_usd_per_mtok"] + on_board["output_usd_per_mtok"])
-                               / (on_board["security"] / 100))
+        on_board["cos_usd"] = (on_board["input_usd_per_mtok"] + on_board["output_usd_per_mtok"]) / (
+            on_board["security"] / 100
+        )
         before = previous.loc[previous[metric].notna()].set_index("model_id")[metric]
         on_board["security_change"] = on_board["security"] - on_board["model_id"].map(before)
         on_board["source_file"], on_board["source_row"] = _split_source(on_board[metric + METRIC_SOURCE_SUFFIX])
@@ -58,8 +57,9 @@ def _performance_used(normalised: pd.DataFrame) -> pd.DataFrame:
     computed = ~published & normalised["performance_computed"].notna()
     return normalised.assign(
         performance=normalised["performance"].where(published, normalised["performance_computed"]),
-        performance_basis=pd.Series(None, index=normalised.index, dtype="str").mask(published, "published")
-                                                                             .mask(computed, "computed"),
+        performance_basis=pd.Series(None, index=normalised.index, dtype="str")
+        .mask(published, "published")
+        .mask(computed, "computed"),
         performance_coverage=normalised["performance_coverage"].where(computed),
         performance_catalogue_version=normalised["performance_catalogue_version"].where(computed),
     )

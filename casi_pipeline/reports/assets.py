@@ -55,29 +55,44 @@ def board_views(history: pd.DataFrame, models: pd.DataFrame, method: Methodology
     for (month, board), current in labelled.groupby(["release_month", "board"], sort=True):
         on_board = labelled[labelled["board"] == board]
         window = exports.window(sorted(labelled["release_month"].unique()), last=month)
-        views.append(BoardView(
-            board=board, release_month=month, current=current.sort_values(["rank", "model_id"]),
-            previous=on_board[on_board["release_month"] == months.shift(month, -1)].sort_values(["rank", "model_id"]),
-            history=on_board[on_board["release_month"].isin(window)], window=window,
-            security_weight=method.security_weight, performance_weight=method.performance_weight,
-        ))
+        views.append(
+            BoardView(
+                board=board,
+                release_month=month,
+                current=current.sort_values(["rank", "model_id"]),
+                previous=on_board[on_board["release_month"] == months.shift(month, -1)].sort_values(
+                    ["rank", "model_id"]
+                ),
+                history=on_board[on_board["release_month"].isin(window)],
+                window=window,
+                security_weight=method.security_weight,
+                performance_weight=method.performance_weight,
+            )
+        )
     return views
 
 
 # What each output is drawn from, besides its rows: the drawing code and the reference data it formats with.
 REFERENCE = Path(inspect.getfile(reference)).parent
 CHARTS_CODE = code_version(Path(inspect.getfile(charts)), Path(inspect.getfile(months)))
-REPORT_CODE = code_version(*(Path(inspect.getfile(module)) for module in (report_page, changes, charts, quality, months)),
-                           *sorted((Path(inspect.getfile(report_page)).parent / report_page.TEMPLATES).glob("*.html")),
-                           *sorted(REFERENCE.glob("*.yaml")))
+REPORT_CODE = code_version(
+    *(Path(inspect.getfile(module)) for module in (report_page, changes, charts, quality, months)),
+    *sorted((Path(inspect.getfile(report_page)).parent / report_page.TEMPLATES).glob("*.html")),
+    *sorted(REFERENCE.glob("*.yaml")),
+)
 CHART_COLUMNS = ["release_month", "rank", "model_id", "label", "security", "performance", "cos_usd"]
 
 
 def charts_digest(view: BoardView) -> str:
     """Exactly what the charts of one board and month are drawn from."""
-    return digest(CHARTS_CODE, view.board, view.release_month, view.window,
-                  (view.security_weight, view.performance_weight),
-                  *(frame[CHART_COLUMNS] for frame in (view.current, view.previous, view.history)))
+    return digest(
+        CHARTS_CODE,
+        view.board,
+        view.release_month,
+        view.window,
+        (view.security_weight, view.performance_weight),
+        *(frame[CHART_COLUMNS] for frame in (view.current, view.previous, view.history)),
+    )
 
 
 def _charts_name(board: str) -> str:
@@ -94,19 +109,27 @@ def _markdown_image(board: str, chart: str, png: bytes) -> dg.MetadataValue:
 
 # Inputs are the two cross-release tables, conformed to their declared columns.
 HISTORY_AND_MODELS = {"history": dg.AssetIn(key=HISTORY.name), "models": dg.AssetIn(key=MODELS.name)}
-COMMON: dict[str, Any] = dict(group_name=GROUP, owners=OWNERS, required_resource_keys={"warehouse"}, pool=PUBLISHED_POOL,
-              automation_condition=AFTER_UPSTREAM_UPDATE)
+COMMON: dict[str, Any] = dict(
+    group_name=GROUP,
+    owners=OWNERS,
+    required_resource_keys={"warehouse"},
+    pool=PUBLISHED_POOL,
+    automation_condition=AFTER_UPSTREAM_UPDATE,
+)
 
 
 @dg.asset(
-    ins=HISTORY_AND_MODELS, kinds={"csv", "json"}, **COMMON,
+    ins=HISTORY_AND_MODELS,
+    kinds={"csv", "json"},
+    **COMMON,
     description="warehouse/exports/: <board>_rolling_12_months.csv per board in the publisher's wide layout "
-                "(canonical labels, last 12 release months, empty = not on the board, publisher's number format; "
-                "label cells neutralised against spreadsheet formulas) and leaderboard.json (every board with its "
-                "metrics, the model registry, methodology and provenance) for web pages.",
+    "(canonical labels, last 12 release months, empty = not on the board, publisher's number format; "
+    "label cells neutralised against spreadsheet formulas) and leaderboard.json (every board with its "
+    "metrics, the model registry, methodology and provenance) for web pages.",
 )
-def board_exports(context: dg.AssetExecutionContext, history: pd.DataFrame, models: pd.DataFrame
-                  ) -> dg.MaterializeResult:
+def board_exports(
+    context: dg.AssetExecutionContext, history: pd.DataFrame, models: pd.DataFrame
+) -> dg.MaterializeResult:
     history, models, method = HISTORY.conform(history), MODELS.conform(models), methodology()
     folder = _warehouse(context) / EXPORTS
     metadata: dict = {}
@@ -116,7 +139,8 @@ def board_exports(context: dg.AssetExecutionContext, history: pd.DataFrame, mode
         write_bytes_atomically(path, exports.csv_bytes(table))
         metadata[path.name] = dg.MetadataValue.path(str(path))
         metadata[f"{board} preview"] = dg.MetadataValue.md(  # labels come from outside: escaped for Markdown
-            table.map(escape_markdown).to_markdown(index=False) if not table.empty else "_(no rows)_")
+            table.map(escape_markdown).to_markdown(index=False) if not table.empty else "_(no rows)_"
+        )
     document = exports.leaderboard_document(history, models, method)
     write_bytes_atomically(folder / JSON_EXPORT, exports.json_bytes(document))
     metadata[JSON_EXPORT] = dg.MetadataValue.path(str(folder / JSON_EXPORT))
@@ -125,14 +149,17 @@ def board_exports(context: dg.AssetExecutionContext, history: pd.DataFrame, mode
 
 
 @dg.asset(
-    ins=HISTORY_AND_MODELS, kinds={"png"}, **COMMON,
+    ins=HISTORY_AND_MODELS,
+    kinds={"png"},
+    **COMMON,
     description="warehouse/reports/<YYYY-MM>/<board>_<chart>.png for every release month and board: security "
-                "over time (top models labelled), security against performance with lines of equal RTP, rank "
-                "movements since the previous month, cost of security against security (the last two only when "
-                "performance and prices are published). The newest month's charts are shown here as metadata.",
+    "over time (top models labelled), security against performance with lines of equal RTP, rank "
+    "movements since the previous month, cost of security against security (the last two only when "
+    "performance and prices are published). The newest month's charts are shown here as metadata.",
 )
-def board_charts(context: dg.AssetExecutionContext, history: pd.DataFrame, models: pd.DataFrame
-                 ) -> dg.MaterializeResult:
+def board_charts(
+    context: dg.AssetExecutionContext, history: pd.DataFrame, models: pd.DataFrame
+) -> dg.MaterializeResult:
     views = board_views(HISTORY.conform(history), MODELS.conform(models), methodology())
     warehouse, written, kept, newest = _warehouse(context), 0, 0, {}
     latest_month = max((view.release_month for view in views), default=None)
@@ -143,8 +170,11 @@ def board_charts(context: dg.AssetExecutionContext, history: pd.DataFrame, model
             paths = {chart: chart_path(warehouse, view.release_month, view.board, chart) for chart in drawable(view)}
             inputs = charts_digest(view)
             if manifest.current(_charts_name(view.board), inputs, paths.values()):
-                pngs = {chart: path.read_bytes() for chart, path in paths.items()} \
-                    if view.release_month == latest_month else {}
+                pngs = (
+                    {chart: path.read_bytes() for chart, path in paths.items()}
+                    if view.release_month == latest_month
+                    else {}
+                )
                 kept += len(paths)
             else:
                 pngs = charts_for(view)
@@ -153,36 +183,50 @@ def board_charts(context: dg.AssetExecutionContext, history: pd.DataFrame, model
                 manifest.record(_charts_name(view.board), inputs)
                 written += len(pngs)
             if view.release_month == latest_month:
-                newest.update({f"{view.board} {chart}": _markdown_image(view.board, chart, png)
-                               for chart, png in pngs.items()})
+                newest.update(
+                    {f"{view.board} {chart}": _markdown_image(view.board, chart, png) for chart, png in pngs.items()}
+                )
         for manifest in manifests.values():
             manifest.save()
-    return dg.MaterializeResult(metadata={"charts written": written, "charts unchanged": kept,
-                                          "newest release month": latest_month or "",
-                                          "folder": dg.MetadataValue.path(str(warehouse / REPORTS)), **newest})
+    return dg.MaterializeResult(
+        metadata={
+            "charts written": written,
+            "charts unchanged": kept,
+            "newest release month": latest_month or "",
+            "folder": dg.MetadataValue.path(str(warehouse / REPORTS)),
+            **newest,
+        }
+    )
 
 
 def _published_quality(instance: dg.DagsterInstance) -> list[quality.CheckOutcome]:
     """The checks of the run that landed the history (the same for every month)."""
-    return (quality.landed_with(instance, dg.AssetKey(HISTORY.name))
-            + quality.landed_with(instance, dg.AssetKey(MODELS.name)))
+    return quality.landed_with(instance, dg.AssetKey(HISTORY.name)) + quality.landed_with(
+        instance, dg.AssetKey(MODELS.name)
+    )
 
 
 def _landed_boards(instance: dg.DagsterInstance) -> quality.LandedChecks:
     """The checks of the run that landed each month's board, read for every month at once."""
-    return quality.LandedChecks(instance, dg.AssetKey(LEADERBOARD.name),
-                                [dg.AssetCheckKey(stage.key, spec.name) for stage in STAGES
-                                 for spec in stage.check_specs()])
+    return quality.LandedChecks(
+        instance,
+        dg.AssetKey(LEADERBOARD.name),
+        [dg.AssetCheckKey(stage.key, spec.name) for stage in STAGES for spec in stage.check_specs()],
+    )
 
 
 @dg.asset(
-    ins=HISTORY_AND_MODELS, deps=[board_charts], kinds={"html"}, **COMMON,
+    ins=HISTORY_AND_MODELS,
+    deps=[board_charts],
+    kinds={"html"},
+    **COMMON,
     description="warehouse/reports/<YYYY-MM>/report.html: one self-contained page per release month (inline "
-                "styles, charts as data URIs, no network) with the boards, the charts, what changed since the "
-                "previous month and the data-quality summary read from the Dagster instance. Labels escaped.",
+    "styles, charts as data URIs, no network) with the boards, the charts, what changed since the "
+    "previous month and the data-quality summary read from the Dagster instance. Labels escaped.",
 )
-def board_reports(context: dg.AssetExecutionContext, history: pd.DataFrame, models: pd.DataFrame
-                  ) -> dg.MaterializeResult:
+def board_reports(
+    context: dg.AssetExecutionContext, history: pd.DataFrame, models: pd.DataFrame
+) -> dg.MaterializeResult:
     history, models, method = HISTORY.conform(history), MODELS.conform(models), methodology()
     warehouse = _warehouse(context)
     by_month: dict[str, list[BoardView]] = {}
@@ -192,23 +236,37 @@ def board_reports(context: dg.AssetExecutionContext, history: pd.DataFrame, mode
     metadata, written = {}, 0
     with context.resources.warehouse.locked([PUBLISHED_LOCK]):
         for month, views in by_month.items():
-            sources = (history.loc[history["release_month"] == month, ["source_file", "source_sha256"]]
-                       .drop_duplicates().sort_values(["source_file", "source_sha256"]))
+            sources = (
+                history.loc[history["release_month"] == month, ["source_file", "source_sha256"]]
+                .drop_duplicates()
+                .sort_values(["source_file", "source_sha256"])
+            )
             outcomes = landed.of(month) + published
             path, manifest = report_path(warehouse, month), Manifest(warehouse / REPORTS / month)
-            inputs = digest(REPORT_CODE, method.version, month, sources, outcomes,
-                            *(part for view in views for part in (charts_digest(view), view.current, view.previous)))
+            inputs = digest(
+                REPORT_CODE,
+                method.version,
+                month,
+                sources,
+                outcomes,
+                *(part for view in views for part in (charts_digest(view), view.current, view.previous)),
+            )
             if not manifest.current(REPORT_FILE, inputs, [path]):
-                sections = [report_page.BoardSection(view, board_changes(view.current, view.previous),
-                                                     _drawn_charts(warehouse, view)) for view in views]
+                sections = [
+                    report_page.BoardSection(
+                        view, board_changes(view.current, view.previous), _drawn_charts(warehouse, view)
+                    )
+                    for view in views
+                ]
                 page = report_page.render_report(month, sections, outcomes, sources, method.version)
                 write_text_atomically(path, page)
                 manifest.record(REPORT_FILE, inputs)
                 manifest.save()
                 written += 1
             metadata[month] = dg.MetadataValue.path(str(path))
-    return dg.MaterializeResult(metadata={"reports written": written, "reports unchanged": len(by_month) - written,
-                                          **metadata})
+    return dg.MaterializeResult(
+        metadata={"reports written": written, "reports unchanged": len(by_month) - written, **metadata}
+    )
 
 
 def _drawn_charts(warehouse: Path, view: BoardView) -> dict[str, bytes]:

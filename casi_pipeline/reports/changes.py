@@ -27,8 +27,12 @@ def board_changes(current: pd.DataFrame, previous: pd.DataFrame) -> Changes:
     stayed["previous_rank"] = stayed["model_id"].map(before).astype("int64")
     stayed["rank_change"] = stayed["previous_rank"] - stayed["rank"]  # positive = climbed
     stayed["size"] = stayed["security_change"].abs()
-    moves = (stayed[stayed["size"] > 0].sort_values(["size", "model_id"], ascending=[False, True])
-             .head(BIGGEST_MOVES).drop(columns="size"))
+    moves = (
+        stayed[stayed["size"] > 0]
+        .sort_values(["size", "model_id"], ascending=[False, True])
+        .head(BIGGEST_MOVES)
+        .drop(columns="size")
+    )
     return Changes(
         previous["release_month"].iloc[0],
         current[~current["model_id"].isin(before.index)],

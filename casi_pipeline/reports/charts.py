@@ -75,10 +75,19 @@ def _png(figure: Figure) -> bytes:
 def _mark_by_rank(axes, key, frame: pd.DataFrame, x: str, y: str) -> None:
     """Rank numbers beside the points and `rank label` lines in the key: long labels never overlap."""
     for row in frame.itertuples():
-        axes.annotate(str(row.rank), (getattr(row, x), getattr(row, y)), xytext=(4, 3), textcoords="offset points",
-                      fontsize=8)
-    key.text(0, 1, "\n".join(f"{row.rank:>3}  {row.label}" for row in frame.itertuples()), va="top", fontsize=8,
-             family="monospace", parse_math=False, transform=key.transAxes)
+        axes.annotate(
+            str(row.rank), (getattr(row, x), getattr(row, y)), xytext=(4, 3), textcoords="offset points", fontsize=8
+        )
+    key.text(
+        0,
+        1,
+        "\n".join(f"{row.rank:>3}  {row.label}" for row in frame.itertuples()),
+        va="top",
+        fontsize=8,
+        family="monospace",
+        parse_math=False,
+        transform=key.transAxes,
+    )
 
 
 def _spread(values: list[float], gap: float) -> list[float]:
@@ -91,8 +100,9 @@ def _spread(values: list[float], gap: float) -> list[float]:
 
 def security_over_time(view: BoardView) -> bytes:
     """A line per model across the window; the month's top models highlighted and labelled on the right."""
-    figure, axes, _ = _figure(f"{view.board} {months.abbreviation(view.release_month)} {view.release_month[:4]}: "
-                           f"{TITLES[SECURITY_OVER_TIME]}")
+    figure, axes, _ = _figure(
+        f"{view.board} {months.abbreviation(view.release_month)} {view.release_month[:4]}: {TITLES[SECURITY_OVER_TIME]}"
+    )
     positions = {month: index for index, month in enumerate(view.window)}
     top = set(view.current.nsmallest(TOP_LABELLED, ["rank"])["model_id"])
     ends = []
@@ -100,8 +110,15 @@ def security_over_time(view: BoardView) -> bytes:
         rows = rows.sort_values("release_month")
         x = rows["release_month"].map(positions)
         highlighted = model_id in top
-        lines = axes.plot(x, rows["security"], marker="o", markersize=3, linewidth=2 if highlighted else 1,
-                          color=None if highlighted else MUTED, zorder=3 if highlighted else 2)
+        lines = axes.plot(
+            x,
+            rows["security"],
+            marker="o",
+            markersize=3,
+            linewidth=2 if highlighted else 1,
+            color=None if highlighted else MUTED,
+            zorder=3 if highlighted else 2,
+        )
         if highlighted:
             last = rows.iloc[-1]
             ends.append((last["security"], positions[last["release_month"]], last["label"], lines[0].get_color()))
@@ -130,8 +147,14 @@ def security_vs_performance(view: BoardView) -> bytes:
         visible = (performance >= 0) & (performance <= 100)
         if visible.any():
             axes.plot(security[visible], performance[visible], linestyle="--", linewidth=0.8, color=MUTED)
-            axes.annotate(f"RTP {level:.1f}", (security[visible][0], performance[visible][0]), fontsize=7,
-                          color="#616e7c", xytext=(3, -10), textcoords="offset points")
+            axes.annotate(
+                f"RTP {level:.1f}",
+                (security[visible][0], performance[visible][0]),
+                fontsize=7,
+                color="#616e7c",
+                xytext=(3, -10),
+                textcoords="offset points",
+            )
     axes.scatter(known["security"], known["performance"], color=HIGHLIGHT, zorder=3)
     _mark_by_rank(axes, key, known, "security", "performance")
     axes.set_xlim(low - 2, 101)
@@ -156,14 +179,35 @@ def rank_movements(view: BoardView) -> bytes:
         else:
             axes.plot([0, 0.4], [before[model_id]] * 2, marker="o", color=MUTED, linestyle=":")
     for row in view.current.itertuples():
-        change = ("new" if row.model_id not in before.index
-                  else f"{int(before[row.model_id] - row.rank):+d}" if before[row.model_id] != row.rank else "=")
-        axes.annotate(f"#{row.rank} {row.label} ({change})", (1, row.rank), xytext=(8, 0), textcoords="offset points",
-                      va="center", fontsize=8, parse_math=False)
+        change = (
+            "new"
+            if row.model_id not in before.index
+            else f"{int(before[row.model_id] - row.rank):+d}"
+            if before[row.model_id] != row.rank
+            else "="
+        )
+        axes.annotate(
+            f"#{row.rank} {row.label} ({change})",
+            (1, row.rank),
+            xytext=(8, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+            parse_math=False,
+        )
     for row in view.previous.itertuples():
         if row.model_id not in now.index:
-            axes.annotate(f"{row.label} (gone)", (0, row.rank), xytext=(-8, 0), textcoords="offset points",
-                          va="center", ha="right", fontsize=8, parse_math=False, color="#616e7c")
+            axes.annotate(
+                f"{row.label} (gone)",
+                (0, row.rank),
+                xytext=(-8, 0),
+                textcoords="offset points",
+                va="center",
+                ha="right",
+                fontsize=8,
+                parse_math=False,
+                color="#616e7c",
+            )
     deepest = max([*before.tolist(), *now.tolist(), 1])
     axes.set_ylim(deepest + 0.5, 0.5)
     axes.set_xlim(-1.8, 3.3)  # room for the labels on both sides

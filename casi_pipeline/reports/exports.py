@@ -43,8 +43,13 @@ def rolling_table(history: pd.DataFrame, models: pd.DataFrame, board: str, secur
     on_board = history[(history["board"] == board) & history["release_month"].isin(columns)]
     decimals = metric_catalogue().metrics[security_metric].decimals
     cells = on_board.pivot(index="model_id", columns="release_month", values="security").reindex(columns=columns)
-    table = pd.DataFrame({months.abbreviation(month): cells[month].map(
-        lambda v: "" if pd.isna(v) else publisher_number(v, decimals)) for month in columns}, index=cells.index)
+    table = pd.DataFrame(
+        {
+            months.abbreviation(month): cells[month].map(lambda v: "" if pd.isna(v) else publisher_number(v, decimals))
+            for month in columns
+        },
+        index=cells.index,
+    )
     table.insert(0, LABEL_COLUMN, labels(models).reindex(table.index).map(neutralise_formula))
     return table.sort_values(LABEL_COLUMN).reset_index(drop=True)
 
@@ -69,23 +74,42 @@ def leaderboard_document(history: pd.DataFrame, models: pd.DataFrame, methodolog
     boards = []
     for (month, board), rows in history.groupby(["release_month", "board"], sort=True):
         rows = rows.sort_values(["rank", "model_id"]).drop(columns=["release_month", "board", "methodology_version"])
-        boards.append({"release_month": month, "board": board,
-                       "rows": _records(rows.assign(label=rows["model_id"].map(label_of)))})
-    sources = (history[["source_file", "source_sha256"]].drop_duplicates().sort_values(["source_file", "source_sha256"])
-               .rename(columns={"source_file": "file", "source_sha256": "sha256"}))
-    registry = models.assign(label=models["model_id"].map(label_of),
-                             aliases=models["aliases"].map(lambda text: [a for a in text.split("; ") if a]))
+        boards.append(
+            {
+                "release_month": month,
+                "board": board,
+                "rows": _records(rows.assign(label=rows["model_id"].map(label_of))),
+            }
+        )
+    sources = (
+        history[["source_file", "source_sha256"]]
+        .drop_duplicates()
+        .sort_values(["source_file", "source_sha256"])
+        .rename(columns={"source_file": "file", "source_sha256": "sha256"})
+    )
+    registry = models.assign(
+        label=models["model_id"].map(label_of),
+        aliases=models["aliases"].map(lambda text: [a for a in text.split("; ") if a]),
+    )
     return {
         "format_version": JSON_FORMAT_VERSION,
         "release_months": sorted(history["release_month"].unique().tolist()),
         "methodology": {
             "version": methodology.version,
             "boards": methodology.boards,
-            "rtp": {"security_weight": methodology.security_weight,
-                    "performance_weight": methodology.performance_weight},
-            "metrics": {name: {"display": m.display, "unit": m.unit, "decimals": m.decimals,
-                               "higher_is_better": m.higher_is_better}
-                        for name, m in metric_catalogue().metrics.items()},
+            "rtp": {
+                "security_weight": methodology.security_weight,
+                "performance_weight": methodology.performance_weight,
+            },
+            "metrics": {
+                name: {
+                    "display": m.display,
+                    "unit": m.unit,
+                    "decimals": m.decimals,
+                    "higher_is_better": m.higher_is_better,
+                }
+                for name, m in metric_catalogue().metrics.items()
+            },
         },
         "provenance": {
             "generated_from": ["leaderboard_history", "models"],

@@ -36,8 +36,13 @@ def digest(*parts: str | pd.DataFrame | Iterable) -> str:
     """sha256 over text, frames (as CSV: every value at full precision, in order) and reprs of anything else."""
     hasher = hashlib.sha256()
     for part in parts:
-        text = part.to_csv(index=False) if isinstance(part, pd.DataFrame) else part if isinstance(part, str) \
+        text = (
+            part.to_csv(index=False)
+            if isinstance(part, pd.DataFrame)
+            else part
+            if isinstance(part, str)
             else repr(part)
+        )
         hasher.update(text.encode() + b"\0")
     return hasher.hexdigest()
 

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import (
-    COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES,
-)
+from dagster._core.storage.asset_check_execution_record import COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
 
 PASSED, WARNED, FAILED = "passed", "warned", "failed"
 FOUND_SHOWN = 5  # WARN findings listed per check; the full list is in the check's metadata in the UI
@@ -49,13 +47,18 @@ def _outcome(evaluation: dg.AssetCheckEvaluation) -> CheckOutcome:
     else:
         found = _value(metadata, "found") or []
         detail = f"{_value(metadata, 'count') or 0} found"
-    shown = tuple(", ".join(f"{key}: {value}" for key, value in row.items()) if isinstance(row, dict) else str(row)
-                  for row in found[:FOUND_SHOWN])
-    return CheckOutcome(evaluation.asset_key.to_user_string(), evaluation.check_name, _status(evaluation), detail, shown)
+    shown = tuple(
+        ", ".join(f"{key}: {value}" for key, value in row.items()) if isinstance(row, dict) else str(row)
+        for row in found[:FOUND_SHOWN]
+    )
+    return CheckOutcome(
+        evaluation.asset_key.to_user_string(), evaluation.check_name, _status(evaluation), detail, shown
+    )
 
 
-def _evaluated_in(instance: dg.DagsterInstance, run_id: str, assets: Collection[str]
-                  ) -> dict[dg.AssetCheckKey, CheckOutcome]:
+def _evaluated_in(
+    instance: dg.DagsterInstance, run_id: str, assets: Collection[str]
+) -> dict[dg.AssetCheckKey, CheckOutcome]:
     """The checks of `assets` evaluated in the run, from its event log, in the order they ran."""
     latest = {}
     for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
@@ -66,12 +69,16 @@ def _evaluated_in(instance: dg.DagsterInstance, run_id: str, assets: Collection[
     return latest
 
 
-def landed_with(instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition: str | None = None,
-                assets: Collection[str] | None = None) -> list[CheckOutcome]:
+def landed_with(
+    instance: dg.DagsterInstance,
+    asset_key: dg.AssetKey,
+    partition: str | None = None,
+    assets: Collection[str] | None = None,
+) -> list[CheckOutcome]:
     """The checks of `assets` (default: `asset_key` alone) evaluated in the run that last materialised `asset_key`
     (that partition of it), in the order they ran."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition] if partition else None), limit=1,
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition] if partition else None), limit=1
     ).records
     if not records:
         return []
@@ -91,19 +98,27 @@ class LandedChecks:
         self.instance, self.check_keys = instance, list(check_keys)
         storage = instance.event_log_storage
         latest = storage.get_latest_storage_id_by_partition(asset_key, dg.DagsterEventType.ASSET_MATERIALIZATION)
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=asset_key, storage_ids=list(latest.values())), limit=len(latest) or 1
-        ).records if latest else []
+        records = (
+            instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=asset_key, storage_ids=list(latest.values())), limit=len(latest) or 1
+            ).records
+            if latest
+            else []
+        )
         self.run_of = {record.partition_key: record.run_id for record in records}
         self.by_run: dict[str, dict[dg.AssetCheckKey, CheckOutcome]] = {}
-        histories = [storage.get_asset_check_execution_history(
-            key, limit=RUNS_LOOKED_AT, status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES)
-            for key in self.check_keys]
+        histories = [
+            storage.get_asset_check_execution_history(
+                key, limit=RUNS_LOOKED_AT, status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
+            )
+            for key in self.check_keys
+        ]
         for key, history in zip(self.check_keys, histories, strict=True):
             for record in reversed(history):  # oldest first: a check evaluated twice in a run keeps its last
                 if record.event is not None and record.event.dagster_event is not None:
                     self.by_run.setdefault(record.run_id, {})[key] = _outcome(
-                        record.event.dagster_event.asset_check_evaluation_data)
+                        record.event.dagster_event.asset_check_evaluation_data
+                    )
         self.read_all = all(len(history) < RUNS_LOOKED_AT for history in histories)
 
     def of(self, partition: str) -> list[CheckOutcome]:

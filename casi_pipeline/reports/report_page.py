@@ -70,17 +70,36 @@ def _escaped(value: object) -> Markup:
 
 @cache
 def _page() -> jinja2.Template:
-    environment = jinja2.Environment(loader=jinja2.PackageLoader(__package__, TEMPLATES), autoescape=True,
-                                     finalize=_escaped, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    environment.filters.update(month_title=month_title, month_before=lambda month: months.shift(month, -1),
-                               data_uri=data_uri, decimals=_decimals)
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader(__package__, TEMPLATES),
+        autoescape=True,
+        finalize=_escaped,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    environment.filters.update(
+        month_title=month_title,
+        month_before=lambda month: months.shift(month, -1),
+        data_uri=data_uri,
+        decimals=_decimals,
+    )
     environment.tests["na"] = pd.isna
     environment.globals.update(status_marks=STATUS_MARK, data_docs_link=DATA_DOCS_LINK, data_docs_folder=docs.FOLDER)
     return environment.get_template("report.html")
 
 
-def render_report(release_month: str, sections: list[BoardSection], quality: list[CheckOutcome],
-                  sources: pd.DataFrame, methodology_version: str) -> str:
-    return _page().render(release_month=release_month, sections=sections, outcomes=quality,
-                          sources=list(sources.itertuples()), methodology_version=methodology_version,
-                          boards=", ".join(section.view.board for section in sections))
+def render_report(
+    release_month: str,
+    sections: list[BoardSection],
+    quality: list[CheckOutcome],
+    sources: pd.DataFrame,
+    methodology_version: str,
+) -> str:
+    return _page().render(
+        release_month=release_month,
+        sections=sections,
+        outcomes=quality,
+        sources=list(sources.itertuples()),
+        methodology_version=methodology_version,
+        boards=", ".join(section.view.board for section in sections),
+    )

@@ -61,8 +61,9 @@ def load(root: Path | ObjectPath, release_month: str) -> dict:
 
 def _write_record(root: Path | ObjectPath, release_month: str, tables: dict) -> None:
     record = {"release_month": release_month, "tables": tables}
-    write_bytes_atomically(record_path(root, release_month),
-                           (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+    write_bytes_atomically(
+        record_path(root, release_month), (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
+    )
 
 
 def _entry(root: Path | ObjectPath, path: Path | ObjectPath, data: bytes) -> dict:
@@ -86,8 +87,7 @@ def commit(root: Path | ObjectPath, release_month: str, finals: dict[str, Path |
                 leftover.unlink(missing_ok=True)
 
 
-def read_committed(root: Path | ObjectPath, table: str, release_month: str, stored: Path | ObjectPath
-                   ) -> bytes | None:
+def read_committed(root: Path | ObjectPath, table: str, release_month: str, stored: Path | ObjectPath) -> bytes | None:
     """The bytes of a table's month as committed, checked against the record's sha256; `stored` as it is when the
     month has no record for the table (written before records existed); None when there is neither."""
     for _ in range(READ_ATTEMPTS):
@@ -100,5 +100,7 @@ def read_committed(root: Path | ObjectPath, table: str, release_month: str, stor
             continue  # a commit moved on meanwhile: its record names the file that replaced it
         if hashlib.sha256(data).hexdigest() == entry["sha256"]:
             return data
-    raise CommitError(f"{record_path(root, release_month)}: {table} does not match its commit record "
-                      f"after {READ_ATTEMPTS} reads (a writer outside the pipeline changed it?)")
+    raise CommitError(
+        f"{record_path(root, release_month)}: {table} does not match its commit record "
+        f"after {READ_ATTEMPTS} reads (a writer outside the pipeline changed it?)"
+    )

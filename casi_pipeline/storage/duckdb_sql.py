@@ -42,8 +42,9 @@ def register_object_store(connection: duckdb.DuckDBPyConnection) -> None:
 def duckdb_connection() -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB connection with a bounded memory budget and no insertion-order bookkeeping, closed on
     leaving; it reads `s3://` files through the object-store layer when an object root is in use."""
-    connection = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": False,
-                                        "temp_directory": str(SPILL_DIRECTORY)})
+    connection = duckdb.connect(
+        config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": False, "temp_directory": str(SPILL_DIRECTORY)}
+    )
     try:
         if objects.in_use():
             register_object_store(connection)

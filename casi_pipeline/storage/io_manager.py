@@ -8,12 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from casi_pipeline.storage import commits
-from casi_pipeline.storage.parquet_io import (
-    PARTITION_COLUMN,
-    partition_path,
-    table_path,
-    write_atomically,
-)
+from casi_pipeline.storage.parquet_io import PARTITION_COLUMN, partition_path, table_path, write_atomically
 from casi_pipeline.storage.warehouse import Warehouse
 
 
@@ -41,8 +36,9 @@ class HiveParquetIOManager(dg.IOManager):
         """Land the tables this run staged for each month: one commit record per month, written last."""
         root = self.warehouse.path
         for release_month in release_months:
-            commits.commit(root, release_month,
-                           {table: partition_path(root, table, release_month) for table in tables}, run_id)
+            commits.commit(
+                root, release_month, {table: partition_path(root, table, release_month) for table in tables}, run_id
+            )
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         table = self._table(context)

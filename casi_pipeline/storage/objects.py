@@ -46,7 +46,7 @@ def open_root(root: str | Path) -> Root:
     if isinstance(root, ObjectPath):
         return root
     if is_object_uri(str(root)):
-        return ObjectPath(str(root)[len(SCHEME):])
+        return ObjectPath(str(root)[len(SCHEME) :])
     return Path(root).resolve()
 
 
@@ -56,24 +56,35 @@ def endpoint() -> str:
 
 
 @lru_cache(maxsize=4)
-def _filesystem(endpoint_url: str, region: str, key: str | None, secret: str | None, token: str | None
-                ) -> pafs.S3FileSystem:
+def _filesystem(
+    endpoint_url: str, region: str, key: str | None, secret: str | None, token: str | None
+) -> pafs.S3FileSystem:
     parts = urllib.parse.urlsplit(endpoint_url)
     return pafs.S3FileSystem(
-        access_key=key, secret_key=secret, session_token=token, region=region,
-        endpoint_override=parts.netloc, scheme=parts.scheme or "https",
-        connect_timeout=CONNECT_TIMEOUT_SECONDS, request_timeout=REQUEST_TIMEOUT_SECONDS,
+        access_key=key,
+        secret_key=secret,
+        session_token=token,
+        region=region,
+        endpoint_override=parts.netloc,
+        scheme=parts.scheme or "https",
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        request_timeout=REQUEST_TIMEOUT_SECONDS,
         retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=MAX_ATTEMPTS),
         # Only the operator creates buckets: a mistyped bucket name must fail, not appear.
-        allow_bucket_creation=False, allow_bucket_deletion=False,
+        allow_bucket_creation=False,
+        allow_bucket_deletion=False,
     )
 
 
 def filesystem() -> pafs.S3FileSystem:
     """The S3 filesystem of the current AWS_* variables (one per distinct setting, reused)."""
-    return _filesystem(endpoint(), os.environ.get("AWS_REGION") or DEFAULT_REGION,
-                       os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY"),
-                       os.environ.get("AWS_SESSION_TOKEN"))
+    return _filesystem(
+        endpoint(),
+        os.environ.get("AWS_REGION") or DEFAULT_REGION,
+        os.environ.get("AWS_ACCESS_KEY_ID"),
+        os.environ.get("AWS_SECRET_ACCESS_KEY"),
+        os.environ.get("AWS_SESSION_TOKEN"),
+    )
 
 
 def in_use() -> bool:
@@ -169,8 +180,26 @@ class ObjectPath:
         if info.type == pafs.FileType.NotFound:
             raise FileNotFoundError(self.as_posix())
         mtime_ns = info.mtime_ns or 0
-        return os.stat_result((0, 0, 0, 0, 0, 0, info.size or 0, mtime_ns // 10**9, mtime_ns // 10**9,
-                               mtime_ns // 10**9, 0, 0, 0, mtime_ns, mtime_ns, mtime_ns))
+        return os.stat_result(
+            (
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                info.size or 0,
+                mtime_ns // 10**9,
+                mtime_ns // 10**9,
+                mtime_ns // 10**9,
+                0,
+                0,
+                0,
+                mtime_ns,
+                mtime_ns,
+                mtime_ns,
+            )
+        )
 
     def is_file(self) -> bool:
         return self._info_type() == pafs.FileType.File
@@ -264,6 +293,7 @@ def check_root(root: Root, what: str) -> None:
 
 # --- a PUT that never replaces ----------------------------------------------------------------------------------
 
+
 def _signing_key(secret: str, day: str, region: str) -> bytes:
     key = ("AWS4" + secret).encode()
     for part in (day, region, "s3", "aws4_request"):
@@ -277,24 +307,41 @@ def put_new(path: ObjectPath, data: bytes) -> None:
     path-style). Raises FileExistsError when the object exists, StorageError for any other refusal."""
     region = os.environ.get("AWS_REGION") or DEFAULT_REGION
     base = urllib.parse.urlsplit(endpoint())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
     resource = "/" + urllib.parse.quote(path.key, safe="/-_.~")
-    headers = {"host": base.netloc, "if-none-match": "*", "x-amz-content-sha256": hashlib.sha256(data).hexdigest(),
-               "x-amz-date": stamp}
+    headers = {
+        "host": base.netloc,
+        "if-none-match": "*",
+        "x-amz-content-sha256": hashlib.sha256(data).hexdigest(),
+        "x-amz-date": stamp,
+    }
     if os.environ.get("AWS_SESSION_TOKEN"):
         headers["x-amz-security-token"] = os.environ["AWS_SESSION_TOKEN"]
     signed = ";".join(sorted(headers))
-    canonical = "\n".join(["PUT", resource, "", *(f"{name}:{headers[name]}" for name in sorted(headers)), "",
-                           signed, headers["x-amz-content-sha256"]])
+    canonical = "\n".join(
+        [
+            "PUT",
+            resource,
+            "",
+            *(f"{name}:{headers[name]}" for name in sorted(headers)),
+            "",
+            signed,
+            headers["x-amz-content-sha256"],
+        ]
+    )
     scope = f"{day}/{region}/s3/aws4_request"
     to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    signature = hmac.new(_signing_key(os.environ.get("AWS_SECRET_ACCESS_KEY", ""), day, region), to_sign.encode(),
-                         hashlib.sha256).hexdigest()
-    headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={os.environ.get('AWS_ACCESS_KEY_ID', '')}/{scope}, "
-                                f"SignedHeaders={signed}, Signature={signature}")
-    request = urllib.request.Request(f"{base.scheme}://{base.netloc}{resource}", data=data, method="PUT",
-                                     headers=headers)
+    signature = hmac.new(
+        _signing_key(os.environ.get("AWS_SECRET_ACCESS_KEY", ""), day, region), to_sign.encode(), hashlib.sha256
+    ).hexdigest()
+    headers["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={os.environ.get('AWS_ACCESS_KEY_ID', '')}/{scope}, "
+        f"SignedHeaders={signed}, Signature={signature}"
+    )
+    request = urllib.request.Request(
+        f"{base.scheme}://{base.netloc}{resource}", data=data, method="PUT", headers=headers
+    )
     try:
         with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS):
             return
@@ -304,4 +351,3 @@ def put_new(path: ObjectPath, data: bytes) -> None:
         raise StorageError(f"{path.as_posix()}: conditional write refused: HTTP {error.code} {error.reason}") from None
     except (urllib.error.URLError, TimeoutError) as error:
         raise StorageError(f"{path.as_posix()}: write failed: {_first_line(error)}") from None
-

@@ -19,14 +19,18 @@ class Column:
     lineage: tuple[tuple[str, str], ...] = ()
 
 
-
-IDENTITY = (("model_id", "canonical model id"), ("provider", "canonical provider"),
-            ("model", "canonical model display name"))
+IDENTITY = (
+    ("model_id", "canonical model id"),
+    ("provider", "canonical provider"),
+    ("model", "canonical model display name"),
+)
 
 
 def model_identity(upstream: str) -> tuple[Column, ...]:
     """The canonical model columns, each copied from the same column of `upstream`."""
     return tuple(Column(name, "str", description, ((upstream, name),)) for name, description in IDENTITY)
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -48,12 +52,17 @@ class Table:
         return self.conform(pd.DataFrame())
 
     def schema(self) -> dg.TableSchema:
-        return dg.TableSchema(columns=[
-            dg.TableColumn(name=c.name, type=c.dtype, description=c.description) for c in self.columns
-        ])
+        return dg.TableSchema(
+            columns=[dg.TableColumn(name=c.name, type=c.dtype, description=c.description) for c in self.columns]
+        )
 
     def column_lineage(self) -> dg.TableColumnLineage:
-        return dg.TableColumnLineage(deps_by_column={
-            c.name: [dg.TableColumnDep(asset_key=dg.AssetKey(asset), column_name=column) for asset, column in c.lineage]
-            for c in self.columns if c.lineage
-        })
+        return dg.TableColumnLineage(
+            deps_by_column={
+                c.name: [
+                    dg.TableColumnDep(asset_key=dg.AssetKey(asset), column_name=column) for asset, column in c.lineage
+                ]
+                for c in self.columns
+                if c.lineage
+            }
+        )

@@ -16,11 +16,7 @@ import pandas as pd
 
 from casi_pipeline import months
 from casi_pipeline.storage.objects import ObjectPath, open_root
-from casi_pipeline.storage.parquet_io import (
-    read_parquet_bytes,
-    read_partition,
-    table_path,
-)
+from casi_pipeline.storage.parquet_io import read_parquet_bytes, read_partition, table_path
 
 LOCKS_FOLDER = ".locks"  # dot-prefixed: pyarrow, pandas and DuckDB globs never take it for data
 PUBLISHED_LOCK = "published"  # the cross-release tables
@@ -68,6 +64,5 @@ class Warehouse(dg.ConfigurableResource):
 
     def read_partitions(self, table: str, release_months: list[str]) -> pd.DataFrame:
         """The committed partitions of a table, concatenated; months never materialised are absent (no error)."""
-        frames = [frame for month in release_months
-                  if (frame := read_partition(self.path, table, month)) is not None]
+        frames = [frame for month in release_months if (frame := read_partition(self.path, table, month)) is not None]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
