@@ -20,7 +20,6 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import cast
 
 import dagster as dg
@@ -198,22 +197,6 @@ def build_and_check(
     yield stage.table.conform(result.frame)
 
 
-@contextmanager
-def run_docs(context) -> Iterator[RunDocs | None]:
-    """The run's Data Docs under the warehouse, built when the block ends, even when a suite refused the month (its
-    failures are what people most need to browse)."""
-    root = context.resources.warehouse.path
-    # GX's store writes local files: on an s3:// warehouse no Data Docs are built (nothing is written to local disk)
-    if not isinstance(root, Path):
-        yield None
-        return
-    docs = RunDocs(root, context.run.run_id)
-    try:
-        yield docs
-    finally:
-        docs.build()
-
-
 def _table_metadata(frame: pd.DataFrame) -> dict:
     return {"dagster/row_count": len(frame), "preview": dg.MetadataValue.md(_preview(frame))}
 
@@ -308,9 +291,9 @@ def build_stage_chain(
         tables: dict[str, pd.DataFrame] = {}
         checks: dict[str, list[dg.AssetCheckResult]] = {stage.table.name: [] for stage in stages}
         # Held until the last output is stored: Dagster stores each output before resuming this generator.
-        with lock(context, months), run_docs(context) as docs:
+        with lock(context, months):
             for stage in stages:
-                for item in build_and_check(stage, months, tables, context, docs):
+                for item in build_and_check(stage, months, tables, context, context.resources.warehouse.run_docs):
                     if isinstance(item, pd.DataFrame):
                         tables[stage.table.name] = item
                     else:
@@ -365,8 +348,8 @@ def build_stage_asset(
     )
     def _asset(context, **loaded):
         tables = {name: inputs[name][0].conform(frame) for name, frame in loaded.items()}
-        with lock(context, []), run_docs(context) as docs:
-            for item in build_and_check(stage, [], tables, context, docs):
+        with lock(context, []):
+            for item in build_and_check(stage, [], tables, context, context.resources.warehouse.run_docs):
                 yield _output(stage, item) if isinstance(item, pd.DataFrame) else item
 
     return _asset

@@ -10,13 +10,18 @@ import fcntl
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import pandas as pd
+from pydantic import PrivateAttr
 
 from casi_pipeline import months
 from casi_pipeline.storage.objects import ObjectPath, open_root
 from casi_pipeline.storage.parquet_io import read_parquet_bytes, read_partition, table_path
+
+if TYPE_CHECKING:
+    from casi_pipeline.quality.docs import RunDocs
 
 LOCKS_FOLDER = ".locks"  # dot-prefixed: pyarrow, pandas and DuckDB globs never take it for data
 PUBLISHED_LOCK = "published"  # the cross-release tables
@@ -48,11 +53,34 @@ class Warehouse(dg.ConfigurableResource):
     """The warehouse under `root`, a local folder or an `s3://bucket/prefix`."""
 
     root: str
+    _run_docs: RunDocs | None = PrivateAttr(default=None)
 
     @property
     def path(self) -> Path | ObjectPath:
         """The warehouse root: every reader and writer of warehouse files starts here."""
         return open_root(self.root)
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[Warehouse]:
+        """For the length of a run (the in-process executor sets resources up once per run): the run's Data Docs,
+        built once when the run ends, even when a suite refused a month (its failures are what people most need to
+        browse). A build re-renders every page template, so once per run rather than once per step. GX's store
+        writes local files: an s3:// warehouse gets none (nothing is written to local disk)."""
+        from casi_pipeline.quality.docs import RunDocs  # Great Expectations: only inside a run
+
+        root = self.path
+        run = context.run
+        self._run_docs = RunDocs(root, run.run_id) if isinstance(root, Path) and run is not None else None
+        try:
+            yield self
+        finally:
+            if self._run_docs is not None:
+                self._run_docs.build()
+
+    @property
+    def run_docs(self) -> RunDocs | None:
+        """The run's Data Docs (None outside a run, and for an s3:// warehouse)."""
+        return self._run_docs
 
     def locked(self, names: Iterable[str]) -> AbstractContextManager[None]:
         return locked(self.path, names)
