@@ -55,10 +55,12 @@ def open_instance(settings: Settings) -> dg.DagsterInstance:
 
 
 class Runner:
-    def __init__(self, settings: Settings, progress: Progress | None = None):
+    def __init__(
+        self, settings: Settings, progress: Progress | None = None, instance: dg.DagsterInstance | None = None
+    ):
         from casi_pipeline.definitions import build_definitions  # Great Expectations: only when something runs
 
-        self.instance = open_instance(settings)
+        self.instance = instance or open_instance(settings)
         self.settings = settings
         self.defs = build_definitions(settings)
         self.progress = progress or Progress(quiet=True)
@@ -272,7 +274,7 @@ def run_plans(settings: Settings, progress: Progress, rebuild: bool = False) -> 
     for plan in plans:
         for month, why in sorted(plan.stale.items()):
             progress.line(f"stale: {month}{' redteam' if plan.chain is staleness.REDTEAM else ''}: {why}")
-    runner = Runner(settings, progress)
+    runner = Runner(settings, progress, instance)  # the instance the plans were read from
     release_failures, refusals, landed = run_stale(runner, RELEASE_JOB, release, _normalise_stored(settings), stopped)
     redteam_failures, redteam_refusals, redteam_landed = run_stale(runner, REDTEAM_JOB, redteam, stopped=stopped)
     failures, refusals = failures + release_failures + redteam_failures, refusals + redteam_refusals
