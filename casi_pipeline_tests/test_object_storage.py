@@ -258,6 +258,10 @@ def test_the_deployed_run_puts_runs_in_postgres_and_the_nine_months_in_a_bucket(
     assert result.returncode == 0, result.stderr
     assert runs_in_postgres(url) == [("release_job", "SUCCESS"), ("redteam_job", "SUCCESS"),
                                      ("publish_job", "SUCCESS")]
+    in_bucket, local = object_tree(s3, "casi-wh-deployed/boards"), local_tree(base / "warehouse")
+    assert sorted(in_bucket) == sorted(local) and [name for name in local if in_bucket[name] != local[name]] == []
+    assert list(cwd.iterdir()) == [] and list(tmp.iterdir()) == []
+    assert sorted(path.name for path in home.iterdir()) == ["dagster.yaml"]  # the instance is in PostgreSQL
     with pytest.MonkeyPatch.context() as patch:  # the instance dagster.yaml configures, as the run opened it
         patch.setenv(POSTGRES_URL_ENV, url)
         instance = dg.DagsterInstance.from_config(str(home))
@@ -267,7 +271,3 @@ def test_the_deployed_run_puts_runs_in_postgres_and_the_nine_months_in_a_bucket(
             instance.dispose()
     tags = release.dagster_run.tags
     assert (tags[RANGE[0]], tags[RANGE[1]]) == ("2025-06", "2026-02")  # the nine months in one run
-    in_bucket, local = object_tree(s3, "casi-wh-deployed/boards"), local_tree(base / "warehouse")
-    assert sorted(in_bucket) == sorted(local) and [name for name in local if in_bucket[name] != local[name]] == []
-    assert list(cwd.iterdir()) == [] and list(tmp.iterdir()) == []
-    assert sorted(path.name for path in home.iterdir()) == ["dagster.yaml"]  # the instance is in PostgreSQL
