@@ -28,6 +28,8 @@ from casi_pipeline.definitions import build_definitions, resources
 from casi_pipeline.job_names import RELEASE_JOB
 from casi_pipeline.quality.docs import FOLDER as DATA_DOCS
 from casi_pipeline.settings import DAGSTER_HOME_ENV, DATA_RAW_ENV, WAREHOUSE_ENV, Settings, prepare_dagster_home
+from casi_pipeline.storage import commits
+from casi_pipeline.storage.parquet_io import partition_path
 from casi_pipeline.storage.warehouse import LOCKS_FOLDER
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,7 +46,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 
 # The modules that wait longest on servers and subprocesses start first: on two workers (pyproject's -n 2, one module
 # per worker) the short modules then fill in beside them instead of one long module running alone at the end.
-FIRST = ("test_ui.py", "test_object_storage.py", "test_postgres_instance.py", "test_crash_and_concurrency.py")
+FIRST = ("test_ui.py", "test_object_storage.py", "test_object_storage_crash.py", "test_postgres_instance.py",
+         "test_crash_and_concurrency.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -212,6 +215,56 @@ def real_data_run(tmp_path_factory) -> Settings:
 def sample_run(tmp_path_factory) -> Settings:
     """The bundled sample (release months 2025-09 and 2025-11), run once through `casi-pipeline run`."""
     return land(tmp_path_factory.mktemp("sample"), add_sample)
+
+
+ROLLING = "casi_rolling_12_months.csv"
+# A December snapshot that also carries November: after the sample it changes the 2025-11 tables and adds 2025-12.
+DECEMBER = "Model,Nov,Dec\nAnthropic Claude Sonnet 4.5,95.86,96.88\nOpenAI GPT-5,80.31,84.08\n"
+
+
+def landed_then_run(base: Path, template: Settings, month: str, drop: dict[str, str]) -> Settings:
+    """One uninterrupted `casi-pipeline run` (in-process) on a copy of a landed template with a drop added (file
+    name -> text): the state a run that was interrupted, or had to wait, must end in."""
+    settings = Settings(data_raw=base / "data_raw", warehouse=base / "warehouse", dagster_home=base / "dagster_home")
+    copy_landed(template, settings)
+    add_drop(settings.data_raw, month, drop)
+    assert run_cli(settings, "run") == 0
+    return settings
+
+
+@pytest.fixture(scope="session")
+def december_run(tmp_path_factory, sample_run) -> Settings:
+    """The landed sample, then one uninterrupted run after the DECEMBER snapshot lands as data_raw/2025-12/."""
+    return landed_then_run(tmp_path_factory.mktemp("december"), sample_run, "2025-12", {ROLLING: DECEMBER})
+
+
+# --- what readers of a release month get ------------------------------------------------------------------------
+
+RELEASE_TABLES = ("ingest", "validate", "normalise", "restatements", "leaderboard")
+
+
+def committed_tables(warehouse, month: str) -> dict[str, str]:
+    """sha256 of what a reader that follows the commit record gets for each release table of the month (the
+    warehouse a local Path or an ObjectPath)."""
+    return {table: hashlib.sha256(commits.read_committed(
+        warehouse, table, month, partition_path(warehouse, table, month))).hexdigest() for table in RELEASE_TABLES}
+
+
+def plain_files(warehouse, month: str) -> dict[str, str]:
+    """sha256 of what a plain `*.parquet` glob reads for each release table of the month."""
+    return {table: hashlib.sha256(partition_path(warehouse, table, month).read_bytes()).hexdigest()
+            for table in RELEASE_TABLES}
+
+
+# --- a real S3 server (SeaweedFS), one per session (per xdist worker) ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory):
+    from .seaweed import seaweedfs  # seaweed imports this module
+
+    with seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
 
 
 # --- the raw-drop sensor, evaluated as the daemon does ----------------------------------------------------------

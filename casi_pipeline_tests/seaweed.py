@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,9 @@ from .conftest import free_ports
 WEED = Path(sys.executable).with_name("weed")
 ACCESS_KEY, SECRET_KEY, REGION = "casi-test-key", "casi-test-secret", "us-east-1"
 START_SECONDS = 90  # an upper bound for a loaded machine
+# On SIGTERM `weed server` stops its gRPC servers gracefully, which waits without end on the filer's subscriptions:
+# its data is thrown away, so it gets a moment, then SIGKILL.
+GRACE_SECONDS = 2
 STOP_SECONDS = 15
 PORTS = ("master", "master.port.grpc", "volume", "volume.port.grpc", "filer", "filer.port.grpc", "s3",
          "s3.port.grpc")
@@ -85,17 +89,20 @@ def seaweedfs(folder: Path) -> Iterator[S3Server]:
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(STOP_SECONDS)
+            process.wait(GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             os.kill(process.pid, signal.SIGKILL)
             process.wait(STOP_SECONDS)
+        for port in ports.values():  # the gRPC servers' Unix sockets, which a killed server leaves behind
+            for socket_file in Path(tempfile.gettempdir()).glob(f"seaweedfs-*-{port}.sock"):
+                socket_file.unlink(missing_ok=True)
 
 
-def upload_tree(server: S3Server, local: Path, target: str) -> None:
-    """Copy a local folder into `bucket/prefix`."""
+def upload_tree(server: S3Server, local: Path, target: str, skip: tuple[str, ...] = ()) -> None:
+    """Copy a local folder into `bucket/prefix`, but the files under a folder named in `skip`."""
     fs = server.admin()
     for path in sorted(local.rglob("*")):
-        if path.is_file():
+        if path.is_file() and not set(skip) & set(path.relative_to(local).parts):
             with fs.open_output_stream(f"{target}/{path.relative_to(local).as_posix()}") as sink:
                 sink.write(path.read_bytes())
 

@@ -12,14 +12,14 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from .conftest import (WAIT_SECONDS, add_drop, copy_landed, paused_writer, run_cli, start,
-                       tree_hashes, wait_for, waiting_for_a_lock)
+from .conftest import DECEMBER as DECEMBER_WITH_GPT5  # what december_run adds
+from .conftest import (ROLLING, WAIT_SECONDS, add_drop, committed_tables, copy_landed, landed_then_run,
+                       paused_writer, plain_files, run_cli, start, tree_hashes, wait_for, waiting_for_a_lock)
 
-ROLLING = "casi_rolling_12_months.csv"
 RESTATED = "casi_rolling_12_months.restated-20260101T060000Z.csv"
 # A December snapshot that also carries November: it changes the landed 2025-11 tables and adds 2025-12.
 DECEMBER = "Model,Nov,Dec\nAnthropic Claude Sonnet 4.5,95.86,96.88\n"
-DECEMBER_WITH_GPT5 = DECEMBER + "OpenAI GPT-5,80.31,84.08\n"
+LANDED_MONTHS = ("2025-09", "2025-11")
 
 
 @pytest.fixture
@@ -27,22 +27,13 @@ def landed(settings, sample_run):
     return copy_landed(sample_run, settings)  # release months 2025-09 and 2025-11
 
 
-def single_run(tmp_path, sample_run, drop: dict[str, str]) -> dict[str, str]:
-    """What one uninterrupted run gives from the same landed state and December drop (file name -> text)."""
-    from casi_pipeline.settings import Settings
-
-    reference = Settings(tmp_path / "ref" / "data_raw", tmp_path / "ref" / "warehouse", tmp_path / "ref" / "home")
-    copy_landed(sample_run, reference)
-    add_drop(reference.data_raw, "2025-12", drop)
-    assert run_cli(reference, "run") == 0
-    return tree_hashes(reference.warehouse)
-
-
 def leftovers(warehouse: Path) -> list[Path]:
     return sorted(warehouse.rglob(".*.tmp"))
 
 
-def test_a_run_killed_while_writing_loses_nothing_and_a_rerun_completes(settings, landed, sample_run, tmp_path):
+def test_a_run_killed_while_writing_loses_nothing_and_a_rerun_completes(settings, landed, sample_run, december_run,
+                                                                         tmp_path):
+    before = {month: committed_tables(sample_run.warehouse, month) for month in LANDED_MONTHS}
     add_drop(settings.data_raw, "2025-12", {ROLLING: DECEMBER_WITH_GPT5})
     # Killed in the middle of writing November: ingest and validate already renamed, normalise written aside.
     writer, control = paused_writer(settings, tmp_path, "normalise/release_month=2025-11/")
@@ -56,6 +47,10 @@ def test_a_run_killed_while_writing_loses_nothing_and_a_rerun_completes(settings
     for table in ("normalise", "restatements", "leaderboard", "models", "leaderboard_history"):
         assert {p: h for p, h in after.items() if p.startswith(table + "/")} == {
             p: h for p, h in landed.items() if p.startswith(table + "/")}, table
+    # Readers that follow the commit records see each month whole as it was committed before: ingest and validate of
+    # November are staged (dot-prefixed) beside it, so a plain glob still sees the previous run's files too.
+    assert {month: committed_tables(settings.warehouse, month) for month in LANDED_MONTHS} == before
+    assert plain_files(settings.warehouse, "2025-11") == before["2025-11"]
     [partial] = leftovers(settings.warehouse)
     # the temporary file of normalise's staged copy (storage.commits): dot-prefixed, like the staged file itself
     assert partial.parent.name == "release_month=2025-11" and partial.name.startswith("..part-0.parquet.")
@@ -68,7 +63,7 @@ def test_a_run_killed_while_writing_loses_nothing_and_a_rerun_completes(settings
 
     assert run_cli(settings, "run") == 0  # the rerun completes the release ...
     assert leftovers(settings.warehouse) == []  # ... and clears what the killed writer left
-    assert tree_hashes(settings.warehouse) == single_run(tmp_path, sample_run, {ROLLING: DECEMBER_WITH_GPT5})
+    assert tree_hashes(settings.warehouse) == tree_hashes(december_run.warehouse)  # as one uninterrupted run
 
 
 def test_two_runs_of_one_month_take_turns_and_end_as_one_run(settings, landed, sample_run, tmp_path):
@@ -84,5 +79,6 @@ def test_two_runs_of_one_month_take_turns_and_end_as_one_run(settings, landed, s
         assert process.returncode == 0, err
     # The second run read November only after the first had written all of it: one run's result, never a mixture.
     assert leftovers(settings.warehouse) == []
-    assert tree_hashes(settings.warehouse) == single_run(tmp_path, sample_run,
-                                                         {ROLLING: DECEMBER, RESTATED: DECEMBER_WITH_GPT5})
+    reference = landed_then_run(tmp_path / "reference", sample_run, "2025-12",
+                                {ROLLING: DECEMBER, RESTATED: DECEMBER_WITH_GPT5})
+    assert tree_hashes(settings.warehouse) == tree_hashes(reference.warehouse)
