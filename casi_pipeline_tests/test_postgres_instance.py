@@ -1,7 +1,8 @@
 """The instance of a deployment (deploy/dagster.yaml) on a real PostgreSQL on 127.0.0.1: `casi-pipeline run` records
 its runs there and lands the same tables as on the default SQLite instance; two runs of one month take turns through
 the concurrency pool; the daemon's run monitoring fails a run whose worker died and frees its slot; a wrong
-DAGSTER_POSTGRES_URL is one line, exit 1, nothing written."""
+DAGSTER_POSTGRES_URL is one line, exit 1, nothing written (at once when the server answers no); a server that comes
+back within seconds is waited for."""
 
 import os
 import select
