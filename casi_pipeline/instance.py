@@ -2,28 +2,46 @@
 
 When the instance cannot be opened (DAGSTER_POSTGRES_URL unset, unparsable, or naming a host, port, database or
 password the server refuses), InstanceError carries one line saying what failed, before any run writes anything.
+
+On PostgreSQL, one direct connection comes first, to the URL Dagster resolves from dagster.yaml: a server that answers
+with a refusal (wrong password, no such database) is reported at once, where dagster-postgres would retry a certain
+failure for about 12 s; a server that cannot be reached (a restart, a network blip) is tried again for
+REACH_SECONDS before the line is given.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import sqlalchemy.engine
 import sqlalchemy.exc
 import yaml
+from dagster._config import process_config, resolve_to_config_type
+from dagster._core.instance.ref import InstanceRef
+from sqlalchemy.pool import NullPool
 
 from casi_pipeline.settings import POSTGRES_URL_ENV
 
 try:
-    from dagster_postgres.utils import DagsterPostgresException
+    from dagster_postgres import DagsterPostgresStorage
+    from dagster_postgres.utils import (
+        DagsterPostgresException,
+        create_pg_engine,
+        get_token_provider_from_config,
+        pg_url_from_config,
+    )
 
     _POSTGRES_ERRORS: tuple[type[Exception], ...] = (DagsterPostgresException,)
+    _HAS_POSTGRES = True
 except ImportError:  # without the [deploy] extra the instance cannot be on PostgreSQL, so this is never raised
     _POSTGRES_ERRORS = ()
+    _HAS_POSTGRES = False
 
 OPEN_ERRORS: tuple[type[BaseException], ...] = (
     dg.DagsterError,
@@ -34,6 +52,17 @@ OPEN_ERRORS: tuple[type[BaseException], ...] = (
 )
 _UNSET_VARIABLE = re.compile(r'environment variable "([^"]+)" which is not set')
 _DRIVER_PREFIX = re.compile(r"^\([\w.]+\) ")  # SQLAlchemy's "(psycopg2.OperationalError) " before the server's words
+
+# A server that cannot be reached is tried again for this long (a restart takes seconds), every RETRY_SECONDS.
+REACH_SECONDS = 3.0
+RETRY_SECONDS = 0.5
+# Per attempt: without it libpq waits on the operating system, minutes for a host that drops packets.
+CONNECT_TIMEOUT_SECONDS = 10
+# libpq puts the server's answer after its severity ("FATAL:  password authentication failed ..."); with none, the
+# server was not reached. Of the answers, only "the database system is starting up" (or shutting down, or in
+# recovery) goes away by itself.
+_SERVER_ANSWER = re.compile(r"\bFATAL:")
+_SERVER_NOT_READY = re.compile(r"the database system is (starting up|shutting down|in recovery mode|not yet accepting)")
 
 
 class InstanceError(Exception):
@@ -68,10 +97,53 @@ def _quiet_connection_retries() -> Iterator[None]:
         root.removeHandler(placeholder)
 
 
+def _may_come_back(error: sqlalchemy.exc.OperationalError) -> bool:
+    """The server was not reached, or answered that it is not ready yet: trying again may succeed."""
+    words = str(error.orig)
+    return not _SERVER_ANSWER.search(words) or bool(_SERVER_NOT_READY.search(words))
+
+
+def check_postgres(ref: InstanceRef) -> None:
+    """Connect once to the PostgreSQL of the instance's `storage: postgres` (its URL as Dagster resolves it: the
+    environment variable dagster.yaml names, or postgres_db); raise what the connection raised. Other storages:
+    nothing to check."""
+    data = ref.storage_data
+    if not _HAS_POSTGRES or data is None or data.module_name != "dagster_postgres":
+        return
+    config_type = resolve_to_config_type(DagsterPostgresStorage.config_type())
+    resolved = process_config(config_type, data.config_dict)  # as Dagster does when it opens the storage
+    config = resolved.value
+    if not resolved.success or config is None:
+        raise dg.DagsterInvalidConfigError(
+            "Errors whilst loading the storage configuration.", resolved.errors, data.config_dict
+        )
+    url = pg_url_from_config(config)
+    timeout = (
+        {}
+        if "connect_timeout" in sqlalchemy.engine.make_url(url).query
+        else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    )
+    engine = create_pg_engine(url, get_token_provider_from_config(config), poolclass=NullPool, connect_args=timeout)
+    deadline = time.monotonic() + REACH_SECONDS
+    try:
+        while True:
+            try:
+                engine.connect().close()
+                return
+            except sqlalchemy.exc.OperationalError as error:
+                if not _may_come_back(error) or time.monotonic() + RETRY_SECONDS > deadline:
+                    raise
+            time.sleep(RETRY_SECONDS)
+    finally:
+        engine.dispose()
+
+
 def open_instance(home: Path) -> dg.DagsterInstance:
     """The instance configured by `<home>/dagster.yaml` (DAGSTER_HOME must point at `home`)."""
     try:
         with _quiet_connection_retries():
-            return dg.DagsterInstance.get()
+            ref = InstanceRef.from_dir(str(home))  # what DagsterInstance.get() opens
+            check_postgres(ref)
+            return dg.DagsterInstance.from_ref(ref)
     except OPEN_ERRORS as error:
         raise InstanceError(f"cannot open the Dagster instance of {home / 'dagster.yaml'}: {_reason(error)}") from error

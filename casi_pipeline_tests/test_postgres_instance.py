@@ -1,23 +1,30 @@
 """The instance of a deployment (deploy/dagster.yaml) on a real PostgreSQL on 127.0.0.1: `casi-pipeline run` records
 its runs there and lands the same tables as on the default SQLite instance; two runs of one month take turns through
 the concurrency pool; the daemon's run monitoring fails a run whose worker died and frees its slot; a wrong
-DAGSTER_POSTGRES_URL is one line, exit 1, nothing written."""
+DAGSTER_POSTGRES_URL is one line, exit 1, nothing written (at once when the server answers no); a server that comes
+back within seconds is waited for."""
 
 import os
-import shutil
+import select
 import signal
+import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from casi_pipeline.instance import REACH_SECONDS, open_instance
 from casi_pipeline.pools import RELEASE_POOL
 from casi_pipeline.settings import POSTGRES_URL_ENV, Settings
 
-from .conftest import (REPO, WAIT_SECONDS, add_sample, paused_writer, run_cli, start, tree_hashes, wait_for,
+from .conftest import (RANGE, WAIT_SECONDS, add_sample, free_ports, paused_writer, run_cli, start, tree_hashes, wait_for,
                        waiting_for_a_lock)
 from .postgres import deploy_home, postgres, runs_in_postgres  # noqa: F401 (postgres: the session's server fixture)
 
@@ -34,35 +41,29 @@ def on_postgres(settings, postgres, monkeypatch):  # noqa: F811
     return settings, url
 
 
-def open_instance(settings: Settings) -> dg.DagsterInstance:
-    return dg.DagsterInstance.from_config(str(settings.dagster_home))
+@contextmanager
+def instance_of(settings: Settings) -> Iterator[dg.DagsterInstance]:
+    """The test's own connection to the instance, open for as long as it looks (each look reads the database)."""
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
+    try:
+        yield instance
+    finally:
+        instance.dispose()
 
 
 def test_the_sample_run_records_its_runs_in_postgres_and_lands_the_same_tables(on_postgres, sample_run):
+    """The real nine months on this instance (one release run over 2025-06..2026-02, the same tables as a local run)
+    are test_object_storage's deployed run."""
     settings, url = on_postgres
     add_sample(settings.data_raw)
     assert run_cli(settings, "run") == 0
-    # 2025-09 and 2025-11 each in a release run, then publish; nothing of the instance on local disk
-    assert runs_in_postgres(url) == [("release_job", "SUCCESS"), ("publish_job", "SUCCESS")]  # stale months: one run
-    assert sorted(path.name for path in settings.dagster_home.iterdir()) == ["dagster.yaml"]
-    assert tree_hashes(settings.warehouse) == tree_hashes(sample_run.warehouse)
-
-
-def test_the_real_data_run_on_postgres_lands_the_same_nine_months(on_postgres, real_data_run):
-    settings, url = on_postgres
-    shutil.copytree(real_data_run.data_raw, settings.data_raw, dirs_exist_ok=True)
-    assert run_cli(settings, "run") == 0
-    runs = runs_in_postgres(url)
-    assert runs == [("release_job", "SUCCESS"), ("publish_job", "SUCCESS")]  # the nine months in one run
-    instance = open_instance(settings)
-    try:
+    # 2025-09..2025-11 in one release run (the month between is a short gap), then publish
+    assert runs_in_postgres(url) == [("release_job", "SUCCESS"), ("publish_job", "SUCCESS")]
+    with instance_of(settings) as instance:  # and Dagster reads back the range the run covered
         [record] = instance.get_run_records(dg.RunsFilter(job_name="release_job"))
-    finally:
-        instance.dispose()
-    tags = record.dagster_run.tags
-    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == ("2025-06",
-                                                                                                      "2026-02")
-    assert tree_hashes(settings.warehouse) == tree_hashes(real_data_run.warehouse)
+    assert tuple(record.dagster_run.tags[tag] for tag in RANGE) == ("2025-09", "2025-11")
+    assert sorted(path.name for path in settings.dagster_home.iterdir()) == ["dagster.yaml"]  # nothing on local disk
+    assert tree_hashes(settings.warehouse) == tree_hashes(sample_run.warehouse)
 
 
 @pytest.mark.parametrize("fault", ["port", "password", "database", "unset", "not a URL"])
@@ -84,6 +85,7 @@ def test_a_wrong_postgres_url_is_one_line_exit_1_and_nothing_written(fault, on_p
     else:
         monkeypatch.setenv(POSTGRES_URL_ENV, url)
     capsys.readouterr()
+    logged = len(server_log(postgres))
     assert run_cli(settings, "run") == 1
     out, err = capsys.readouterr()
     [line] = err.splitlines()
@@ -92,57 +94,118 @@ def test_a_wrong_postgres_url_is_one_line_exit_1_and_nothing_written(fault, on_p
     assert out == ""
     assert not settings.warehouse.exists()
     assert tree_hashes(settings.data_raw) == raw_before
+    if fault in ("password", "database"):  # the server answered no: asked once (dagster-postgres asks six times)
+        assert server_log(postgres)[logged:].count(expected) == 1
 
 
-def concurrency(settings: Settings):
-    instance = open_instance(settings)
+def server_log(server) -> str:
+    """What the server logged (its FATAL lines: one per refused connection)."""
+    return (server.base / "server.log").read_text()
+
+
+@contextmanager
+def relay_after(delay: float, port: int, target: int) -> Iterator[None]:
+    """127.0.0.1:port refuses connections for `delay` seconds (a server restarting), then relays each to `target`."""
+    class Relay(socketserver.BaseRequestHandler):
+        def handle(self):
+            with socket.create_connection(("127.0.0.1", target)) as upstream:
+                ends = {self.request: upstream, upstream: self.request}
+                while True:
+                    for end in select.select(list(ends), [], [])[0]:
+                        data = end.recv(65536)
+                        if not data:
+                            return
+                        ends[end].sendall(data)
+
+    servers: list[socketserver.ThreadingTCPServer] = []
+
+    def listen():
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Relay)
+        server.daemon_threads = True
+        servers.append(server)
+        server.serve_forever(poll_interval=0.05)
+
+    timer = threading.Timer(delay, listen)
+    timer.daemon = True
+    timer.start()
     try:
-        return instance.event_log_storage.get_concurrency_info(RELEASE_POOL)
+        yield
     finally:
-        instance.dispose()
+        timer.cancel()
+        for server in servers:  # ends serve_forever, so the timer's thread ends too
+            server.shutdown()
+            server.server_close()
+        timer.join(timeout=10)
 
 
-def step_events(settings: Settings, run_id: str) -> dict[str, float]:
+def test_a_server_that_comes_back_within_seconds_is_waited_for(on_postgres, postgres, monkeypatch):  # noqa: F811
+    """A refused connection is tried again for REACH_SECONDS (3 s): a restart does not fail the run."""
+    settings, url = on_postgres
+    [port] = free_ports(1)
+    monkeypatch.setenv(POSTGRES_URL_ENV, postgres.url(url.rsplit("/", 1)[1], port=port))
+    monkeypatch.setenv("DAGSTER_HOME", str(settings.dagster_home))
+    began = time.monotonic()
+    assert REACH_SECONDS > 1.0
+    with relay_after(1.0, port, postgres.port):
+        opened = open_instance(settings.dagster_home)
+        try:
+            assert time.monotonic() - began >= 1.0  # refused at first
+            assert opened.get_runs() == []
+        finally:
+            opened.dispose()
+
+
+def concurrency(instance: dg.DagsterInstance):
+    return instance.event_log_storage.get_concurrency_info(RELEASE_POOL)
+
+
+def step_events(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
     """Event type name -> timestamp of the release step's start and end in a run."""
-    instance = open_instance(settings)
-    try:
-        return {event.dagster_event.event_type_value: event.timestamp
-                for event in instance.all_logs(run_id)
-                if event.dagster_event is not None and event.dagster_event.step_key == RELEASE_STEP}
-    finally:
-        instance.dispose()
+    return {event.dagster_event.event_type_value: event.timestamp
+            for event in instance.all_logs(run_id)
+            if event.dagster_event is not None and event.dagster_event.step_key == RELEASE_STEP}
 
 
 def test_a_second_run_of_the_same_month_waits_for_the_pool_slot(on_postgres, tmp_path):
     settings, _ = on_postgres
     add_sample(settings.data_raw)
-    # Run A holds the release pool's one slot, stopped inside its write of September's normalise table.
-    first, control = paused_writer(settings, tmp_path, "normalise/release_month=2025-09/")
-    [holder] = concurrency(settings).claimed_slots
-    second = start(settings)
-    try:
-        # Run B's step is queued for the slot: it has not started, so it cannot be waiting on a file lock either.
-        def second_is_pending() -> bool:
-            return bool(concurrency(settings).pending_run_ids - {holder.run_id})
+    # Two runs of the same months, started together. The one whose step gets the release pool's one slot (A) stops
+    # inside its write of September's normalise table (paused_cli.py); the other (B) must wait for that slot.
+    control = tmp_path / "pause"
+    control.mkdir()
+    (control / "match").write_text("normalise/release_month=2025-09/")
+    with instance_of(settings) as instance:  # opened first: it creates the instance's tables
+        processes = [start(settings, control), start(settings, control)]
+        try:
+            def one_holds_and_one_waits() -> bool:
+                for process in processes:
+                    if process.poll() is not None:
+                        pytest.fail(f"casi-pipeline ended before both runs met at the pool: {process.communicate()}")
+                info = concurrency(instance)
+                return (control / "paused").exists() and len(info.claimed_slots) == 1 and bool(
+                    info.pending_run_ids - {slot.run_id for slot in info.claimed_slots})
 
-        wait_for(second_is_pending, "the second run to queue for the release pool", second)
-        [waiting] = concurrency(settings).pending_run_ids - {holder.run_id}
-        time.sleep(2)  # B stays queued while A holds the slot
-        assert "STEP_START" not in step_events(settings, waiting)
-        assert not waiting_for_a_lock(second.pid)
-        assert concurrency(settings).active_run_ids == {holder.run_id}
-        (control / "resume").touch()
-        for process in (first, second):
-            _, err = process.communicate(timeout=WAIT_SECONDS)
-            assert process.returncode == 0, err
-    finally:
-        for process in (first, second):
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
-    # B's step started only after A's step had ended
-    assert step_events(settings, waiting)["STEP_START"] >= step_events(settings, holder.run_id)["STEP_SUCCESS"]
-    assert concurrency(settings).claimed_slots == []
+            wait_for(one_holds_and_one_waits, "one run to hold the release pool and the other to queue for it",
+                     processes[0])
+            [holder] = concurrency(instance).claimed_slots
+            [waiting] = concurrency(instance).pending_run_ids - {holder.run_id}
+            time.sleep(2)  # B stays queued while A holds the slot
+            # B's step has not started, so it cannot be waiting on a file lock either (A waits in paused_cli.py)
+            assert "STEP_START" not in step_events(instance, waiting)
+            assert not any(waiting_for_a_lock(process.pid) for process in processes)
+            assert concurrency(instance).active_run_ids == {holder.run_id}
+            (control / "resume").touch()
+            for process in processes:
+                _, err = process.communicate(timeout=WAIT_SECONDS)
+                assert process.returncode == 0, err
+            # B's step started only after A's step had ended
+            assert step_events(instance, waiting)["STEP_START"] >= step_events(instance, holder.run_id)["STEP_SUCCESS"]
+            assert concurrency(instance).claimed_slots == []
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.kill()
+                    process.communicate()
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -157,36 +220,35 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def test_run_monitoring_fails_a_run_whose_worker_died_and_frees_its_slot(on_postgres, tmp_path):
-    settings, _ = on_postgres
+    settings, url = on_postgres
     # No health check for in-process or default-launcher workers: max_runtime_seconds is what ends them (1 s here).
     deploy_home(settings.dagster_home, max_runtime_seconds=1, poll_interval_seconds=1,
                 free_slots_after_run_end_seconds=1)  # 0 would turn the freeing off
     add_sample(settings.data_raw)
     worker, _ = paused_writer(settings, tmp_path, "normalise/release_month=2025-09/")
-    [held] = concurrency(settings).claimed_slots
-    worker.send_signal(signal.SIGKILL)
-    worker.communicate()
+    with instance_of(settings) as instance:
+        [held] = concurrency(instance).claimed_slots
+        worker.send_signal(signal.SIGKILL)
+        worker.communicate()
 
-    log = tmp_path / "daemon.log"
-    with log.open("wb") as sink:  # the daemon keeps its own copy of the descriptor
-        daemon = subprocess.Popen(
-            [str(Path(sys.executable).with_name("dagster-daemon")), "run", "--workspace", str(REPO / "workspace.yaml")],
-            cwd=REPO, env={**os.environ, "DAGSTER_HOME": str(settings.dagster_home),
-                           "CASI_DATA_RAW": str(settings.data_raw), "CASI_WAREHOUSE": str(settings.warehouse)},
-            stdout=sink, stderr=sink, start_new_session=True)
-    try:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while True:
-            instance = open_instance(settings)
-            try:
+        # Run monitoring reads the runs from the instance and needs no code location: the daemon runs without one
+        # (with the workspace it would also start a code server and the raw-drop sensor, which launches runs).
+        log = tmp_path / "daemon.log"
+        with log.open("wb") as sink:  # the daemon keeps its own copy of the descriptor
+            daemon = subprocess.Popen(
+                [str(Path(sys.executable).with_name("dagster-daemon")), "run", "--empty-workspace"],
+                cwd=tmp_path, env={**os.environ, "DAGSTER_HOME": str(settings.dagster_home)},
+                stdout=sink, stderr=sink, start_new_session=True)
+        try:
+            deadline = time.monotonic() + WAIT_SECONDS
+            while True:
                 status = instance.get_run_by_id(held.run_id).status
-            finally:
-                instance.dispose()
-            if status == dg.DagsterRunStatus.FAILURE and concurrency(settings).claimed_slots == []:
-                break
-            assert daemon.poll() is None, log.read_text()[-2000:]
-            assert time.monotonic() < deadline, f"run {held.run_id} still {status} after {WAIT_SECONDS} s"
-            time.sleep(1)
-    finally:
-        stop(daemon)
+                if status == dg.DagsterRunStatus.FAILURE and concurrency(instance).claimed_slots == []:
+                    break
+                assert daemon.poll() is None, log.read_text()[-2000:]
+                assert time.monotonic() < deadline, f"run {held.run_id} still {status} after {WAIT_SECONDS} s"
+                time.sleep(0.2)
+        finally:
+            stop(daemon)
     assert run_cli(settings, "run") == 0  # nothing left holding the slot: the next run lands the release
+    assert runs_in_postgres(url) == [("release_job", "FAILURE"), ("release_job", "SUCCESS"), ("publish_job", "SUCCESS")]
