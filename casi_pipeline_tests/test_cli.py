@@ -6,10 +6,9 @@ import pandas as pd
 import pytest
 
 from casi_pipeline.release.assets import raw_drops, release_stages
-from casi_pipeline.settings import Settings
 
-from .conftest import (PUBLISHED_INPUTS, add_drop, add_real_rolling, add_sample, copy_landed, failure_lines, land,
-                       materialize, read_table, run_cli, tree_hashes)
+from .conftest import (PUBLISHED_INPUTS, add_drop, add_real_rolling, add_sample, copy_landed, failure_lines,
+                       landing_output, materialize, read_table, run_cli, tree_hashes)
 
 RELEASE = [raw_drops, release_stages]
 
@@ -27,11 +26,10 @@ def expected_figures(row: dict, security: float) -> tuple[float, float | None]:
     return round(rtp, 2), (round(cos, 2) if cos is not None else None)
 
 
-def test_bundled_sample_reproduces_september_rtp_and_cos_on_both_boards(settings, capsys):
-    add_sample(settings.data_raw)
-    assert run_cli(settings, "run") == 0
-    assert "release months 2025-09..2025-11 (2)" in capsys.readouterr().out
-    boards = read_table(settings.warehouse, "leaderboard")
+def test_bundled_sample_reproduces_september_rtp_and_cos_on_both_boards(sample_run):
+    """The session's `casi-pipeline run` of the bundled sample (conftest.sample_run), read as it landed."""
+    assert "release months 2025-09..2025-11 (2)" in landing_output(sample_run)
+    boards = read_table(sample_run.warehouse, "leaderboard")
     september = boards[boards["release_month"] == "2025-09"].set_index(["board", "model"])
     checked = 0
     for row in published_board_inputs("2025-09"):
@@ -53,17 +51,11 @@ def test_bundled_sample_reproduces_september_rtp_and_cos_on_both_boards(settings
     assert november["model"].tolist() == ["Claude Sonnet 4.5"] and november["security"].tolist() == [95.86]
 
 
-@pytest.fixture(scope="module")
-def landed_once(tmp_path_factory) -> Settings:
-    """Sample drops plus the real rolling snapshot, run once for the module."""
-    return land(tmp_path_factory.mktemp("landed"), lambda raw: (add_sample(raw), add_real_rolling(raw)))
-
-
 @pytest.fixture
-def landed(settings, landed_once):
-    """This test's own copy of the landed raw root, warehouse and Dagster instance (the reports' data-quality
-    summary comes from the instance); returns the warehouse hashes."""
-    return copy_landed(landed_once, settings)
+def landed(settings, real_data_run):
+    """This test's own copy of the session's landed real snapshot (nine release months): raw root, warehouse and
+    Dagster instance (the reports' data-quality summary comes from the instance); returns the warehouse hashes."""
+    return copy_landed(real_data_run, settings)
 
 
 def replace_cell(path, label: str, old: str, new: str, target=None) -> None:
