@@ -1,5 +1,7 @@
 """The red-team stages on small synthetic drops: what lands, every gate's failing path, reconciliation, the CLI."""
 
+import shutil
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -14,7 +16,8 @@ from casi_pipeline.redteam.methodology import redteam_methodology
 from casi_pipeline.redteam.suites import validate_suite
 from casi_pipeline.storage.duckdb_sql import Query
 
-from .conftest import add_sample, check_evaluations, failure_lines, materialize, read_table, run_cli, tree_hashes
+from .conftest import (add_sample, check_evaluations, copy_landed, failure_lines, materialize, read_table, run_cli,
+                       settings_under, tree_hashes)
 
 MONTH = "2025-09"
 SMALL = {"models": 27,  # the 25 registered models and two synthetic ones
@@ -43,8 +46,16 @@ def drop(settings):
     return settings.data_raw / MONTH
 
 
-def test_a_synthesised_month_lands_both_boards_with_intervals_and_the_methodology_version(settings, drop):
-    result = materialize(settings, REDTEAM, MONTH)
+@pytest.fixture(scope="module")
+def landed(tmp_path_factory):
+    """The synthesised month materialised once for the module (read, never changed): (settings, result)."""
+    settings = settings_under(tmp_path_factory.mktemp("redteam"))
+    synth.write_drop(settings.data_raw, MONTH, **SMALL)
+    return settings, materialize(settings, REDTEAM, MONTH)
+
+
+def test_a_synthesised_month_lands_both_boards_with_intervals_and_the_methodology_version(landed):
+    settings, result = landed
     assert result.success
     checks = check_evaluations(result)
     assert {name for name, e in checks.items() if e.passed} == {
@@ -68,8 +79,10 @@ def test_a_synthesised_month_lands_both_boards_with_intervals_and_the_methodolog
     assert sorted(casi["rank"]) == list(range(1, 28))
 
 
-def test_scores_match_the_methodology_computed_by_hand(settings, drop):
-    assert materialize(settings, REDTEAM, MONTH).success
+def test_scores_match_the_methodology_computed_by_hand(landed):
+    settings, result = landed
+    assert result.success
+    drop = settings.data_raw / MONTH
     rows = pd.concat(pd.read_parquet(path) for path in sorted((drop / "attacks").glob("*.parquet")))
     rows["label"] = rows["provider"].astype(str) + " " + rows["model"].astype(str)
     method = redteam_methodology()
@@ -86,9 +99,14 @@ def test_scores_match_the_methodology_computed_by_hand(settings, drop):
         assert row.score == pytest.approx(expected[f"{row.provider} {row.model}"], rel=1e-12)
 
 
-def test_a_re_run_is_byte_identical(settings, drop):
-    assert materialize(settings, REDTEAM, MONTH).success
+def test_a_re_run_is_byte_identical(settings, landed):
+    """The same drop materialised again, over a copy of the module's landed warehouse."""
+    template, result = landed
+    assert result.success
+    shutil.copytree(template.data_raw, settings.data_raw, dirs_exist_ok=True)
+    shutil.copytree(template.warehouse, settings.warehouse)
     first = tree_hashes(settings.warehouse)
+    assert first == tree_hashes(template.warehouse) and any(path.startswith("redteam_scores/") for path in first)
     assert materialize(settings, REDTEAM, MONTH).success
     assert tree_hashes(settings.warehouse) == first
 
@@ -182,10 +200,14 @@ def test_synth_is_seeded_and_writes_models_x_attacks_x_runs_rows(tmp_path):
     assert (agentic["turns_survived"] <= agentic["max_turns"]).all()
 
 
-def test_cli_synth_run_and_reconciliation_with_the_published_board(settings):
-    add_sample(settings.data_raw)  # the published September 2025 CASI and ARS boards
+def test_cli_synth_run_and_reconciliation_with_the_published_board(settings, sample_run, capsys):
+    copy_landed(sample_run, settings)  # the published September 2025 CASI and ARS boards, landed
     assert run_cli(settings, "synth", "--month", MONTH, "--models", "30", "--attacks", "30", "--campaigns", "10") == 0
+    capsys.readouterr()
     assert run_cli(settings, "run") == 0
+    # only the red-team month runs: the release months landed with the sample
+    assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("stale: ")] == [
+        "stale: 2025-09 redteam: never materialised"]
     reconciliation = read_table(settings.warehouse, "redteam_reconciliation")
     published = read_table(settings.warehouse, "leaderboard")
     scores = read_table(settings.warehouse, "redteam_scores")
