@@ -5,6 +5,7 @@ import csv
 import pandas as pd
 import pytest
 
+from casi_pipeline.redteam import synth
 from casi_pipeline.release.assets import raw_drops, release_stages
 
 from .conftest import (PUBLISHED_INPUTS, add_drop, add_real_rolling, add_sample, copy_landed, failure_lines,
@@ -147,8 +148,10 @@ def test_backfill_refuses_a_bad_range(settings, capsys):
     assert not settings.warehouse.exists()
 
 
-def test_backfill_is_one_run_and_lands_the_range(settings):
+def test_backfill_is_one_run_and_lands_the_range_and_the_red_team_months_it_has(settings):
     add_sample(settings.data_raw)
+    # red-team results for 2025-10 only (3 models): the red-team stages run only where there are results
+    synth.write_drop(settings.data_raw, "2025-10", models=3, attacks=40, runs=2, campaigns=12, seed=7)
     assert run_cli(settings, "backfill", "--from", "2025-09", "--to", "2025-11") == 0
     folders = sorted(p.name for p in (settings.warehouse / "leaderboard").iterdir())
     # The month between two drops is a release month without boards: an empty table, not a missing one.
@@ -163,6 +166,9 @@ def test_backfill_is_one_run_and_lands_the_range(settings):
         assert release_runs[0].tags["dagster/asset_partition_range_start"] == "2025-09"
     finally:
         instance.dispose()
+    assert sorted(p.name for p in (settings.warehouse / "redteam_scores").iterdir()) == ["release_month=2025-10"]
+    assert len(read_table(settings.warehouse, "redteam_scores")) == 6  # 3 models on 2 boards
+    assert read_table(settings.warehouse, "redteam_reconciliation").empty  # nothing published for 2025-10
 
 
 def test_run_with_no_drops_says_so(settings, capsys):

@@ -1,4 +1,5 @@
-"""The red-team stages on small synthetic drops: what lands, every gate's failing path, reconciliation, the CLI."""
+"""The red-team stages on small synthetic drops: what lands, every gate's failing path, reconciliation, the CLI.
+(`backfill` over red-team months: test_cli.py.)"""
 
 import shutil
 
@@ -16,7 +17,7 @@ from casi_pipeline.redteam.methodology import redteam_methodology
 from casi_pipeline.redteam.suites import validate_suite
 from casi_pipeline.storage.duckdb_sql import Query
 
-from .conftest import (add_sample, check_evaluations, copy_landed, failure_lines, materialize, read_table, run_cli,
+from .conftest import (check_evaluations, copy_landed, failure_lines, materialize, read_table, run_cli,
                        settings_under, tree_hashes)
 
 MONTH = "2025-09"
@@ -247,12 +248,3 @@ def test_the_red_team_graph_job_and_checks():
     validate_check = next(spec for spec in redteam_stages.check_specs if spec.name == "redteam_validate_suite")
     assert validate_check.blocking and "row rules in DuckDB" in validate_check.description
     assert defs.resolve_job_def(REDTEAM_JOB)
-
-
-def test_backfill_runs_the_red_team_stages_only_where_there_are_results(settings):
-    add_sample(settings.data_raw)
-    synth.write_drop(settings.data_raw, "2025-10", **{**SMALL, "models": 3})
-    assert run_cli(settings, "backfill", "--from", "2025-09", "--to", "2025-11") == 0
-    assert sorted(p.name for p in (settings.warehouse / "redteam_scores").iterdir()) == ["release_month=2025-10"]
-    assert len(read_table(settings.warehouse, "redteam_scores")) == 6
-    assert read_table(settings.warehouse, "redteam_reconciliation").empty  # nothing published for 2025-10
