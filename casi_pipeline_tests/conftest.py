@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import socket
@@ -13,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -155,13 +156,25 @@ def copy_landed(template: Settings, settings: Settings) -> dict[str, str]:
     return tree_hashes(settings.warehouse)
 
 
+LANDING_OUTPUT = "run.out"  # beside the landed roots: what the landing run printed
+
+
 def land(base: Path, fill) -> Settings:
     """A raw root filled by `fill(raw)` and run once through `casi-pipeline run`: a landed template (module or
-    session) that tests read as it is or copy (copy_landed)."""
+    session) that tests read as it is or copy (copy_landed). What the run printed is kept (landing_output)."""
     settings = settings_under(base)
     fill(settings.data_raw)
-    assert run_cli(settings, "run") == 0
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = run_cli(settings, "run")
+    (base / LANDING_OUTPUT).write_text(out.getvalue())
+    assert code == 0, out.getvalue()
     return settings
+
+
+def landing_output(landed: Settings) -> str:
+    """What `casi-pipeline run` printed on standard output when `land` built this template."""
+    return (landed.data_raw.parent / LANDING_OUTPUT).read_text()
 
 
 def read_table(warehouse: Path, table: str) -> pd.DataFrame:

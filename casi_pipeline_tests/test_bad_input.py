@@ -10,7 +10,7 @@ import pytest
 from casi_pipeline.published.assets import assets as published
 from casi_pipeline.release.assets import raw_drops, release_stages
 
-from .conftest import (SAMPLE_RAW, add_drop, copy_landed, failure_lines, land, materialize, read_table, run_cli,
+from .conftest import (SAMPLE_RAW, add_drop, copy_landed, failure_lines, materialize, read_table, run_cli,
                        settings_under, tree_hashes)
 
 RELEASE = [raw_drops, release_stages]
@@ -35,15 +35,10 @@ def refused(path: str, months: str = "2025-11") -> str:
     return f"{path}: refused whole: it feeds release months {months}; not run: {months}"
 
 
-@pytest.fixture(scope="module")
-def landed_once(tmp_path_factory):
-    """The bundled November 2025 drop, landed once for the module (one release month keeps each case quick)."""
-    return land(tmp_path_factory.mktemp("landed"), lambda raw: add_drop(raw, "2025-11", {METRICS: NOVEMBER_METRICS}))
-
-
 @pytest.fixture
-def landed(settings, landed_once):
-    return copy_landed(landed_once, settings)
+def landed(settings, sample_run):
+    """A copy of the session's landed bundled sample: 2025-09 and the November drop (2025-10 an empty month)."""
+    return copy_landed(sample_run, settings)
 
 
 def run_refused(settings, capsys) -> list[str]:
@@ -168,14 +163,18 @@ def test_months_the_bad_file_does_not_feed_still_land(settings, landed, capsys):
         "(found 'n/a')", refused("data_raw/2025-12/casi_rolling_12_months.csv", "2025-12"),
         "casi-pipeline: 1 failure(s)"]
     after = tree_hashes(settings.warehouse)
-    # The cross-release tables and what is published from them are rebuilt with October; the months stay as they were.
-    published = ("models/", "leaderboard_history/", "exports/", "reports/")
-    assert {path: after[path] for path in landed if not path.startswith(published)} == {
-        path: digest for path, digest in landed.items() if not path.startswith(published)}
-    assert "leaderboard/release_month=2025-10/part-0.parquet" in after
+    # The cross-release tables and what is published from them are rebuilt with October, and October's (empty) month
+    # tables with its drop; the other months stay as they were (November re-ran: the same).
+    rebuilt = ("models/", "leaderboard_history/", "exports/", "reports/")
+    kept = {path: digest for path, digest in landed.items()
+            if not path.startswith(rebuilt) and "release_month=2025-10" not in path}
+    assert {path: after[path] for path in kept} == kept
+    october = "leaderboard/release_month=2025-10/part-0.parquet"
+    assert after[october] != landed[october]
     assert not any("2025-12" in path for path in after)
-    history = read_table(settings.warehouse, "leaderboard_history")
-    assert history[["release_month", "model"]].values.tolist() == [["2025-10", "GPT-5"], ["2025-11", "Claude Sonnet 4.5"]]
+    history = read_table(settings.warehouse, "leaderboard_history").query("release_month >= '2025-10'")
+    assert history[["release_month", "model"]].values.tolist() == [["2025-10", "GPT-5"],
+                                                                   ["2025-11", "Claude Sonnet 4.5"]]
 
 
 # --- harmless variants -------------------------------------------------------------------------------------------

@@ -5,11 +5,11 @@ import csv
 import pandas as pd
 import pytest
 
+from casi_pipeline.redteam import synth
 from casi_pipeline.release.assets import raw_drops, release_stages
-from casi_pipeline.settings import Settings
 
-from .conftest import (PUBLISHED_INPUTS, add_drop, add_real_rolling, add_sample, copy_landed, failure_lines, land,
-                       materialize, read_table, run_cli, tree_hashes)
+from .conftest import (PUBLISHED_INPUTS, add_drop, add_real_rolling, add_sample, copy_landed, failure_lines,
+                       landing_output, materialize, read_table, run_cli, tree_hashes)
 
 RELEASE = [raw_drops, release_stages]
 
@@ -27,11 +27,10 @@ def expected_figures(row: dict, security: float) -> tuple[float, float | None]:
     return round(rtp, 2), (round(cos, 2) if cos is not None else None)
 
 
-def test_bundled_sample_reproduces_september_rtp_and_cos_on_both_boards(settings, capsys):
-    add_sample(settings.data_raw)
-    assert run_cli(settings, "run") == 0
-    assert "release months 2025-09..2025-11 (2)" in capsys.readouterr().out
-    boards = read_table(settings.warehouse, "leaderboard")
+def test_bundled_sample_reproduces_september_rtp_and_cos_on_both_boards(sample_run):
+    """The session's `casi-pipeline run` of the bundled sample (conftest.sample_run), read as it landed."""
+    assert "release months 2025-09..2025-11 (2)" in landing_output(sample_run)
+    boards = read_table(sample_run.warehouse, "leaderboard")
     september = boards[boards["release_month"] == "2025-09"].set_index(["board", "model"])
     checked = 0
     for row in published_board_inputs("2025-09"):
@@ -53,17 +52,11 @@ def test_bundled_sample_reproduces_september_rtp_and_cos_on_both_boards(settings
     assert november["model"].tolist() == ["Claude Sonnet 4.5"] and november["security"].tolist() == [95.86]
 
 
-@pytest.fixture(scope="module")
-def landed_once(tmp_path_factory) -> Settings:
-    """Sample drops plus the real rolling snapshot, run once for the module."""
-    return land(tmp_path_factory.mktemp("landed"), lambda raw: (add_sample(raw), add_real_rolling(raw)))
-
-
 @pytest.fixture
-def landed(settings, landed_once):
-    """This test's own copy of the landed raw root, warehouse and Dagster instance (the reports' data-quality
-    summary comes from the instance); returns the warehouse hashes."""
-    return copy_landed(landed_once, settings)
+def landed(settings, real_data_run):
+    """This test's own copy of the session's landed real snapshot (nine release months): raw root, warehouse and
+    Dagster instance (the reports' data-quality summary comes from the instance); returns the warehouse hashes."""
+    return copy_landed(real_data_run, settings)
 
 
 def replace_cell(path, label: str, old: str, new: str, target=None) -> None:
@@ -155,8 +148,10 @@ def test_backfill_refuses_a_bad_range(settings, capsys):
     assert not settings.warehouse.exists()
 
 
-def test_backfill_is_one_run_and_lands_the_range(settings):
+def test_backfill_is_one_run_and_lands_the_range_and_the_red_team_months_it_has(settings):
     add_sample(settings.data_raw)
+    # red-team results for 2025-10 only (3 models): the red-team stages run only where there are results
+    synth.write_drop(settings.data_raw, "2025-10", models=3, attacks=40, runs=2, campaigns=12, seed=7)
     assert run_cli(settings, "backfill", "--from", "2025-09", "--to", "2025-11") == 0
     folders = sorted(p.name for p in (settings.warehouse / "leaderboard").iterdir())
     # The month between two drops is a release month without boards: an empty table, not a missing one.
@@ -171,6 +166,9 @@ def test_backfill_is_one_run_and_lands_the_range(settings):
         assert release_runs[0].tags["dagster/asset_partition_range_start"] == "2025-09"
     finally:
         instance.dispose()
+    assert sorted(p.name for p in (settings.warehouse / "redteam_scores").iterdir()) == ["release_month=2025-10"]
+    assert len(read_table(settings.warehouse, "redteam_scores")) == 6  # 3 models on 2 boards
+    assert read_table(settings.warehouse, "redteam_reconciliation").empty  # nothing published for 2025-10
 
 
 def test_run_with_no_drops_says_so(settings, capsys):

@@ -2,14 +2,12 @@
 the project. The containers and the Helm chart cannot run here (no container engine, registry or cluster): these
 tests check their syntax and the settings they share."""
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
+import warnings
 
 import dagster as dg
 import yaml
+from click.testing import CliRunner, Result
 
 from casi_pipeline.definitions import defs
 from casi_pipeline.pools import POOLS
@@ -18,8 +16,6 @@ from casi_pipeline.settings import ALERT_WEBHOOK_ENV, DATA_RAW_ENV, POSTGRES_URL
 from .conftest import REPO
 
 DEPLOY = REPO / "deploy"
-DG = Path(sys.executable).with_name("dg")
-DG_SECONDS = 300  # bound for a loaded machine
 # Top-level keys of the official chart's values (helm/dagster/schema/schema/charts/dagster/values.py, plus
 # `concurrency` from subschema/concurrency.py, dagster-io/dagster) and the daemon's (subschema/daemon.py).
 CHART_KEYS = {"dagsterWebserver", "dagster-user-deployments", "postgresql", "generatePostgresqlPasswordSecret",
@@ -109,23 +105,33 @@ def test_helm_values_use_keys_the_chart_knows_and_mirror_the_instance():
     assert values["concurrency"]["runs"]["maxConcurrentRuns"] == instance["runs"]["max_concurrent_runs"]
 
 
-def dg_command(tmp_path, *args: str) -> subprocess.CompletedProcess:
+def dg_command(tmp_path, monkeypatch, *args: str) -> Result:
+    """`dg <args>` from the project root, run in-process (its click command, as the `dg` script calls it): both load
+    the definitions in the `dg` process itself, which here has them imported already (a process of its own would pay
+    the imports again)."""
+    from dagster_dg_cli.cli import cli
+
     home = tmp_path / "dagster_home"
     home.mkdir(exist_ok=True)
     (home / "dagster.yaml").write_text(_DAGSTER_YAML)
-    return subprocess.run([str(DG), *args], cwd=REPO, capture_output=True, text=True, timeout=DG_SECONDS,
-                          env={**os.environ, "DAGSTER_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "200"})
+    for name, value in {"DAGSTER_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "200",
+                        "DAGSTER_IS_DEFS_VALIDATION_CLI": ""}.items():  # `dg check defs` sets the last one
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(REPO)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # as in a `dg` process: warnings are printed, not raised
+        return CliRunner().invoke(cli, list(args), prog_name="dg")
 
 
-def test_dg_check_defs_passes(tmp_path):
-    checked = dg_command(tmp_path, "check", "defs")
-    assert checked.returncode == 0, checked.stderr
-    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+def test_dg_check_defs_passes(tmp_path, monkeypatch):
+    checked = dg_command(tmp_path, monkeypatch, "check", "defs")
+    assert checked.exit_code == 0, (checked.output, checked.exception)
+    assert "All definitions loaded successfully" in checked.output
 
 
-def test_dg_list_defs_lists_the_jobs_and_sensors(tmp_path):
-    listed = dg_command(tmp_path, "list", "defs", "--json")
-    assert listed.returncode == 0, listed.stderr
+def test_dg_list_defs_lists_the_jobs_and_sensors(tmp_path, monkeypatch):
+    listed = dg_command(tmp_path, monkeypatch, "list", "defs", "--json")
+    assert listed.exit_code == 0, (listed.output, listed.exception)
     text = listed.stdout
     for name in ("release_job", "publish_job", "redteam_job", "raw_drop_sensor", "run_failure_webhook",
                  "monthly_upstream_refresh"):

@@ -11,23 +11,27 @@ import pandas as pd
 import pytest
 
 from casi_pipeline.settings import FIRST_RELEASE_MONTH_ENV, first_release_month
-from .conftest import REPO, add_drop, add_sample, run_cli
+from .conftest import REPO, add_drop, copy_landed, run_cli
 
 NOVEMBER_2024 = "Model,Oct,Nov\nOpenAI GPT-4o,70.5,71.25\nAnthropic Claude 3.5 Sonnet,80.0,82.5\n"
 
 
-def test_a_drop_before_the_default_first_month_is_refused_with_one_line(settings, capsys):
-    add_sample(settings.data_raw)
+def test_a_drop_before_the_default_first_month_is_refused_with_one_line(settings, sample_run, capsys):
+    copy_landed(sample_run, settings)  # the bundled sample, landed (2025-09..2025-11)
     add_drop(settings.data_raw, "2024-11", {"casi_rolling_12_months.csv": NOVEMBER_2024})
+    add_drop(settings.data_raw, "2025-12", {"metrics.csv": "provider,model,casi\nOpenAI,GPT-5,84.08\n"})  # new
+    capsys.readouterr()
     assert run_cli(settings, "run") == 1
-    errors = capsys.readouterr().err.splitlines()
+    captured = capsys.readouterr()
+    errors = captured.err.splitlines()
     assert errors == [
         "2024-10 ingest: data_raw/2024-11: feeds release months 2024-10..2024-11, before the first release month "
         "2025-01 (set CASI_FIRST_RELEASE_MONTH to include them)",
         "casi-pipeline: 1 failure(s)"]
-    # the drops after the first release month still ran
+    # the drops after the first release month still ran (December's, new, in this run)
     boards = pd.read_parquet(settings.warehouse / "leaderboard")
-    assert sorted(boards["release_month"].astype(str).unique()) == ["2025-09", "2025-11"]
+    assert sorted(boards["release_month"].astype(str).unique()) == ["2025-09", "2025-11", "2025-12"]
+    assert "stale: 2025-12: never materialised" in captured.out.splitlines()
 
 
 def test_backfill_range_follows_the_setting(settings, capsys):

@@ -1,4 +1,7 @@
-"""The red-team stages on small synthetic drops: what lands, every gate's failing path, reconciliation, the CLI."""
+"""The red-team stages on small synthetic drops: what lands, every gate's failing path, reconciliation, the CLI.
+(`backfill` over red-team months: test_cli.py.)"""
+
+import shutil
 
 import dagster as dg
 import numpy as np
@@ -14,7 +17,8 @@ from casi_pipeline.redteam.methodology import redteam_methodology
 from casi_pipeline.redteam.suites import validate_suite
 from casi_pipeline.storage.duckdb_sql import Query
 
-from .conftest import add_sample, check_evaluations, failure_lines, materialize, read_table, run_cli, tree_hashes
+from .conftest import (check_evaluations, copy_landed, failure_lines, materialize, read_table, run_cli,
+                       settings_under, tree_hashes)
 
 MONTH = "2025-09"
 SMALL = {"models": 27,  # the 25 registered models and two synthetic ones
@@ -43,8 +47,16 @@ def drop(settings):
     return settings.data_raw / MONTH
 
 
-def test_a_synthesised_month_lands_both_boards_with_intervals_and_the_methodology_version(settings, drop):
-    result = materialize(settings, REDTEAM, MONTH)
+@pytest.fixture(scope="module")
+def landed(tmp_path_factory):
+    """The synthesised month materialised once for the module (read, never changed): (settings, result)."""
+    settings = settings_under(tmp_path_factory.mktemp("redteam"))
+    synth.write_drop(settings.data_raw, MONTH, **SMALL)
+    return settings, materialize(settings, REDTEAM, MONTH)
+
+
+def test_a_synthesised_month_lands_both_boards_with_intervals_and_the_methodology_version(landed):
+    settings, result = landed
     assert result.success
     checks = check_evaluations(result)
     assert {name for name, e in checks.items() if e.passed} == {
@@ -68,8 +80,10 @@ def test_a_synthesised_month_lands_both_boards_with_intervals_and_the_methodolog
     assert sorted(casi["rank"]) == list(range(1, 28))
 
 
-def test_scores_match_the_methodology_computed_by_hand(settings, drop):
-    assert materialize(settings, REDTEAM, MONTH).success
+def test_scores_match_the_methodology_computed_by_hand(landed):
+    settings, result = landed
+    assert result.success
+    drop = settings.data_raw / MONTH
     rows = pd.concat(pd.read_parquet(path) for path in sorted((drop / "attacks").glob("*.parquet")))
     rows["label"] = rows["provider"].astype(str) + " " + rows["model"].astype(str)
     method = redteam_methodology()
@@ -86,9 +100,14 @@ def test_scores_match_the_methodology_computed_by_hand(settings, drop):
         assert row.score == pytest.approx(expected[f"{row.provider} {row.model}"], rel=1e-12)
 
 
-def test_a_re_run_is_byte_identical(settings, drop):
-    assert materialize(settings, REDTEAM, MONTH).success
+def test_a_re_run_is_byte_identical(settings, landed):
+    """The same drop materialised again, over a copy of the module's landed warehouse."""
+    template, result = landed
+    assert result.success
+    shutil.copytree(template.data_raw, settings.data_raw, dirs_exist_ok=True)
+    shutil.copytree(template.warehouse, settings.warehouse)
     first = tree_hashes(settings.warehouse)
+    assert first == tree_hashes(template.warehouse) and any(path.startswith("redteam_scores/") for path in first)
     assert materialize(settings, REDTEAM, MONTH).success
     assert tree_hashes(settings.warehouse) == first
 
@@ -182,10 +201,14 @@ def test_synth_is_seeded_and_writes_models_x_attacks_x_runs_rows(tmp_path):
     assert (agentic["turns_survived"] <= agentic["max_turns"]).all()
 
 
-def test_cli_synth_run_and_reconciliation_with_the_published_board(settings):
-    add_sample(settings.data_raw)  # the published September 2025 CASI and ARS boards
+def test_cli_synth_run_and_reconciliation_with_the_published_board(settings, sample_run, capsys):
+    copy_landed(sample_run, settings)  # the published September 2025 CASI and ARS boards, landed
     assert run_cli(settings, "synth", "--month", MONTH, "--models", "30", "--attacks", "30", "--campaigns", "10") == 0
+    capsys.readouterr()
     assert run_cli(settings, "run") == 0
+    # only the red-team month runs: the release months landed with the sample
+    assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("stale: ")] == [
+        "stale: 2025-09 redteam: never materialised"]
     reconciliation = read_table(settings.warehouse, "redteam_reconciliation")
     published = read_table(settings.warehouse, "leaderboard")
     scores = read_table(settings.warehouse, "redteam_scores")
@@ -225,12 +248,3 @@ def test_the_red_team_graph_job_and_checks():
     validate_check = next(spec for spec in redteam_stages.check_specs if spec.name == "redteam_validate_suite")
     assert validate_check.blocking and "row rules in DuckDB" in validate_check.description
     assert defs.resolve_job_def(REDTEAM_JOB)
-
-
-def test_backfill_runs_the_red_team_stages_only_where_there_are_results(settings):
-    add_sample(settings.data_raw)
-    synth.write_drop(settings.data_raw, "2025-10", **{**SMALL, "models": 3})
-    assert run_cli(settings, "backfill", "--from", "2025-09", "--to", "2025-11") == 0
-    assert sorted(p.name for p in (settings.warehouse / "redteam_scores").iterdir()) == ["release_month=2025-10"]
-    assert len(read_table(settings.warehouse, "redteam_scores")) == 6
-    assert read_table(settings.warehouse, "redteam_reconciliation").empty  # nothing published for 2025-10

@@ -15,7 +15,7 @@ from casi_pipeline.raw import csv_reader, layout
 from casi_pipeline.refresh.land import as_of_month
 from casi_pipeline.settings import UPSTREAM_MAX_BYTES_ENV, UPSTREAM_TIMEOUT_ENV, UPSTREAM_URL_ENV, Settings
 
-from .conftest import REAL_ROLLING, Route, copy_landed, read_table, run_cli, settings_under, tree_hashes
+from .conftest import RANGE, REAL_ROLLING, Route, copy_landed, read_table, run_cli, settings_under, tree_hashes
 
 MONTHS = ["2025-06", "2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02"]
 REAL_SHA256 = "e69688100bfcb11d4418e172621953d924142f8856ced450a471111bd2c41b89"
@@ -33,12 +33,17 @@ def run_count(settings: Settings) -> int:
 
 
 @pytest.fixture(scope="module")
-def refreshed_once(tmp_path_factory, upstream):
-    """An empty raw root refreshed once from the server: the real file lands as 2026-02 and its months run."""
+def refreshed_once(tmp_path_factory, upstream, real_data_run):
+    """What `casi-pipeline refresh` leaves in an empty raw root: the refresh step lands the real file from the server
+    as 2026-02 (with its sidecar), and its nine months are run: the session's landing of the same bytes
+    (conftest.real_data_run; a sidecar is not read by the stages), copied. That a CLI refresh which lands a drop runs
+    its months in one release run, then publishes, is checked on a restatement below."""
     settings = settings_under(tmp_path_factory.mktemp("refreshed"))
-    with pytest.MonkeyPatch.context() as patch:
-        point_at(patch, upstream.url("/casi_rolling_12_months.csv"))
-        assert run_cli(settings, "refresh") == 0
+    landed = refresh.refresh(settings.data_raw, upstream.url("/casi_rolling_12_months.csv"), TIMEOUT)
+    assert landed is not None and not landed.restatement
+    assert landed.path == settings.data_raw / "2026-02" / layout.ROLLING_FILE
+    shutil.copytree(real_data_run.warehouse, settings.warehouse)
+    shutil.copytree(real_data_run.dagster_home, settings.dagster_home)
     return settings
 
 
@@ -66,7 +71,7 @@ def refresh_fails(raw, url: str, timeout: float = TIMEOUT, max_bytes: int = Sett
     return str(failure.value)
 
 
-def test_refresh_lands_the_real_file_with_its_sidecar_and_runs_the_nine_months(refreshed_once, upstream):
+def test_refresh_lands_the_real_file_with_its_sidecar(refreshed_once, upstream):
     drop = refreshed_once.data_raw / "2026-02"
     assert sorted(p.name for p in drop.iterdir()) == ["casi_rolling_12_months.csv",
                                                       "casi_rolling_12_months.csv.source.json"]
@@ -76,9 +81,6 @@ def test_refresh_lands_the_real_file_with_its_sidecar_and_runs_the_nine_months(r
     assert sidecar["sha256"] == REAL_SHA256 and sidecar["as_of_month"] == "2026-02"
     assert sidecar["release_months"] == MONTHS
     assert datetime.fromisoformat(sidecar["fetched_at"]).utcoffset().total_seconds() == 0
-    assert sorted(read_table(refreshed_once.warehouse, "leaderboard")["release_month"].unique()) == MONTHS
-    assert sorted(read_table(refreshed_once.warehouse, "leaderboard_history")["release_month"].unique()) == MONTHS
-    assert run_count(refreshed_once) == 2  # one run over the nine months, then publish
 
 
 def test_a_second_refresh_of_unchanged_content_lands_nothing_and_runs_nothing(refreshed, upstream, monkeypatch,
@@ -216,8 +218,16 @@ def test_a_restatement_lands_beside_the_original_and_its_differences_are_reporte
     restated = REAL.replace(line, line[:-len(b"98.06")] + b"97.5")
     upstream.routes["/restated.csv"] = Route(body=restated)
     point_at(monkeypatch, upstream.url("/restated.csv"))
+    runs = run_count(refreshed)
     assert run_cli(refreshed, "refresh") == 0
     assert "restatement" in capsys.readouterr().out
+    # the landed file feeds the nine months: one release run over them, then publish
+    assert run_count(refreshed) == runs + 2
+    with dg.DagsterInstance.from_config(str(refreshed.dagster_home)) as instance:
+        [release] = [run for run in instance.get_runs(limit=2) if run.job_name == "release_job"]
+    assert (release.tags[RANGE[0]], release.tags[RANGE[1]]) == ("2025-06", "2026-02")
+    assert sorted(read_table(refreshed.warehouse, "leaderboard")["release_month"].unique()) == MONTHS
+    assert sorted(read_table(refreshed.warehouse, "leaderboard_history")["release_month"].unique()) == MONTHS
 
     drop = refreshed.data_raw / "2026-02"
     assert (drop / layout.ROLLING_FILE).read_bytes() == REAL  # never overwritten
