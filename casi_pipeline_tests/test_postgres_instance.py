@@ -169,30 +169,23 @@ def step_events(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
 def test_a_second_run_of_the_same_month_waits_for_the_pool_slot(on_postgres, tmp_path):
     settings, _ = on_postgres
     add_sample(settings.data_raw)
-    # Two runs of the same months, started together. The one whose step gets the release pool's one slot (A) stops
-    # inside its write of September's normalise table (paused_cli.py); the other (B) must wait for that slot.
-    control = tmp_path / "pause"
-    control.mkdir()
-    (control / "match").write_text("normalise/release_month=2025-09/")
     with instance_of(settings) as instance:  # opened first: it creates the instance's tables
-        processes = [start(settings, control), start(settings, control)]
+        # Run A holds the release pool's one slot, stopped inside its write of September's normalise table.
+        first, control = paused_writer(settings, tmp_path, "normalise/release_month=2025-09/")
+        processes = [first]
         try:
-            def one_holds_and_one_waits() -> bool:
-                for process in processes:
-                    if process.poll() is not None:
-                        pytest.fail(f"casi-pipeline ended before both runs met at the pool: {process.communicate()}")
-                info = concurrency(instance)
-                return (control / "paused").exists() and len(info.claimed_slots) == 1 and bool(
-                    info.pending_run_ids - {slot.run_id for slot in info.claimed_slots})
-
-            wait_for(one_holds_and_one_waits, "one run to hold the release pool and the other to queue for it",
-                     processes[0])
             [holder] = concurrency(instance).claimed_slots
+            processes.append(second := start(settings))
+
+            def second_is_pending() -> bool:
+                return bool(concurrency(instance).pending_run_ids - {holder.run_id})
+
+            wait_for(second_is_pending, "the second run to queue for the release pool", second)
             [waiting] = concurrency(instance).pending_run_ids - {holder.run_id}
             time.sleep(2)  # B stays queued while A holds the slot
-            # B's step has not started, so it cannot be waiting on a file lock either (A waits in paused_cli.py)
+            # B's step has not started, so it cannot be waiting on a file lock either
             assert "STEP_START" not in step_events(instance, waiting)
-            assert not any(waiting_for_a_lock(process.pid) for process in processes)
+            assert not waiting_for_a_lock(second.pid)
             assert concurrency(instance).active_run_ids == {holder.run_id}
             (control / "resume").touch()
             for process in processes:
