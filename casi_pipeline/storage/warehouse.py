@@ -1,7 +1,8 @@
 """The warehouse resource: its root, the table reads stage code and reports make, and the run locks.
 
 Tables are stored and loaded by the IO manager (storage.io_manager); everything else that reads the warehouse, or
-keeps two runs from writing one month at once, goes through this resource (resource key "warehouse").
+keeps two runs from writing one month at once, goes through this resource (resource key "warehouse"), which also
+holds each run's Data Docs until the run ends.
 """
 
 from __future__ import annotations
@@ -74,8 +75,9 @@ class Warehouse(dg.ConfigurableResource):
         try:
             yield self
         finally:
-            if self._run_docs is not None:
-                self._run_docs.build()
+            docs, self._run_docs = self._run_docs, None
+            if docs is not None:
+                docs.build()
 
     @property
     def run_docs(self) -> RunDocs | None:
