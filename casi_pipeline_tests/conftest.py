@@ -238,7 +238,7 @@ DECEMBER = "Model,Nov,Dec\nAnthropic Claude Sonnet 4.5,95.86,96.88\nOpenAI GPT-5
 def landed_then_run(base: Path, template: Settings, month: str, drop: dict[str, str]) -> Settings:
     """One uninterrupted `casi-pipeline run` (in-process) on a copy of a landed template with a drop added (file
     name -> text): the state a run that was interrupted, or had to wait, must end in."""
-    settings = Settings(data_raw=base / "data_raw", warehouse=base / "warehouse", dagster_home=base / "dagster_home")
+    settings = settings_under(base)
     copy_landed(template, settings)
     add_drop(settings.data_raw, month, drop)
     assert run_cli(settings, "run") == 0
