@@ -1,4 +1,5 @@
-"""Opening the Dagster instance of DAGSTER_HOME: SQLite in the folder by default, PostgreSQL with deploy/dagster.yaml.
+"""Opening the Dagster instance of DAGSTER_HOME: SQLite in the folder by default (through instance_storage's
+storages), PostgreSQL with deploy/dagster.yaml.
 
 When the instance cannot be opened (DAGSTER_POSTGRES_URL unset, unparsable, or naming a host, port, database or
 password the server refuses), InstanceError carries one line saying what failed, before any run writes anything.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,30 +28,24 @@ from dagster._config import process_config, resolve_to_config_type
 from dagster._core.instance.ref import InstanceRef
 from sqlalchemy.pool import NullPool
 
+from casi_pipeline.instance_storage import with_kept_engines
 from casi_pipeline.settings import POSTGRES_URL_ENV
 
-try:
-    from dagster_postgres import DagsterPostgresStorage
-    from dagster_postgres.utils import (
-        DagsterPostgresException,
-        create_pg_engine,
-        get_token_provider_from_config,
-        pg_url_from_config,
+POSTGRES_MODULE = "dagster_postgres"  # imported only for an instance on PostgreSQL (a SQLite one never needs it)
+
+
+def _open_errors() -> tuple[type[BaseException], ...]:
+    """What opening an instance raises when it cannot; dagster-postgres's own error once that module is loaded."""
+    postgres = sys.modules.get(f"{POSTGRES_MODULE}.utils")
+    return (
+        dg.DagsterError,
+        sqlalchemy.exc.SQLAlchemyError,
+        yaml.YAMLError,
+        OSError,
+        *((postgres.DagsterPostgresException,) if postgres else ()),
     )
 
-    _POSTGRES_ERRORS: tuple[type[Exception], ...] = (DagsterPostgresException,)
-    _HAS_POSTGRES = True
-except ImportError:  # without the [deploy] extra the instance cannot be on PostgreSQL, so this is never raised
-    _POSTGRES_ERRORS = ()
-    _HAS_POSTGRES = False
 
-OPEN_ERRORS: tuple[type[BaseException], ...] = (
-    dg.DagsterError,
-    *_POSTGRES_ERRORS,
-    sqlalchemy.exc.SQLAlchemyError,
-    yaml.YAMLError,
-    OSError,
-)
 _UNSET_VARIABLE = re.compile(r'environment variable "([^"]+)" which is not set')
 _DRIVER_PREFIX = re.compile(r"^\([\w.]+\) ")  # SQLAlchemy's "(psycopg2.OperationalError) " before the server's words
 
@@ -108,7 +104,12 @@ def check_postgres(ref: InstanceRef) -> None:
     environment variable dagster.yaml names, or postgres_db); raise what the connection raised. Other storages:
     nothing to check."""
     data = ref.storage_data
-    if not _HAS_POSTGRES or data is None or data.module_name != "dagster_postgres":
+    if data is None or data.module_name != POSTGRES_MODULE:
+        return
+    try:
+        from dagster_postgres import DagsterPostgresStorage
+        from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
+    except ImportError:  # without the [deploy] extra: Dagster's own error when it opens the storage
         return
     config_type = resolve_to_config_type(DagsterPostgresStorage.config_type())
     resolved = process_config(config_type, data.config_dict)  # as Dagster does when it opens the storage
@@ -142,8 +143,9 @@ def open_instance(home: Path) -> dg.DagsterInstance:
     """The instance configured by `<home>/dagster.yaml` (DAGSTER_HOME must point at `home`)."""
     try:
         with _quiet_connection_retries():
-            ref = InstanceRef.from_dir(str(home))  # what DagsterInstance.get() opens
+            # what DagsterInstance.get() opens, its SQLite storage (if so) keeping its engines
+            ref = with_kept_engines(InstanceRef.from_dir(str(home)))
             check_postgres(ref)
             return dg.DagsterInstance.from_ref(ref)
-    except OPEN_ERRORS as error:
+    except _open_errors() as error:
         raise InstanceError(f"cannot open the Dagster instance of {home / 'dagster.yaml'}: {_reason(error)}") from error

@@ -1,0 +1,130 @@
+"""The local instance's storage: Dagster's SQLite storages, each keeping one SQLAlchemy engine per database file.
+
+Dagster's SQLite storages build a new engine for every statement (`create_engine(..., poolclass=NullPool)` in
+their `connect`), and a new engine sets up SQLAlchemy's dialect on its first connection: most of the cost of storing
+an event, and a range run stores a few hundred. These subclasses keep each file's engine and still open a connection
+per statement (NullPool), so the files, their layout and their locking are Dagster's own: the UI, the daemon and a
+plain `storage: sqlite` instance read the same DAGSTER_HOME unchanged.
+
+dagster.yaml stays Dagster's own: `with_kept_engines` swaps the storage class when the pipeline opens an instance
+whose storage is Dagster's SQLite one (the default), and leaves any other (PostgreSQL) as configured.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from dagster._core.instance.ref import InstanceRef
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
+from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from dagster._core.storage.sqlite_storage import (
+    DagsterSqliteStorage,
+    _event_logs_directory,
+    _runs_directory,
+    _schedule_directory,
+)
+from dagster._serdes import ConfigurableClassData
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
+
+SQLITE_STORAGE = ("dagster._core.storage.sqlite_storage", "DagsterSqliteStorage")  # Dagster's default storage
+# Engines kept per storage: the event log has one database per run, and a UI left open for months sees thousands.
+KEPT_ENGINES = 64
+
+
+class Engines:
+    """SQLAlchemy engines by connection string, the KEPT_ENGINES most recently used kept. With NullPool an engine
+    holds no open connection, so one let go needs no closing."""
+
+    def __init__(self, **connect_args: Any):
+        self._connect_args = connect_args
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._lock = threading.Lock()  # the event log's watcher threads connect too
+
+    def get(self, conn_string: str) -> Engine:
+        with self._lock:
+            engine = self._engines.pop(conn_string, None) or create_engine(
+                conn_string, poolclass=NullPool, connect_args=self._connect_args
+            )
+            self._engines[conn_string] = engine
+            if len(self._engines) > KEPT_ENGINES:
+                self._engines.popitem(last=False)
+            return engine
+
+    @contextmanager
+    def transaction(self, conn_string: str) -> Iterator[Connection]:
+        """What Dagster's `connect` yields: a connection inside a transaction, closed on leaving."""
+        with self.get(conn_string).connect() as connection, connection.begin():
+            yield connection
+
+
+class LocalRunStorage(SqliteRunStorage):
+    def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None):
+        super().__init__(conn_string, inst_data)
+        self._engines = Engines()
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self._engines.transaction(self._conn_string) as connection:
+            yield connection
+
+
+class LocalScheduleStorage(SqliteScheduleStorage):
+    def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None):
+        super().__init__(conn_string, inst_data)
+        self._engines = Engines()
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self._engines.transaction(self._conn_string) as connection:
+            yield connection
+
+
+class LocalEventLogStorage(SqliteEventLogStorage):
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        self._engines = Engines(timeout=SQLITE_BUSY_TIMEOUT_SECONDS)  # before Dagster's set-up, which may connect
+        super().__init__(base_dir, inst_data)
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        """Dagster's `_connect` (one database per run, created on first use) with the shard's kept engine."""
+        with self._db_lock:
+            conn_string = self.conn_string_for_shard(shard)
+            if shard not in self._initialized_dbs:
+                self._initdb(self._engines.get(conn_string))
+                self._initialized_dbs.add(shard)
+            with self._engines.transaction(conn_string) as connection:
+                yield connection
+
+
+class LocalSqliteStorage(DagsterSqliteStorage):
+    """`storage: sqlite` with the storages above: the same files under `base_dir` (DAGSTER_HOME)."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        # DagsterSqliteStorage.__init__ with these classes (calling it would open its own storages first)
+        self.base_dir = base_dir
+        self._run_storage = LocalRunStorage.from_local(_runs_directory(base_dir))
+        self._event_log_storage = LocalEventLogStorage(_event_logs_directory(base_dir))
+        self._schedule_storage = LocalScheduleStorage.from_local(_schedule_directory(base_dir))
+        self._inst_data = inst_data
+        super(DagsterSqliteStorage, self).__init__()
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Any) -> LocalSqliteStorage:
+        return cls.from_local(inst_data=inst_data, **config_value)
+
+
+def with_kept_engines(ref: InstanceRef) -> InstanceRef:
+    """`ref` with LocalSqliteStorage in place of Dagster's SQLite storage, on the same base_dir; any other storage
+    as configured."""
+    data = ref.storage_data
+    if data is None or (data.module_name, data.class_name) != SQLITE_STORAGE:
+        return ref
+    return ref._replace(storage_data=ConfigurableClassData(__name__, LocalSqliteStorage.__name__, data.config_yaml))

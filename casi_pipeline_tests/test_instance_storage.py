@@ -1,0 +1,65 @@
+"""The local instance's storage (casi_pipeline.instance_storage): Dagster's SQLite files, written with kept engines;
+other storages untouched."""
+
+import dagster as dg
+import pytest
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+from dagster._core.instance.ref import InstanceRef
+
+from casi_pipeline.instance import open_instance
+from casi_pipeline.instance_storage import KEPT_ENGINES, Engines, LocalEventLogStorage, LocalRunStorage, with_kept_engines
+from casi_pipeline.settings import prepare_dagster_home
+
+from .postgres import DEPLOY_INSTANCE
+
+
+@dg.asset(partitions_def=dg.StaticPartitionsDefinition(["a", "b"]))
+def counted(context) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"partition": context.partition_key})
+
+
+def test_the_pipelines_instance_writes_files_a_stock_sqlite_instance_reads(tmp_path):
+    home = prepare_dagster_home(tmp_path / "home")
+    with open_instance(home) as instance:
+        assert isinstance(instance.event_log_storage, LocalEventLogStorage)
+        assert isinstance(instance.run_storage, LocalRunStorage)
+        runs = [dg.materialize([counted], instance=instance, partition_key=key).run_id for key in ("a", "b")]
+
+    # the same files, opened the way `dagster dev` and the daemon open the home
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as stock:
+        assert type(stock.event_log_storage) is SqliteEventLogStorage
+        assert {run.run_id for run in stock.get_runs()} == set(runs)
+        assert all(stock.get_run_by_id(run_id).is_success for run_id in runs)
+        records = stock.fetch_materializations(dg.AssetKey("counted"), limit=10).records
+        assert sorted(record.partition_key for record in records) == ["a", "b"]
+        assert stock.all_logs(runs[0], of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+
+
+def test_engines_are_kept_per_database_and_bounded(tmp_path):
+    engines = Engines()
+    first = engines.get(f"sqlite:///{tmp_path / 'first.db'}")
+    assert engines.get(f"sqlite:///{tmp_path / 'first.db'}") is first
+    for index in range(KEPT_ENGINES):
+        engines.get(f"sqlite:///{tmp_path / f'{index}.db'}")
+    # the least recently used went, the others stay
+    assert engines.get(f"sqlite:///{tmp_path / 'first.db'}") is not first
+    assert len(engines._engines) == KEPT_ENGINES
+
+
+def test_a_statement_that_fails_rolls_back_and_the_engine_still_serves(tmp_path):
+    engines = Engines()
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    with engines.transaction(url) as connection:
+        connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+    with pytest.raises(Exception, match="no such table"), engines.transaction(url) as connection:
+        connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+        connection.exec_driver_sql("INSERT INTO missing VALUES (1)")
+    with engines.transaction(url) as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
+
+
+def test_only_dagsters_sqlite_storage_is_swapped(tmp_path):
+    (tmp_path / "dagster.yaml").write_text(DEPLOY_INSTANCE.read_text())
+    postgres = InstanceRef.from_dir(str(tmp_path))
+    assert with_kept_engines(postgres) is postgres
