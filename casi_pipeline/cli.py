@@ -430,9 +430,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def program() -> None:
-    """The `casi-pipeline` command. Before exiting, every object is frozen (gc.freeze): the interpreter's last
-    collection then skips them, where it would otherwise walk the whole heap of Dagster, GX and pandas once more
-    only to free memory that exit frees anyway. Atexit handlers and stream flushes still run."""
+    """The `casi-pipeline` command: main() in a process that lives for one command. What is loaded stays until
+    exit, so the collector is told to leave it alone (gc.freeze), twice: before main, so the run's full collections
+    skip the modules imported so far; and before exiting, so the interpreter's last collection skips everything,
+    where it would walk the whole heap of Dagster, GX and pandas only to free memory that exit frees anyway.
+    Atexit handlers and stream flushes still run."""
+    gc.freeze()
     code = main()
     gc.freeze()
     sys.exit(code)
