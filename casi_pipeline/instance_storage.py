@@ -16,6 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from typing import Any
 
 from dagster._core.instance.ref import InstanceRef
@@ -35,7 +36,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 SQLITE_STORAGE = ("dagster._core.storage.sqlite_storage", "DagsterSqliteStorage")  # Dagster's default storage
-# Engines kept per storage: the event log has one database per run, and a UI left open for months sees thousands.
+# Engines kept per storage: the event log has one database per run, so a long-lived instance would otherwise keep
+# an engine for every run it ever touched.
 KEPT_ENGINES = 64
 
 
@@ -65,26 +67,27 @@ class Engines:
             yield connection
 
 
-class LocalRunStorage(SqliteRunStorage):
-    def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None):
-        super().__init__(conn_string, inst_data)
-        self._engines = Engines()
+class _KeptEngine:
+    """`connect` of Dagster's single-database SQLite storages (runs, schedules) through one kept engine."""
+
+    _conn_string: str
+
+    @cached_property
+    def _engine(self) -> Engine:
+        return create_engine(self._conn_string, poolclass=NullPool)
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        with self._engines.transaction(self._conn_string) as connection:
+        with self._engine.connect() as connection, connection.begin():
             yield connection
 
 
-class LocalScheduleStorage(SqliteScheduleStorage):
-    def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None):
-        super().__init__(conn_string, inst_data)
-        self._engines = Engines()
+class LocalRunStorage(_KeptEngine, SqliteRunStorage):
+    pass
 
-    @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        with self._engines.transaction(self._conn_string) as connection:
-            yield connection
+
+class LocalScheduleStorage(_KeptEngine, SqliteScheduleStorage):
+    pass
 
 
 class LocalEventLogStorage(SqliteEventLogStorage):
