@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +22,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
+from filelock import FileLock
 
 from casi_pipeline.automation import drop_sensor
 from casi_pipeline.cli import QUIET
@@ -32,6 +33,8 @@ from casi_pipeline.settings import DAGSTER_HOME_ENV, DATA_RAW_ENV, WAREHOUSE_ENV
 from casi_pipeline.storage import commits
 from casi_pipeline.storage.parquet_io import partition_path
 from casi_pipeline.storage.warehouse import LOCKS_FOLDER
+
+from .paused_cli import ForkedRun
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -103,9 +106,14 @@ def require_shared() -> None:
         pytest.fail(f"the real CASI data is missing: {REAL_ROLLING} (CI lays ../shared beside the clone)")
 
 
+def roots_under(base: Path) -> Settings:
+    """The raw root, warehouse and Dagster home a test keeps under `base`."""
+    return Settings(data_raw=base / "data_raw", warehouse=base / "warehouse", dagster_home=base / "dagster_home")
+
+
 def settings_under(base: Path) -> Settings:
     """A raw root (created, empty), a warehouse and a Dagster home under `base`."""
-    settings = Settings(data_raw=base / "data_raw", warehouse=base / "warehouse", dagster_home=base / "dagster_home")
+    settings = roots_under(base)
     settings.data_raw.mkdir(parents=True)
     return settings
 
@@ -218,16 +226,31 @@ def failure_lines(result: dg.ExecuteInProcessResult) -> list[str]:
 # Session runs: read them as they are; a test that changes one works on its own copy (copy_landed).
 
 
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], Settings]) -> Settings:
+    """A session run built once for the whole test session: under xdist the first worker to ask builds it in the
+    folder the workers share, and the others wait for it and read the same files."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # pytest-of-<user>/pytest-<n>/, above each worker's own folder
+    base, built = shared / name, shared / f"{name}.built"
+    with FileLock(shared / f"{name}.lock"):
+        if not built.exists():
+            shutil.rmtree(base, ignore_errors=True)  # what a failed attempt left
+            build(base)
+            built.touch()
+    return roots_under(base)
+
+
 @pytest.fixture(scope="session")
 def real_data_run(tmp_path_factory) -> Settings:
     """The real rolling CSV as data_raw/2026-02/, run once through `casi-pipeline run`."""
-    return land(tmp_path_factory.mktemp("real"), add_real_rolling)
+    return built_once(tmp_path_factory, "real", lambda base: land(base, add_real_rolling))
 
 
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory) -> Settings:
     """The bundled sample (release months 2025-09 and 2025-11), run once through `casi-pipeline run`."""
-    return land(tmp_path_factory.mktemp("sample"), add_sample)
+    return built_once(tmp_path_factory, "sample", lambda base: land(base, add_sample))
 
 
 ROLLING = "casi_rolling_12_months.csv"
@@ -248,7 +271,8 @@ def landed_then_run(base: Path, template: Settings, month: str, drop: dict[str, 
 @pytest.fixture(scope="session")
 def december_run(tmp_path_factory, sample_run) -> Settings:
     """The landed sample, then one uninterrupted run after the DECEMBER snapshot lands as data_raw/2025-12/."""
-    return landed_then_run(tmp_path_factory.mktemp("december"), sample_run, "2025-12", {ROLLING: DECEMBER})
+    return built_once(tmp_path_factory, "december",
+                      lambda base: landed_then_run(base, sample_run, "2025-12", {ROLLING: DECEMBER}))
 
 
 # --- what readers of a release month get ------------------------------------------------------------------------
@@ -315,22 +339,20 @@ class Sensor:
                                           tags={**request.tags, drop_sensor.RUN_KEY_TAG: request.run_key}).success
 
 
-# --- `casi-pipeline run` as a real subprocess --------------------------------------------------------------------
+# --- `casi-pipeline run` as a process of its own (paused_cli.ForkedRun) -------------------------------------------
 
-CLI = Path(sys.executable).with_name("casi-pipeline")
-PAUSED_CLI = Path(__file__).with_name("paused_cli.py")
 WAIT_SECONDS = 300  # an upper bound for a loaded machine; nothing here measures speed
 
 
-def start(settings, pause: Path | None = None) -> subprocess.Popen:
-    """`casi-pipeline run` as a subprocess; with `pause`, through paused_cli.py, which stops a writer there."""
+def start(settings, pause: Path | None = None) -> ForkedRun:
+    """`casi-pipeline run` in a process of its own, forked from this one; with `pause`, stopped before a write there
+    (paused_cli.py)."""
     env = {**os.environ, DATA_RAW_ENV: str(settings.data_raw), WAREHOUSE_ENV: str(settings.warehouse),
            DAGSTER_HOME_ENV: str(settings.dagster_home)}
-    command = [str(CLI)] if pause is None else [sys.executable, str(PAUSED_CLI), str(pause)]
-    return subprocess.Popen([*command, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return ForkedRun(env, ["run"], pause)
 
 
-def wait_for(condition, what: str, process: subprocess.Popen) -> None:
+def wait_for(condition, what: str, process: ForkedRun) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
     while not condition():
         if process.poll() is not None:
@@ -341,7 +363,7 @@ def wait_for(condition, what: str, process: subprocess.Popen) -> None:
         time.sleep(0.05)
 
 
-def paused_writer(settings, tmp_path, match: str) -> tuple[subprocess.Popen, Path]:
+def paused_writer(settings, tmp_path, match: str) -> tuple[ForkedRun, Path]:
     """A `casi-pipeline run` stopped just before renaming the file whose path contains `match` into place."""
     control = tmp_path / "pause"
     control.mkdir()

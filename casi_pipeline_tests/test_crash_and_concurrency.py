@@ -1,7 +1,7 @@
 """A run killed in the middle of writing, and two runs of one release month at once: nothing lost, nothing mixed.
 
-`casi-pipeline` runs as a real subprocess, started through paused_cli.py, which stops a writer at an exact point:
-its temporary file written and flushed, not yet renamed into place.
+`casi-pipeline` runs in processes of its own (paused_cli.ForkedRun), which stop a writer at an exact point: its
+temporary file written and flushed, not yet renamed into place.
 """
 
 import signal

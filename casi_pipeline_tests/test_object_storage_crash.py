@@ -1,9 +1,9 @@
 """A run killed mid-month leaves every month whole (all its tables from one run), on object storage as locally, and
 the next run completes the month as one uninterrupted run would.
 
-The killed run is a real `casi-pipeline` subprocess, stopped through paused_cli.py before a chosen write goes into
-place, then SIGKILLed. It starts from the landed sample with its Dagster instance (copied to local roots, or uploaded
-into buckets as a bucket run leaves them), so it has only December's work to do. The same kill between two tables on
+The killed run is `casi-pipeline` in a process of its own, stopped through paused_cli.py before a chosen write goes
+into place, then SIGKILLed. It starts from the landed sample with its Dagster instance (copied to local roots, or
+uploaded into buckets as a bucket run leaves them), so it has only December's work to do. The same kill between two tables on
 local roots is test_crash_and_concurrency's first test.
 """
 
@@ -25,6 +25,7 @@ from casi_pipeline.settings import Settings
 from casi_pipeline.storage.objects import ObjectPath, open_root
 
 from .conftest import DECEMBER, NOT_DATA, ROLLING, committed_tables, copy_landed, plain_files, tree_hashes
+from .paused_cli import ForkedRun
 from .seaweed import S3Server, object_tree, upload_tree
 
 PAUSED_CLI = Path(__file__).with_name("paused_cli.py")  # casi-pipeline, stopped before a chosen write goes into place
@@ -66,15 +67,19 @@ def landed_roots(kind: str, s3: S3Server, sample_run: Settings, base: Path,
 
 
 def killed_run(roots: dict[str, str], home: Path, aws: dict[str, str], base: Path, match: str) -> None:
-    """`casi-pipeline run` as a subprocess (through paused_cli.py), SIGKILLed once it is stopped before the write of
-    the file whose path contains `match` goes into place."""
+    """`casi-pipeline run` in a process of its own, SIGKILLed once it is stopped before the write of the file whose
+    path contains `match` goes into place. On local roots it is forked from this process; with buckets it is a fresh
+    interpreter (paused_cli.py as a script), since pyarrow's S3 client does not survive a fork."""
     env = {key: value for key, value in os.environ.items() if key not in AWS_VARIABLES}
     env = {**env, **aws, **roots, "DAGSTER_HOME": str(home)}
     control = base / "pause"
     control.mkdir()
     (control / "match").write_text(match)
-    writer = subprocess.Popen([sys.executable, str(PAUSED_CLI), str(control), "run"], env=env, cwd=base,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if aws:
+        writer = subprocess.Popen([sys.executable, str(PAUSED_CLI), str(control), "run"], env=env, cwd=base,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    else:
+        writer = ForkedRun(env, ["run"], control)
     deadline = time.monotonic() + WAIT_SECONDS
     while not (control / "paused").exists():
         if writer.poll() is not None or time.monotonic() > deadline:
