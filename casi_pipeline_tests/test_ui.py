@@ -131,6 +131,15 @@ PUBLISH_RUNS = """{ runsOrError(filter: {tags: [{key: "dagster/sensor_name", val
 DONE = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
+def wait_until(found, what: str):
+    """What `found()` returns once it is truthy, asked every second (the daemon's work shows within a second)."""
+    deadline = time.monotonic() + BACKFILL_LIMIT
+    while not (value := found()):
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(1)
+    return value
+
+
 def test_a_backfill_of_nine_months_from_the_ui_is_one_run_then_published(webserver):
     """What the partitions page's "Materialize" over a range sends: one single-run backfill, then publishing."""
     launched = webserver.graphql("""mutation($params: LaunchBackfillParams!) {
@@ -140,32 +149,35 @@ def test_a_backfill_of_nine_months_from_the_ui_is_one_run_then_published(webserv
                                  params={"assetSelection": [{"path": [key]} for key in [*STAGES, "restatements"]],
                                          "partitionNames": MONTHS})["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess"
-    deadline = time.monotonic() + BACKFILL_LIMIT
-    while time.monotonic() < deadline:
-        backfill = webserver.graphql("""query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+
+    def backfill() -> dict:
+        return webserver.graphql("""query($id: String!) { partitionBackfillOrError(backfillId: $id) {
             ... on PartitionBackfill { status runs(limit: 20) { status tags { key value } } } } }""",
-                                     id=launched["backfillId"])["partitionBackfillOrError"]
-        if backfill["status"] != "REQUESTED":
-            break
-        time.sleep(2)
-    assert backfill["status"] == "COMPLETED_SUCCESS"
-    [run] = backfill["runs"]
+                                 id=launched["backfillId"])["partitionBackfillOrError"]
+
+    # The daemon marks the backfill done on its next pass after the run (its loop is 30 s), while the publish sensor
+    # reacts within seconds: wait for the run, then for publishing, then for the backfill's status.
+    [run] = wait_until(lambda: [run for run in backfill()["runs"] if run["status"] in DONE], "the backfill's run")
     tags = {tag["key"]: tag["value"] for tag in run["tags"]}
     assert run["status"] == "SUCCESS"
     assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (MONTHS[0],
                                                                                                       MONTHS[-1])
     # The publish sensor's automation conditions then publish the months: one run, with the suites of the tables
     # and without the `fresh` check (its own schedule), whose outcome would change the reports from day to day.
-    deadline = time.monotonic() + BACKFILL_LIMIT
-    while not (runs := webserver.graphql(PUBLISH_RUNS)["runsOrError"]["results"]) or runs[0]["status"] not in DONE:
-        assert time.monotonic() < deadline, "the backfill was not followed by publishing"
-        time.sleep(2)
-    [run] = runs
+    [run] = wait_until(lambda: [run for run in webserver.graphql(PUBLISH_RUNS)["runsOrError"]["results"]
+                                if run["status"] in DONE], "publishing after the backfill")
     assert run["status"] == "SUCCESS"
     assert {key["path"][-1] for key in run["assetSelection"]} == {
         "models", "leaderboard_history", "redteam_reconciliation", "board_exports", "board_charts", "board_reports"}
     checks = {check["name"] for check in run["assetCheckSelection"]}
     assert "leaderboard_history_suite" in checks and "fresh" not in checks
+
+    def finished() -> dict | None:
+        found = backfill()
+        return found if found["status"] != "REQUESTED" else None
+
+    done = wait_until(finished, "the backfill's status")
+    assert done["status"] == "COMPLETED_SUCCESS" and len(done["runs"]) == 1
 
 
 def test_the_asset_graph_page_renders_in_headless_chromium(webserver, tmp_path):
@@ -203,7 +215,5 @@ def test_the_ui_shows_a_month_stale_when_its_drop_changes_and_the_sensor_brings_
     assert status == "STALE" and ("raw_drops", "2025-11", "has a new data version") in causes
     assert stale_in_ui(webserver, "2025-10") == ("FRESH", [])
     # The daemon's raw-drop sensor runs the stale months (2025-11 and 2025-12, which reads it): fresh again.
-    deadline = time.monotonic() + BACKFILL_LIMIT
-    while stale_in_ui(webserver, "2025-11")[0] != "FRESH" or stale_in_ui(webserver, "2025-12")[0] != "FRESH":
-        assert time.monotonic() < deadline, "the sensor did not bring 2025-11 and 2025-12 up to date"
-        time.sleep(5)
+    wait_until(lambda: stale_in_ui(webserver, "2025-11")[0] == stale_in_ui(webserver, "2025-12")[0] == "FRESH",
+               "the sensor to bring 2025-11 and 2025-12 up to date")

@@ -5,6 +5,8 @@ run as one run; their blocking suites run with them, the `fresh` check (its own 
 
 import dagster as dg
 
+from casi_pipeline.automation.drop_sensor import INTERVAL_SECONDS
+
 SENSOR_NAME = "publish_after_release"
 
 # eager() without "no dependency missing": the cross-release tables read every release month, and the months before
@@ -21,6 +23,8 @@ def build_publish_sensor(target: dg.AssetSelection) -> dg.AutomationConditionSen
         SENSOR_NAME,
         target=target,
         default_status=dg.DefaultSensorStatus.RUNNING,
+        # as often as the raw-drop sensor (Dagster's default is 30 s): a release is published within one more tick
+        minimum_interval_seconds=INTERVAL_SECONDS,
         description="Rebuilds the cross-release tables, then the exports, charts and reports (one run), after each "
         "run that updated the release months or red-team scores they read",
     )
