@@ -1,10 +1,11 @@
-"""The local instance's storage: Dagster's SQLite storages, each keeping one SQLAlchemy engine per database file.
+"""The local instance's storage: Dagster's SQLite storages, each keeping its engines and their connections.
 
 Dagster's SQLite storages build a new engine for every statement (`create_engine(..., poolclass=NullPool)` in
-their `connect`), and a new engine sets up SQLAlchemy's dialect on its first connection: most of the cost of storing
-an event, and a range run stores a few hundred. These subclasses keep each file's engine and still open a connection
-per statement (NullPool), so the files, their layout and their locking are Dagster's own: the UI, the daemon and a
-plain `storage: sqlite` instance read the same DAGSTER_HOME unchanged.
+their `connect`): each statement opens the database file, and each new engine sets up SQLAlchemy's dialect on its
+first connection. That is most of the cost of storing an event, and a range run stores a few hundred. These
+subclasses keep one engine per database file, with SQLAlchemy's connection pool. A pooled connection is returned
+rolled back, so between statements it holds no lock: the files, their layout and their locking are Dagster's own,
+and the UI, the daemon and a plain `storage: sqlite` instance read and write the same DAGSTER_HOME beside it.
 
 dagster.yaml stays Dagster's own: `with_kept_engines` swaps the storage class when the pipeline opens an instance
 whose storage is Dagster's SQLite one (the default), and leaves any other (PostgreSQL) as configured.
@@ -33,17 +34,16 @@ from dagster._core.storage.sqlite_storage import (
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import NullPool
 
 SQLITE_STORAGE = ("dagster._core.storage.sqlite_storage", "DagsterSqliteStorage")  # Dagster's default storage
 # Engines kept per storage: the event log has one database per run, so a long-lived instance would otherwise keep
-# an engine for every run it ever touched.
+# an engine (and its open connections) for every run it ever touched.
 KEPT_ENGINES = 64
 
 
 class Engines:
-    """SQLAlchemy engines by connection string, the KEPT_ENGINES most recently used kept. With NullPool an engine
-    holds no open connection, so one let go needs no closing."""
+    """SQLAlchemy engines by connection string, the KEPT_ENGINES most recently used kept; one let go closes its
+    connections."""
 
     def __init__(self, **connect_args: Any):
         self._connect_args = connect_args
@@ -52,19 +52,23 @@ class Engines:
 
     def get(self, conn_string: str) -> Engine:
         with self._lock:
-            engine = self._engines.pop(conn_string, None) or create_engine(
-                conn_string, poolclass=NullPool, connect_args=self._connect_args
-            )
+            engine = self._engines.pop(conn_string, None) or create_engine(conn_string, connect_args=self._connect_args)
             self._engines[conn_string] = engine
             if len(self._engines) > KEPT_ENGINES:
-                self._engines.popitem(last=False)
+                self._engines.popitem(last=False)[1].dispose()
             return engine
 
     @contextmanager
     def transaction(self, conn_string: str) -> Iterator[Connection]:
-        """What Dagster's `connect` yields: a connection inside a transaction, closed on leaving."""
+        """What Dagster's `connect` yields: a connection inside a transaction, returned to the pool on leaving."""
         with self.get(conn_string).connect() as connection, connection.begin():
             yield connection
+
+    def dispose(self) -> None:
+        """Close every kept connection (the engines stay usable and reconnect on demand)."""
+        with self._lock:
+            for engine in self._engines.values():
+                engine.dispose()
 
 
 class _KeptEngine:
@@ -74,12 +78,16 @@ class _KeptEngine:
 
     @cached_property
     def _engine(self) -> Engine:
-        return create_engine(self._conn_string, poolclass=NullPool)
+        return create_engine(self._conn_string)
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         with self._engine.connect() as connection, connection.begin():
             yield connection
+
+    def dispose(self) -> None:
+        if "_engine" in self.__dict__:
+            self._engine.dispose()
 
 
 class LocalRunStorage(_KeptEngine, SqliteRunStorage):
@@ -105,6 +113,14 @@ class LocalEventLogStorage(SqliteEventLogStorage):
                 self._initialized_dbs.add(shard)
             with self._engines.transaction(conn_string) as connection:
                 yield connection
+
+    def wipe(self) -> None:
+        self._engines.dispose()  # no connection left open on the run databases wipe deletes
+        super().wipe()
+
+    def dispose(self) -> None:
+        super().dispose()
+        self._engines.dispose()
 
 
 class LocalSqliteStorage(DagsterSqliteStorage):

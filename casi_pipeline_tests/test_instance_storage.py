@@ -36,15 +36,32 @@ def test_the_pipelines_instance_writes_files_a_stock_sqlite_instance_reads(tmp_p
         assert stock.all_logs(runs[0], of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
 
 
-def test_engines_are_kept_per_database_and_bounded(tmp_path):
+def test_engines_and_connections_are_kept_per_database_and_bounded(tmp_path):
     engines = Engines()
-    first = engines.get(f"sqlite:///{tmp_path / 'first.db'}")
-    assert engines.get(f"sqlite:///{tmp_path / 'first.db'}") is first
+    url = f"sqlite:///{tmp_path / 'first.db'}"
+    with engines.transaction(url) as connection:
+        connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+    first = engines.get(url)
+    assert first.pool.checkedin() == 1  # its connection kept for the next statement
+    with engines.transaction(url) as connection:
+        assert connection.engine is first
     for index in range(KEPT_ENGINES):
         engines.get(f"sqlite:///{tmp_path / f'{index}.db'}")
-    # the least recently used went, the others stay
-    assert engines.get(f"sqlite:///{tmp_path / 'first.db'}") is not first
+    # the least recently used went, its connection closed; the others stay
+    assert first.pool.checkedin() == 0
+    assert engines.get(url) is not first
     assert len(engines._engines) == KEPT_ENGINES
+
+
+def test_disposing_the_instance_closes_every_kept_connection(tmp_path):
+    home = prepare_dagster_home(tmp_path / "home")
+    with open_instance(home) as instance:
+        dg.materialize([counted], instance=instance, partition_key="a")
+        storage = instance.event_log_storage
+        kept = list(storage._engines._engines.values())
+        assert sum(engine.pool.checkedin() for engine in kept) >= 2  # the index and the run's own database
+    assert sum(engine.pool.checkedin() for engine in kept) == 0
+    assert instance.run_storage._engine.pool.checkedin() == 0
 
 
 def test_a_statement_that_fails_rolls_back_and_the_engine_still_serves(tmp_path):
