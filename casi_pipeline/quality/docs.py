@@ -19,12 +19,14 @@ from functools import lru_cache
 from pathlib import Path
 
 import great_expectations as gx
+import jinja2
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.data_context.types.resource_identifiers import (
     ExpectationSuiteIdentifier,
     ValidationResultIdentifier,
 )
+from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
 
 from casi_pipeline.safe_text import escape_html
 from casi_pipeline.storage.files import write_text_atomically
@@ -47,6 +49,46 @@ def folder(warehouse: Path) -> Path:
     return warehouse / FOLDER
 
 
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """GX's page templates, compiled once per process and kept in memory."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if (code := self._code.get(bucket.key)) is not None:
+            bucket.bytecode_from_string(code)  # a changed template's checksum no longer matches: compiled again
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED = _CompiledTemplates()
+
+
+class _KeptTemplates:
+    """GX gives each view a new jinja Environment, and each build new views: without a shared bytecode cache every
+    Data Docs build compiles every page template again."""
+
+    env: jinja2.Environment
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.env.bytecode_cache = _COMPILED
+
+
+class ResultPageView(_KeptTemplates, DefaultJinjaPageView):
+    """GX's view of a validation result page, its templates compiled once per process."""
+
+
+class IndexPageView(_KeptTemplates, DefaultJinjaIndexPageView):
+    """GX's view of the index page, its templates compiled once per process."""
+
+
+def _view(view: type) -> dict[str, str]:
+    return {"module_name": __name__, "class_name": view.__name__}
+
+
 @lru_cache(maxsize=8)
 def _context(root: str):
     """An in-memory GX context whose validation results and Data Docs site live under `root`."""
@@ -65,7 +107,12 @@ def _context(root: str):
             "class_name": "SiteBuilder",
             "show_how_to_buttons": False,  # type: ignore[typeddict-unknown-key]
             "store_backend": {**backend, "base_directory": root},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "validation_results_limit": GX_INDEX_LIMIT},
+            "site_index_builder": {
+                "class_name": "DefaultSiteIndexBuilder",
+                "validation_results_limit": GX_INDEX_LIMIT,
+                "view": _view(IndexPageView),
+            },
+            "site_section_builders": {"validations": {"view": _view(ResultPageView)}},  # merged into GX's defaults
         },
     )
     return context
