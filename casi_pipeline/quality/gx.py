@@ -153,12 +153,18 @@ def _exception_message(info: Any) -> str | None:
 
 
 def run_suite(frame: pd.DataFrame, suite: gx.ExpectationSuite, locate: tuple[str, ...]) -> SuiteReport:
-    """Validate every row of `frame`; samples of bad values carry the `locate` columns so errors can name a place."""
-    result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
-    present = [column for column in locate if column in frame.columns]
-    if present:
-        result_format.update(unexpected_index_column_names=present, return_unexpected_index_query=False)
-    result = _context().data_sources.pandas_default.read_dataframe(frame).validate(suite, result_format=result_format)
+    """Validate every row of `frame`; samples of bad values carry the `locate` columns so errors can name a place.
+
+    A first pass asks only for outcomes and counts (GX's BASIC format computes fewer metrics); a suite that fails
+    is validated again for its samples and their locations, which only failure lines and check metadata show."""
+    batch = _context().data_sources.pandas_default.read_dataframe(frame)
+    result = batch.validate(suite, result_format={"result_format": "BASIC"})
+    if not result.success:
+        located: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
+        present = [column for column in locate if column in frame.columns]
+        if present:
+            located.update(unexpected_index_column_names=present, return_unexpected_index_query=False)
+        result = batch.validate(suite, result_format=located)
     outcomes = []
     for item in result.results:
         details = json_safe(item.to_json_dict().get("result") or {})
