@@ -3,8 +3,8 @@ the next run completes the month as one uninterrupted run would.
 
 The killed run is `casi-pipeline` in a process of its own, stopped through paused_cli.py before a chosen write goes
 into place, then SIGKILLed. It starts from the landed sample with its Dagster instance (copied to local roots, or
-uploaded into buckets as a bucket run leaves them), so it has only December's work to do. The same kill between two tables on
-local roots is test_crash_and_concurrency's first test.
+uploaded into buckets as a bucket run leaves them), so it has only December's work to do. The same kill between two
+tables on local roots is test_crash_and_concurrency's first test.
 """
 
 from __future__ import annotations
