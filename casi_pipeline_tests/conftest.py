@@ -352,7 +352,7 @@ def start(settings, pause: Path | None = None) -> ForkedRun:
     return ForkedRun(env, ["run"], pause)
 
 
-def wait_for(condition, what: str, process: ForkedRun) -> None:
+def wait_for(condition, what: str, process: ForkedRun | subprocess.Popen) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
     while not condition():
         if process.poll() is not None:
@@ -363,13 +363,24 @@ def wait_for(condition, what: str, process: ForkedRun) -> None:
         time.sleep(0.05)
 
 
-def paused_writer(settings, tmp_path, match: str) -> tuple[ForkedRun, Path]:
-    """A `casi-pipeline run` stopped just before renaming the file whose path contains `match` into place."""
-    control = tmp_path / "pause"
+def pause_at(base: Path, match: str) -> Path:
+    """The control folder (paused_cli.py) that stops a writer before the file whose path contains `match` goes
+    into place."""
+    control = base / "pause"
     control.mkdir()
     (control / "match").write_text(match)
+    return control
+
+
+def wait_until_paused(writer: ForkedRun | subprocess.Popen, control: Path) -> None:
+    wait_for((control / "paused").exists, f"the write of {(control / 'match').read_text()}", writer)
+
+
+def paused_writer(settings, tmp_path, match: str) -> tuple[ForkedRun, Path]:
+    """A `casi-pipeline run` stopped just before renaming the file whose path contains `match` into place."""
+    control = pause_at(tmp_path, match)
     writer = start(settings, control)
-    wait_for((control / "paused").exists, f"the write of {match}", writer)
+    wait_until_paused(writer, control)
     return writer, control
 
 

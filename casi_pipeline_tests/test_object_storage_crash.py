@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,12 +23,12 @@ from casi_pipeline import cli
 from casi_pipeline.settings import Settings
 from casi_pipeline.storage.objects import ObjectPath, open_root
 
-from .conftest import DECEMBER, NOT_DATA, ROLLING, committed_tables, copy_landed, plain_files, tree_hashes
+from .conftest import (DECEMBER, NOT_DATA, ROLLING, committed_tables, copy_landed, pause_at, plain_files, tree_hashes,
+                       wait_until_paused)
 from .paused_cli import ForkedRun
 from .seaweed import S3Server, object_tree, upload_tree
 
 PAUSED_CLI = Path(__file__).with_name("paused_cli.py")  # casi-pipeline, stopped before a chosen write goes into place
-WAIT_SECONDS = 600  # upper bound for a loaded machine; nothing here measures speed
 AWS_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL")
 LANDED_MONTHS = ("2025-09", "2025-11")
 # Between two tables: normalise is being staged, ingest and validate are staged. While moving: the record already
@@ -72,20 +71,14 @@ def killed_run(roots: dict[str, str], home: Path, aws: dict[str, str], base: Pat
     interpreter (paused_cli.py as a script), since pyarrow's S3 client does not survive a fork."""
     env = {key: value for key, value in os.environ.items() if key not in AWS_VARIABLES}
     env = {**env, **aws, **roots, "DAGSTER_HOME": str(home)}
-    control = base / "pause"
-    control.mkdir()
-    (control / "match").write_text(match)
+    control = pause_at(base, match)
     if aws:
-        writer = subprocess.Popen([sys.executable, str(PAUSED_CLI), str(control), "run"], env=env, cwd=base,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        writer: ForkedRun | subprocess.Popen = subprocess.Popen(
+            [sys.executable, str(PAUSED_CLI), str(control), "run"], env=env, cwd=base, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
     else:
         writer = ForkedRun(env, ["run"], control)
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not (control / "paused").exists():
-        if writer.poll() is not None or time.monotonic() > deadline:
-            writer.kill()
-            pytest.fail(f"the writer did not pause at {match}: {writer.communicate()}")
-        time.sleep(0.05)
+    wait_until_paused(writer, control)
     writer.send_signal(signal.SIGKILL)
     writer.communicate()
 
