@@ -26,10 +26,13 @@ SAMPLE_SIZE = 5
 
 
 @lru_cache(maxsize=1)
-def _context():
+def _whole_frame():
+    """One batch definition for every frame validated, each passed as a batch parameter: the data source's
+    `read_dataframe` would add an asset and save the context's configuration for each frame."""
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return context
+    asset = context.data_sources.add_pandas("casi_pipeline").add_dataframe_asset("frame")
+    return asset.add_batch_definition_whole_dataframe("whole frame")
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,7 @@ def run_suite(frame: pd.DataFrame, suite: gx.ExpectationSuite, locate: tuple[str
 
     A first pass asks only for outcomes and counts (GX's BASIC format computes fewer metrics); a suite that fails
     is validated again for its samples and their locations, which only failure lines and check metadata show."""
-    batch = _context().data_sources.pandas_default.read_dataframe(frame)
+    batch = _whole_frame().get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(suite, result_format={"result_format": "BASIC"})
     if not result.success:
         located: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
