@@ -34,6 +34,7 @@ from casi_pipeline.storage import commits
 from casi_pipeline.storage.parquet_io import partition_path
 from casi_pipeline.storage.warehouse import LOCKS_FOLDER
 
+from . import scheduling
 from .paused_cli import ForkedRun
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,14 +49,19 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-# The modules that wait longest on servers and subprocesses start first: on two workers (pyproject's -n 2, one module
-# per worker) the short modules then fill in beside them instead of one long module running alone at the end.
+# The modules that wait longest on servers and subprocesses start first: on the workers (pyproject's -n 3, one module
+# per worker at a time) the short modules then fill in beside them instead of one long module running alone at the end.
 FIRST = ("test_ui.py", "test_object_storage.py", "test_object_storage_crash.py", "test_postgres_instance.py",
          "test_crash_and_concurrency.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.path.name not in FIRST)  # a stable sort: each module keeps its own order
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """A worker kept for the UI module while it waits (scheduling.py)."""
+    return scheduling.make_scheduler(config, log)
 
 
 def chromium() -> str:

@@ -1,7 +1,8 @@
-"""Both roots in S3 buckets, served by a real SeaweedFS on 127.0.0.1: the same tables as the local run, nothing
-written to local disk, the warehouse readable from the bucket by pyarrow, DuckDB and pandas; a missing bucket, wrong
-credentials, an unreachable or refusing endpoint give one line and write nothing. A run killed mid-month on object
-storage: test_object_storage_crash.
+"""The deployment: both roots in S3 buckets, served by a real SeaweedFS on 127.0.0.1, and the instance in a real
+PostgreSQL: the same tables as the local run, its runs in PostgreSQL, nothing written to local disk, the warehouse
+readable from the bucket by pyarrow, DuckDB and pandas; a missing bucket, wrong credentials, an unreachable or
+refusing endpoint give one line and write nothing. A run killed mid-month on object storage:
+test_object_storage_crash.
 """
 
 from __future__ import annotations
@@ -68,28 +69,31 @@ def fill_real_raw(raw: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def both_runs(s3, tmp_path_factory):
-    """The same raw drops run once with local roots and once with both roots in buckets."""
+def both_runs(s3, postgres, tmp_path_factory):  # noqa: F811 (postgres: the session's server fixture)
+    """The same raw drops run once with local roots and a local instance, and once deployed: deploy/dagster.yaml
+    (PostgreSQL) in DAGSTER_HOME and both roots in buckets. A bucket run on a local instance: the S3 cases of
+    test_object_storage_crash."""
     base = tmp_path_factory.mktemp("both")
     raw = base / "data_raw"
     fill_real_raw(raw)
-    started = time.monotonic()  # in-process: only the bucket run's process is checked for what it writes locally
+    started = time.monotonic()  # in-process: only the deployed run's process is checked for what it writes locally
     assert run_cli(Settings(data_raw=raw, warehouse=base / "warehouse", dagster_home=base / "local_home"), "run") == 0
     print(f"local run: {time.monotonic() - started:.1f} s (loaded machine)")
     # Tables name a raw file `<raw root's last name>/<drop>/<file>`: a `data_raw` prefix names them as locally.
     upload_tree(s3, raw, f"{s3.bucket('casi-raw-real')}/data_raw")
     s3.bucket("casi-wh-real")
-    home, cwd, tmp = empty_folders(base, "s3_home", "s3_cwd", "s3_tmp")
+    cwd, tmp = empty_folders(base, "s3_cwd", "s3_tmp")
+    home, url = deploy_home(base / "s3_home"), postgres.create_database()
     roots = {"CASI_DATA_RAW": "s3://casi-raw-real/data_raw", "CASI_WAREHOUSE": "s3://casi-wh-real/boards"}
     started = time.monotonic()
-    remote = casi(environment(roots, home, tmp, s3.env()), cwd, "run")
+    remote = casi({**environment(roots, home, tmp, s3.env()), POSTGRES_URL_ENV: url}, cwd, "run")
     assert remote.returncode == 0, remote.stderr
-    print(f"bucket run: {time.monotonic() - started:.1f} s (loaded machine)")
-    return base, remote, cwd, tmp
+    print(f"deployed run: {time.monotonic() - started:.1f} s (loaded machine)")
+    return base, remote, cwd, tmp, home, url
 
 
 def test_a_bucket_run_gives_the_local_runs_tables_and_writes_nothing_locally(s3, both_runs):
-    base, remote, cwd, tmp = both_runs
+    base, remote, cwd, tmp, home, _ = both_runs
     assert remote.stdout.splitlines()[-1] == ("release months 2025-06..2026-02 (9) -> s3://casi-wh-real/boards; "
                                               "ran 9 stale")
     in_bucket, local = object_tree(s3, "casi-wh-real/boards"), local_tree(base / "warehouse")
@@ -100,7 +104,8 @@ def test_a_bucket_run_gives_the_local_runs_tables_and_writes_nothing_locally(s3,
     different = [name for name in local if in_bucket[name] != local[name]]
     assert different == []  # tables, commit records, exports, charts and reports: the same bytes
     assert "redteam_scores/release_month=2025-10/part-0.parquet" in in_bucket  # scanned by DuckDB from the bucket
-    assert list(cwd.iterdir()) == [] and list(tmp.iterdir()) == []  # nothing on local disk but DAGSTER_HOME
+    assert list(cwd.iterdir()) == [] and list(tmp.iterdir()) == []  # nothing on local disk
+    assert sorted(path.name for path in home.iterdir()) == ["dagster.yaml"]  # the instance is in PostgreSQL
 
 
 def test_the_bucket_warehouse_reads_with_pyarrow_duckdb_and_pandas(s3, both_runs, monkeypatch):
@@ -246,22 +251,11 @@ def test_roots_are_plain_paths_locally_and_object_paths_on_s3(tmp_path, monkeypa
         file.open("wb")
 
 
-def test_the_deployed_run_puts_runs_in_postgres_and_the_nine_months_in_a_bucket(s3, both_runs, postgres, tmp_path):
-    """Issue 10's deployment: deploy/dagster.yaml (PostgreSQL) in DAGSTER_HOME and both roots in buckets."""
-    base = both_runs[0]
-    home = deploy_home(tmp_path / "home")
-    url = postgres.create_database()
-    s3.bucket("casi-wh-deployed")
-    cwd, tmp = empty_folders(tmp_path, "cwd", "tmp")
-    roots = {"CASI_DATA_RAW": "s3://casi-raw-real/data_raw", "CASI_WAREHOUSE": "s3://casi-wh-deployed/boards"}
-    result = casi({**environment(roots, home, tmp, s3.env()), POSTGRES_URL_ENV: url}, cwd, "run")
-    assert result.returncode == 0, result.stderr
+def test_the_deployed_run_puts_its_runs_and_the_nine_months_in_one_run_in_postgres(both_runs):
+    """Issue 10's deployment: its instance in PostgreSQL, as the run opened it from DAGSTER_HOME."""
+    *_, home, url = both_runs
     assert runs_in_postgres(url) == [("release_job", "SUCCESS"), ("redteam_job", "SUCCESS"),
                                      ("publish_job", "SUCCESS")]
-    in_bucket, local = object_tree(s3, "casi-wh-deployed/boards"), local_tree(base / "warehouse")
-    assert sorted(in_bucket) == sorted(local) and [name for name in local if in_bucket[name] != local[name]] == []
-    assert list(cwd.iterdir()) == [] and list(tmp.iterdir()) == []
-    assert sorted(path.name for path in home.iterdir()) == ["dagster.yaml"]  # the instance is in PostgreSQL
     with pytest.MonkeyPatch.context() as patch:  # the instance dagster.yaml configures, as the run opened it
         patch.setenv(POSTGRES_URL_ENV, url)
         instance = dg.DagsterInstance.from_config(str(home))
