@@ -7,6 +7,10 @@ subclasses keep one engine per database file, with SQLAlchemy's connection pool.
 rolled back, so between statements it holds no lock: the files, their layout and their locking are Dagster's own,
 and the UI, the daemon and a plain `storage: sqlite` instance read and write the same DAGSTER_HOME beside it.
 
+Opening a SQLite database, Dagster checks and stamps its alembic revision (each storage, and each run's event log
+database), and alembic reads every migration script of Dagster's for each of those: most of the cost of opening a
+fresh instance or a run's database. The local storage reads the scripts once per process (`read_scripts_once`).
+
 dagster.yaml stays Dagster's own: `with_kept_engines` swaps the storage class when the pipeline opens an instance
 whose storage is Dagster's SQLite one (the default), and leaves any other (PostgreSQL) as configured.
 """
@@ -20,6 +24,8 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
@@ -123,10 +129,30 @@ class LocalEventLogStorage(SqliteEventLogStorage):
         self._engines.dispose()
 
 
+_read_scripts = ScriptDirectory.from_config.__func__  # type: ignore[attr-defined]
+_scripts: dict[tuple[type, str | None], ScriptDirectory] = {}
+_scripts_lock = threading.Lock()
+
+
+def _scripts_read_once(cls: type[ScriptDirectory], config: Config) -> ScriptDirectory:
+    """alembic's `ScriptDirectory.from_config`, once per script location: the migration scripts installed with
+    Dagster do not change while the process runs. Dagster calls it for each revision check and stamp."""
+    key = (cls, config.get_main_option("script_location"))
+    with _scripts_lock:
+        if key not in _scripts:
+            _scripts[key] = _read_scripts(cls, config)
+        return _scripts[key]
+
+
+def read_scripts_once() -> None:
+    ScriptDirectory.from_config = classmethod(_scripts_read_once)  # type: ignore[method-assign,assignment]
+
+
 class LocalSqliteStorage(DagsterSqliteStorage):
     """`storage: sqlite` with the storages above: the same files under `base_dir` (DAGSTER_HOME)."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        read_scripts_once()
         # DagsterSqliteStorage.__init__ with these classes (calling it would open its own storages first)
         self.base_dir = base_dir
         self._run_storage = LocalRunStorage.from_local(_runs_directory(base_dir))
