@@ -109,10 +109,14 @@ def _newest_values(
     records: dict[tuple[str, str], dict] = {}
     for (release_month, model_id, metric), group in values.groupby(["release_month", "model_id", "metric"], sort=True):
         newest = group.iloc[-1]
-        older = group[
-            (group["drop_month"] < newest["drop_month"])
-            | ((group["drop_month"] == newest["drop_month"]) & (group["revision"] < newest["revision"]))
-        ]
+        older = (
+            group[
+                (group["drop_month"] < newest["drop_month"])
+                | ((group["drop_month"] == newest["drop_month"]) & (group["revision"] < newest["revision"]))
+            ]
+            if len(group) > 1
+            else group.iloc[:0]  # most values were published once: nothing older to compare
+        )
         for _, old in older.drop_duplicates(["drop_month", "revision"], keep="last").iterrows():
             if old["value"] != newest["value"]:
                 findings.add(
