@@ -105,14 +105,18 @@ def security_over_time(view: BoardView) -> bytes:
     )
     positions = {month: index for index, month in enumerate(view.window)}
     top = set(view.current.nsmallest(TOP_LABELLED, ["rank"])["model_id"])
+    # (month, security, label) per model, as plain values: a pandas group per model costs more than its line
+    points: dict[str, list[tuple[str, float, str]]] = {}
+    columns = (view.history[c].tolist() for c in ("model_id", "release_month", "security", "label"))
+    for model_id, month, security, label in zip(*columns, strict=True):
+        points.setdefault(model_id, []).append((month, security, label))
     ends = []
-    for model_id, rows in sorted(view.history.groupby("model_id"), key=lambda item: item[0] in top):
-        rows = rows.sort_values("release_month")
-        x = rows["release_month"].map(positions)
+    for model_id in sorted(sorted(points), key=lambda model: model in top):  # the top models drawn last
+        rows = sorted(points[model_id])  # by month: one row per month
         highlighted = model_id in top
         lines = axes.plot(
-            x,
-            rows["security"],
+            [positions[month] for month, _, _ in rows],
+            [security for _, security, _ in rows],
             marker="o",
             markersize=3,
             linewidth=2 if highlighted else 1,
@@ -120,8 +124,8 @@ def security_over_time(view: BoardView) -> bytes:
             zorder=3 if highlighted else 2,
         )
         if highlighted:
-            last = rows.iloc[-1]
-            ends.append((last["security"], positions[last["release_month"]], last["label"], lines[0].get_color()))
+            month, security, label = rows[-1]
+            ends.append((security, positions[month], label, lines[0].get_color()))
     low, high = axes.get_ylim()
     ends.sort(key=lambda end: end[0])
     label_x = len(view.window) - 0.6
