@@ -92,7 +92,7 @@ def both_runs(s3, postgres, tmp_path_factory):  # noqa: F811 (postgres: the sess
     return base, remote, cwd, tmp, home, url
 
 
-def test_a_bucket_run_gives_the_local_runs_tables_and_writes_nothing_locally(s3, both_runs):
+def test_the_deployed_run_gives_the_local_runs_tables_and_writes_nothing_locally(s3, both_runs):
     base, remote, cwd, tmp, home, _ = both_runs
     assert remote.stdout.splitlines()[-1] == ("release months 2025-06..2026-02 (9) -> s3://casi-wh-real/boards; "
                                               "ran 9 stale")
