@@ -7,6 +7,7 @@ import io
 import os
 import shutil
 import socket
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stdout
+from contextlib import closing, contextmanager, redirect_stdout
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -161,12 +162,18 @@ def tree_hashes(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file() and not set(NOT_DATA) & set(p.relative_to(root).parts)}
 
 
+def copy_instance(home: Path, to: Path) -> None:
+    """A copy of a landed Dagster home, without SQLite's `-wal` and `-shm` files: a test on another worker reading
+    the same session run has them open for a moment, and its data is in the main files (built_once)."""
+    shutil.copytree(home, to, ignore=shutil.ignore_patterns("*.db-wal", "*.db-shm"))
+
+
 def copy_landed(template: Settings, settings: Settings) -> dict[str, str]:
     """Give a test its own copy of a landed raw root, warehouse and Dagster instance (built once per module; the
     reports' data-quality summary reads the instance); returns the warehouse hashes."""
     shutil.copytree(template.data_raw, settings.data_raw, dirs_exist_ok=True)
     shutil.copytree(template.warehouse, settings.warehouse)
-    shutil.copytree(template.dagster_home, settings.dagster_home)
+    copy_instance(template.dagster_home, settings.dagster_home)
     return tree_hashes(settings.warehouse)
 
 
@@ -242,9 +249,18 @@ def built_once(tmp_path_factory, name: str, build: Callable[[Path], Settings]) -
     with FileLock(shared / f"{name}.lock"):
         if not built.exists():
             shutil.rmtree(base, ignore_errors=True)  # what a failed attempt left
-            build(base)
+            settings = build(base)
+            fold_in_write_ahead_logs(settings.dagster_home)
             built.touch()
     return roots_under(base)
+
+
+def fold_in_write_ahead_logs(home: Path) -> None:
+    """Every SQLite database of a landed Dagster home with its write-ahead log checkpointed into the main file, before
+    other workers open it: they only read, so from then on the main files hold all the data (copy_instance)."""
+    for database in home.rglob("*.db"):
+        with closing(sqlite3.connect(database)) as connection:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,8 +22,8 @@ from casi_pipeline import cli
 from casi_pipeline.settings import Settings
 from casi_pipeline.storage.objects import ObjectPath, open_root
 
-from .conftest import (DECEMBER, NOT_DATA, ROLLING, committed_tables, copy_landed, pause_at, plain_files, tree_hashes,
-                       wait_until_paused)
+from .conftest import (DECEMBER, NOT_DATA, ROLLING, committed_tables, copy_instance, copy_landed, pause_at, plain_files,
+                       tree_hashes, wait_until_paused)
 from .paused_cli import ForkedRun
 from .seaweed import S3Server, object_tree, upload_tree
 
@@ -60,7 +59,7 @@ def landed_roots(kind: str, s3: S3Server, sample_run: Settings, base: Path,
     # Docs (built for a local warehouse only).
     upload_tree(s3, sample_run.data_raw, f"{s3.bucket(f'casi-raw-{name}')}/data_raw")
     upload_tree(s3, sample_run.warehouse, f"{s3.bucket(f'casi-wh-{name}')}/boards", skip=NOT_DATA)
-    shutil.copytree(sample_run.dagster_home, home)
+    copy_instance(sample_run.dagster_home, home)
     return ({"CASI_DATA_RAW": f"s3://casi-raw-{name}/data_raw", "CASI_WAREHOUSE": f"s3://casi-wh-{name}/boards"},
             s3.env(), home)
 
