@@ -163,8 +163,9 @@ def tree_hashes(root: Path) -> dict[str, str]:
 
 
 def copy_instance(home: Path, to: Path) -> None:
-    """A copy of a landed Dagster home, without SQLite's `-wal` and `-shm` files: a test on another worker reading
-    the same session run has them open for a moment, and its data is in the main files (built_once)."""
+    """A copy of a landed Dagster home: its write-ahead logs folded in first, then without SQLite's `-wal` and `-shm`
+    files (a test on another worker reading the same session run has them open for a moment)."""
+    fold_in_write_ahead_logs(home)
     shutil.copytree(home, to, ignore=shutil.ignore_patterns("*.db-wal", "*.db-shm"))
 
 
@@ -256,8 +257,8 @@ def built_once(tmp_path_factory, name: str, build: Callable[[Path], Settings]) -
 
 
 def fold_in_write_ahead_logs(home: Path) -> None:
-    """Every SQLite database of a landed Dagster home with its write-ahead log checkpointed into the main file, before
-    other workers open it: they only read, so from then on the main files hold all the data (copy_instance)."""
+    """Every SQLite database of a landed Dagster home with its write-ahead log checkpointed into the main file. A
+    session run is folded in before other workers open it: they only read, so its logs stay empty."""
     for database in home.rglob("*.db"):
         with closing(sqlite3.connect(database)) as connection:
             connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
