@@ -27,16 +27,17 @@ from filelock import FileLock
 
 from casi_pipeline.automation import drop_sensor
 from casi_pipeline.cli import QUIET
-from casi_pipeline.definitions import build_definitions, resources
 from casi_pipeline.job_names import RELEASE_JOB
-from casi_pipeline.quality.docs import FOLDER as DATA_DOCS
 from casi_pipeline.settings import DAGSTER_HOME_ENV, DATA_RAW_ENV, WAREHOUSE_ENV, Settings, prepare_dagster_home
 from casi_pipeline.storage import commits
 from casi_pipeline.storage.parquet_io import partition_path
-from casi_pipeline.storage.warehouse import LOCKS_FOLDER
+from casi_pipeline.storage.warehouse import DATA_DOCS_FOLDER, LOCKS_FOLDER
 
 from . import scheduling
 from .paused_cli import ForkedRun
+
+# DEFINITIONS_LATE: the definitions (and Great Expectations with them, most of the import time) are imported where they
+# are used, so that xdist's controller, which loads this module but runs no test, starts its workers seconds earlier.
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -50,14 +51,20 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-# The modules that wait longest on servers and subprocesses start first: on the workers (pyproject's -n 3, one module
-# per worker at a time) the short modules then fill in beside them instead of one long module running alone at the end.
-FIRST = ("test_ui.py", "test_object_storage.py", "test_object_storage_crash.py", "test_postgres_instance.py",
-         "test_crash_and_concurrency.py")
+# The long modules, longest first: on the workers (pyproject's -n 3, one module per worker at a time) the short modules
+# not listed here then fill in beside the long ones at the end, instead of one long module running alone at the end.
+LONGEST_FIRST = ("test_ui.py", "test_object_storage.py", "test_postgres_instance.py", "test_object_storage_crash.py",
+                 "test_bad_input.py", "test_incremental.py", "test_crash_and_concurrency.py",
+                 "test_incremental_publish.py", "test_automation.py", "test_refresh.py", "test_data_docs.py",
+                 "test_cli.py", "test_history.py", "test_first_release_month.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.path.name not in FIRST)  # a stable sort: each module keeps its own order
+    def place(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=place)  # a stable sort: each module keeps its own order
 
 
 def pytest_xdist_make_scheduler(config, log):
@@ -153,7 +160,7 @@ def add_sample(raw: Path) -> None:
 
 
 # Neither holds data: the run locks, and the Data Docs (a log of every run, a refused one too, with run ids and times).
-NOT_DATA = (LOCKS_FOLDER, DATA_DOCS)
+NOT_DATA = (LOCKS_FOLDER, DATA_DOCS_FOLDER)
 
 
 def tree_hashes(root: Path) -> dict[str, str]:
@@ -222,6 +229,8 @@ def materialize(settings: Settings, assets: list, month: str | None = None, last
                 selection: list | None = None) -> dg.ExecuteInProcessResult:
     """`dg.materialize` of `assets` into the settings' roots on an ephemeral instance, for one release month (or one
     run over month..last) when partitioned: a stage's gates and failure lines without a CLI run or publishing."""
+    from casi_pipeline.definitions import resources  # Great Expectations: see DEFINITIONS_LATE
+
     tags = {RANGE[0]: month, RANGE[1]: last} if last else None
     return dg.materialize(assets, partition_key=None if last else month, tags=tags, selection=selection,
                           resources=resources(settings), instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
@@ -335,6 +344,8 @@ class Sensor:
     settings.dagster_home, carrying its cursor like the daemon."""
 
     def __init__(self, settings: Settings):
+        from casi_pipeline.definitions import build_definitions, resources  # see DEFINITIONS_LATE
+
         self.settings = settings
         self.definitions = build_definitions(settings)
         self.sensor = self.definitions.resolve_sensor_def(drop_sensor.SENSOR_NAME)

@@ -30,8 +30,8 @@ from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJin
 
 from casi_pipeline.safe_text import escape_html
 from casi_pipeline.storage.files import write_text_atomically
+from casi_pipeline.storage.warehouse import DATA_DOCS_FOLDER as FOLDER
 
-FOLDER = "quality"  # warehouse/quality/
 SITE = "warehouse"
 INDEX = "index.html"
 RUNS_PAGE = "runs.html"  # readable without network access

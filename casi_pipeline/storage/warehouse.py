@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from casi_pipeline.quality.docs import RunDocs
 
 LOCKS_FOLDER = ".locks"  # dot-prefixed: pyarrow, pandas and DuckDB globs never take it for data
+DATA_DOCS_FOLDER = "quality"  # the Data Docs of the runs (quality/docs.py): a log, not a table
 PUBLISHED_LOCK = "published"  # the cross-release tables
 
 
