@@ -35,7 +35,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 REAL_ROLLING = REPO.parent / "shared" / "data" / "f5-labs-ai-leaderboards" / "casi_rolling_12_months.csv"
 IMPORT_FLOOR = "import dagster, great_expectations, pandas, pyarrow"
-DATA_DOCS = "quality"  # casi_pipeline.quality.docs.FOLDER (not imported: this script only drives the CLI)
+# casi_pipeline.storage.warehouse.DATA_DOCS_FOLDER (not imported: this script only drives the CLI)
+DATA_DOCS = "quality"
 FIRST, LAST = "2025-01", "2026-11"  # 23 monthly drops
 BOARD_SIZE = 10
 WINDOW = 12

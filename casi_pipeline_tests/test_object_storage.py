@@ -23,7 +23,6 @@ import pytest
 
 from casi_pipeline import staleness
 from casi_pipeline.automation.drop_sensor import pending_runs
-from casi_pipeline.quality.docs import FOLDER as DATA_DOCS
 from casi_pipeline.raw import layout
 from casi_pipeline.redteam import synth
 from casi_pipeline.settings import POSTGRES_URL_ENV, Settings
@@ -31,7 +30,8 @@ from casi_pipeline.storage import objects
 from casi_pipeline.storage.duckdb_sql import register_object_store
 from casi_pipeline.storage.objects import ObjectPath, open_root
 
-from .conftest import RANGE, ROLLING, SAMPLE_RAW, Route, UpstreamServer, add_real_rolling, free_ports, run_cli, serving
+from .conftest import (NOT_DATA, RANGE, ROLLING, SAMPLE_RAW, Route, UpstreamServer, add_real_rolling, free_ports,
+                       run_cli, serving)
 from .postgres import deploy_home, postgres, runs_in_postgres  # noqa: F401 (postgres: the session's server fixture)
 from .seaweed import object_tree, upload_tree
 
@@ -59,7 +59,7 @@ def empty_folders(base: Path, *names: str) -> list[Path]:
 def local_tree(root: Path) -> dict[str, bytes]:
     """Every file of a local warehouse but its run locks and Data Docs (built for a local warehouse only)."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and not {".locks", DATA_DOCS} & set(p.relative_to(root).parts)}
+            if p.is_file() and not set(NOT_DATA) & set(p.relative_to(root).parts)}
 
 
 def fill_real_raw(raw: Path) -> None:
