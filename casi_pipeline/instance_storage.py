@@ -145,7 +145,7 @@ def _scripts_read_once(cls: type[ScriptDirectory], config: Config) -> ScriptDire
 
 
 def read_scripts_once() -> None:
-    """alembic's `ScriptDirectory.from_config` replaced by `_scripts_read_once` (again: the same)."""
+    """alembic's `ScriptDirectory.from_config` replaced by `_scripts_read_once`; calling it again changes nothing."""
     ScriptDirectory.from_config = classmethod(_scripts_read_once)  # type: ignore[method-assign,assignment]
 
 
