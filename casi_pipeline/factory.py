@@ -31,7 +31,7 @@ from casi_pipeline.errors import StageError
 from casi_pipeline.quality.docs import RunDocs
 from casi_pipeline.quality.gx import SuiteReport, metadata_json, run_suite
 from casi_pipeline.quality.sql_rules import Counted, SqlSuite
-from casi_pipeline.safe_text import escape_markdown
+from casi_pipeline.safe_text import markdown_table
 from casi_pipeline.storage.duckdb_sql import Query
 from casi_pipeline.storage.tables import Table
 
@@ -139,15 +139,19 @@ class GatedTable:
         return {"dagster/column_schema": self.table.schema(), "dagster/table_name": self.table.name}
 
 
-def _preview(frame: pd.DataFrame) -> str:
-    """The first rows as a Markdown table; text cells are escaped, since labels come from outside."""
+def markdown_preview(frame: pd.DataFrame, rows: int | None = PREVIEW_ROWS) -> str:
+    """The first `rows` rows (all with None) as a Markdown table; text cells are escaped, since labels come from
+    outside. Written here rather than with pandas' to_markdown (tabulate), which took about 5 ms a table: a range
+    run shows one preview per month and stage."""
     if frame.empty:
         return "_(no rows)_"
-    head = frame.head(PREVIEW_ROWS)
-    text_columns = head.select_dtypes(include=["str", "object"]).columns
-    return head.assign(
-        **{c: head[c].map(lambda v: escape_markdown(v) if isinstance(v, str) else v) for c in text_columns}
-    ).to_markdown(index=False)
+    head = frame if rows is None else frame.head(rows)
+    values, missing = head.to_numpy(dtype=object), head.isna().to_numpy()
+    cells = (
+        [None if gone else value for value, gone in zip(row, gaps, strict=True)]
+        for row, gaps in zip(values, missing, strict=True)
+    )
+    return markdown_table([str(column) for column in head.columns], cells)
 
 
 def _refuse(check: str, lines: list[str]) -> dg.Failure:
@@ -198,7 +202,7 @@ def build_and_check(
 
 
 def _table_metadata(frame: pd.DataFrame) -> dict:
-    return {"dagster/row_count": len(frame), "preview": dg.MetadataValue.md(_preview(frame))}
+    return {"dagster/row_count": len(frame), "preview": dg.MetadataValue.md(markdown_preview(frame))}
 
 
 def _output(stage: GatedTable, frame: pd.DataFrame, **options) -> dg.Output:

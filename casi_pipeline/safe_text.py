@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable, Sequence
 
 # A spreadsheet treats a cell starting with one of these as a formula (or strips it before one).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -17,6 +18,17 @@ def neutralise_formula(cell: str) -> str:
 def escape_markdown(text: str) -> str:
     """Text shown literally in Markdown (the Dagster UI renders metadata Markdown); HTML is escaped too."""
     return html.escape(text, quote=False).translate(_MARKDOWN_SPECIAL)
+
+
+def markdown_table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A Markdown pipe table: every text cell and header escaped, None left empty, any other value as str()."""
+
+    def cell(value: object) -> str:
+        return "" if value is None else escape_markdown(value) if isinstance(value, str) else str(value)
+
+    lines = ["| " + " | ".join(map(escape_markdown, columns)) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def escape_html(text: str) -> str:

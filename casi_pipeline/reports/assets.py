@@ -5,6 +5,7 @@ MaterializeResult (no IO manager output). Charts are also shown in the Dagster U
 """
 
 import inspect
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pandas as pd
 
 from casi_pipeline import months, reference
 from casi_pipeline.automation.publish_sensor import AFTER_UPSTREAM_UPDATE
-from casi_pipeline.factory import OWNERS
+from casi_pipeline.factory import OWNERS, markdown_preview
 from casi_pipeline.pools import PUBLISHED_POOL
 from casi_pipeline.published.assets import HISTORY, MODELS
 from casi_pipeline.reference import Methodology, methodology
@@ -23,7 +24,7 @@ from casi_pipeline.reports import changes, charts, exports, quality, report_page
 from casi_pipeline.reports.changes import board_changes
 from casi_pipeline.reports.charts import TITLES, BoardView, charts_for, drawable
 from casi_pipeline.reports.inputs import Manifest, code_version, digest
-from casi_pipeline.safe_text import escape_markdown
+from casi_pipeline.reports.workers import on_every_core
 from casi_pipeline.storage.files import write_bytes_atomically, write_text_atomically
 from casi_pipeline.storage.warehouse import PUBLISHED_LOCK
 
@@ -103,8 +104,14 @@ def _warehouse(context: dg.AssetExecutionContext) -> Path:
     return context.resources.warehouse.path  # a local folder or an s3:// prefix
 
 
-def _markdown_image(board: str, chart: str, png: bytes) -> dg.MetadataValue:
-    return dg.MetadataValue.md(f"**{board}: {TITLES[chart]}**\n\n![{board} {chart}]({report_page.data_uri(png)})")
+def _markdown_images(view: BoardView, pngs: dict[str, bytes]) -> dict[str, dg.MetadataValue]:
+    """The charts of the newest month, shown in the UI: `<board> <chart>` -> a Markdown image."""
+    return {
+        f"{view.board} {chart}": dg.MetadataValue.md(
+            f"**{view.board}: {TITLES[chart]}**\n\n![{view.board} {chart}]({report_page.data_uri(png)})"
+        )
+        for chart, png in pngs.items()
+    }
 
 
 # Inputs are the two cross-release tables, conformed to their declared columns.
@@ -138,9 +145,7 @@ def board_exports(
         path = folder / rolling_export_name(board)
         write_bytes_atomically(path, exports.csv_bytes(table))
         metadata[path.name] = dg.MetadataValue.path(str(path))
-        metadata[f"{board} preview"] = dg.MetadataValue.md(  # labels come from outside: escaped for Markdown
-            table.map(escape_markdown).to_markdown(index=False) if not table.empty else "_(no rows)_"
-        )
+        metadata[f"{board} preview"] = dg.MetadataValue.md(markdown_preview(table, rows=None))
     document = exports.leaderboard_document(history, models, method)
     write_bytes_atomically(folder / JSON_EXPORT, exports.json_bytes(document))
     metadata[JSON_EXPORT] = dg.MetadataValue.path(str(folder / JSON_EXPORT))
@@ -165,27 +170,26 @@ def board_charts(
     latest_month = max((view.release_month for view in views), default=None)
     manifests: dict[str, Manifest] = {}
     with context.resources.warehouse.locked([PUBLISHED_LOCK]):  # two publishing runs take turns on the files
+        stale = []
         for view in views:
             manifest = manifests.setdefault(view.release_month, Manifest(warehouse / REPORTS / view.release_month))
             paths = {chart: chart_path(warehouse, view.release_month, view.board, chart) for chart in drawable(view)}
             inputs = charts_digest(view)
             if manifest.current(_charts_name(view.board), inputs, paths.values()):
-                pngs = (
-                    {chart: path.read_bytes() for chart, path in paths.items()}
-                    if view.release_month == latest_month
-                    else {}
-                )
+                if view.release_month == latest_month:
+                    newest.update(_markdown_images(view, {chart: path.read_bytes() for chart, path in paths.items()}))
                 kept += len(paths)
             else:
-                pngs = charts_for(view)
-                for chart, png in pngs.items():
-                    write_bytes_atomically(paths[chart], png)
-                manifest.record(_charts_name(view.board), inputs)
-                written += len(pngs)
+                stale.append((view, paths, inputs, manifest))
+        for (view, paths, inputs, manifest), pngs in zip(
+            stale, on_every_core(charts_for, [view for view, *_ in stale]), strict=True
+        ):
+            for chart, png in pngs.items():
+                write_bytes_atomically(paths[chart], png)
+            manifest.record(_charts_name(view.board), inputs)
+            written += len(pngs)
             if view.release_month == latest_month:
-                newest.update(
-                    {f"{view.board} {chart}": _markdown_image(view.board, chart, png) for chart, png in pngs.items()}
-                )
+                newest.update(_markdown_images(view, pngs))
         for manifest in manifests.values():
             manifest.save()
     return dg.MaterializeResult(
@@ -233,7 +237,7 @@ def board_reports(
     for view in board_views(history, models, method):
         by_month.setdefault(view.release_month, []).append(view)
     published, landed = _published_quality(context.instance), _landed_boards(context.instance)
-    metadata, written = {}, 0
+    metadata, stale = {}, []
     with context.resources.warehouse.locked([PUBLISHED_LOCK]):
         for month, views in by_month.items():
             sources = (
@@ -252,20 +256,39 @@ def board_reports(
                 *(part for view in views for part in (charts_digest(view), view.current, view.previous)),
             )
             if not manifest.current(REPORT_FILE, inputs, [path]):
-                sections = [
-                    report_page.BoardSection(
-                        view, board_changes(view.current, view.previous), _drawn_charts(warehouse, view)
-                    )
-                    for view in views
-                ]
-                page = report_page.render_report(month, sections, outcomes, sources, method.version)
-                write_text_atomically(path, page)
-                manifest.record(REPORT_FILE, inputs)
-                manifest.save()
-                written += 1
+                charts = [_drawn_charts(warehouse, view) for view in views]
+                stale.append((path, manifest, inputs, ReportInputs(month, views, charts, outcomes, sources, method)))
             metadata[month] = dg.MetadataValue.path(str(path))
+        for (path, manifest, inputs, _), page in zip(
+            stale, on_every_core(_report_page, [report for *_, report in stale]), strict=True
+        ):
+            write_text_atomically(path, page)
+            manifest.record(REPORT_FILE, inputs)
+            manifest.save()
     return dg.MaterializeResult(
-        metadata={"reports written": written, "reports unchanged": len(by_month) - written, **metadata}
+        metadata={"reports written": len(stale), "reports unchanged": len(by_month) - len(stale), **metadata}
+    )
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What one month's report page is rendered from."""
+
+    release_month: str
+    views: list[BoardView]
+    charts: list[dict[str, bytes]]  # per view: chart name -> PNG
+    outcomes: list[quality.CheckOutcome]
+    sources: pd.DataFrame
+    method: Methodology
+
+
+def _report_page(report: ReportInputs) -> str:
+    sections = [
+        report_page.BoardSection(view, board_changes(view.current, view.previous), charts)
+        for view, charts in zip(report.views, report.charts, strict=True)
+    ]
+    return report_page.render_report(
+        report.release_month, sections, report.outcomes, report.sources, report.method.version
     )
 
 
