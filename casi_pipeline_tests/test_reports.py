@@ -4,18 +4,22 @@ import csv
 import hashlib
 import io
 import json
+import os
 import shutil
 
 import dagster as dg
 import pandas as pd
 import pytest
 
-from casi_pipeline.reference import registry
+from casi_pipeline.published.assets import HISTORY, MODELS
+from casi_pipeline.reference import methodology, registry
 from casi_pipeline.reports import exports
-from casi_pipeline.reports.assets import chart_path, report_path
+from casi_pipeline.reports.assets import board_views, chart_path, report_path
+from casi_pipeline.reports.charts import charts_for
+from casi_pipeline.reports.workers import on_every_core
 from casi_pipeline.storage.files import atomic_file, write_bytes_atomically
 
-from .conftest import REAL_ROLLING, add_drop, chromium_screenshot, png_size, run_cli, settings_under
+from .conftest import REAL_ROLLING, add_drop, chromium_screenshot, png_size, read_table, run_cli, settings_under
 
 MONTHS = ["2025-06", "2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02"]
 HOSTILE = ["=HYPERLINK(\"http://x\",\"y\") M", "<script>alert(1)</script> M", "+cmd|calc M"]
@@ -108,6 +112,25 @@ def test_every_month_has_its_charts_and_report(real_data_run):
         assert not chart_path(warehouse, month, "CASI", "security_vs_performance").exists()
         assert "Not drawn (no performance or price figures" in report_path(warehouse, month).read_text()
     assert sorted(p.name for p in (warehouse / "reports").iterdir()) == MONTHS
+
+
+def _process_and_square(number: int) -> tuple[int, int]:
+    return os.getpid(), number * number
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: on_every_core draws in this process")
+def test_work_on_every_core_comes_back_in_order_from_other_processes():
+    results = on_every_core(_process_and_square, list(range(7)))
+    assert [square for _, square in results] == [number * number for number in range(7)]
+    assert os.getpid() not in {pid for pid, _ in results}
+    assert on_every_core(_process_and_square, [3]) == [(os.getpid(), 9)]  # one item: drawn here, no pool
+
+
+def test_charts_drawn_by_the_workers_are_the_bytes_drawn_here(real_data_run):
+    history = HISTORY.conform(read_table(real_data_run.warehouse, HISTORY.name))
+    views = board_views(history, MODELS.conform(read_table(real_data_run.warehouse, MODELS.name)), methodology())
+    assert len(views) == len(MONTHS)
+    assert on_every_core(charts_for, views[-3:]) == [charts_for(view) for view in views[-3:]]
 
 
 def test_the_february_report_is_self_contained_and_says_what_changed(real_data_run):
