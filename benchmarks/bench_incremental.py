@@ -98,7 +98,7 @@ class Roots:
     def run(self) -> float:
         env = {**os.environ, "CASI_DATA_RAW": str(self.raw), "CASI_WAREHOUSE": str(self.warehouse),
                "DAGSTER_HOME": str(self.home)}
-        return run_seconds([sys.executable, "-m", "casi_pipeline.cli", "run"], env)
+        return run_seconds([sys.executable, "-m", "casi_pipeline", "run"], env)
 
     def copy_to(self, base: Path) -> "Roots":
         shutil.copytree(self.base, base)

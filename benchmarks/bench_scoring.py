@@ -44,7 +44,7 @@ def ensure_drop(root: Path, models: int, attacks: int, runs: int, seed: int) -> 
     expected = models * attacks * runs
     if sum(pq.ParquetFile(f).metadata.num_rows for f in files) != expected:
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "casi_pipeline.cli", "synth", "--month", MONTH, "--models", str(models),
+        subprocess.run([sys.executable, "-m", "casi_pipeline", "synth", "--month", MONTH, "--models", str(models),
                         "--attacks", str(attacks), "--runs", str(runs), "--seed", str(seed)],
                        env={**os.environ, DATA_RAW_ENV: str(root)}, check=True)
         print(f"synth: {expected:,} rows in {time.perf_counter() - started:.1f} s (child process)")

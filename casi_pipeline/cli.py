@@ -4,7 +4,6 @@ through the Dagster instance."""
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 import uuid
@@ -16,7 +15,7 @@ from datetime import date
 
 import dagster as dg
 
-from casi_pipeline import months, staleness
+from casi_pipeline import collector, months, staleness
 from casi_pipeline import refresh as upstream
 from casi_pipeline.automation.drop_sensor import PARTITION_RANGE_END, PARTITION_RANGE_START
 from casi_pipeline.automation.failure_alert import step_failure_lines
@@ -64,6 +63,7 @@ class Runner:
         self.instance = instance or open_instance(settings)
         self.settings = settings
         self.defs = build_definitions(settings)
+        collector.loaded()  # the command has loaded what its runs need
         self.progress = progress or Progress(quiet=True)
 
     def _execute(self, job_name: str, what: str, **options) -> list[str]:
@@ -427,19 +427,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InstanceError as error:
         _say(f"casi-pipeline: {error}")
         return 1
-
-
-def program() -> None:
-    """The `casi-pipeline` command: main() in a process that lives for one command. What is loaded stays until
-    exit, so the collector is told to leave it alone (gc.freeze), twice: before main, so the run's full collections
-    skip the modules imported so far; and before exiting, so the interpreter's last collection skips everything,
-    where it would walk the whole heap of Dagster, GX and pandas only to free memory that exit frees anyway.
-    Atexit handlers and stream flushes still run."""
-    gc.freeze()
-    code = main()
-    gc.freeze()
-    sys.exit(code)
-
-
-if __name__ == "__main__":
-    program()

@@ -1,6 +1,7 @@
 """`casi-pipeline run` and `backfill` on the bundled sample, and what a broken drop does: one line, nothing lost."""
 
 import csv
+import gc
 
 import pandas as pd
 import pytest
@@ -174,3 +175,23 @@ def test_backfill_is_one_run_and_lands_the_range_and_the_red_team_months_it_has(
 def test_run_with_no_drops_says_so(settings, capsys):
     assert run_cli(settings, "run") == 1
     assert "no release drops under" in capsys.readouterr().err
+
+
+def test_the_command_loads_without_collections_and_runs_with_them(settings):
+    """casi_pipeline.collector: off from the command's start until a Runner has loaded the definitions, then on,
+    with what was loaded frozen; a Runner made anywhere else (these tests, the code server) leaves the collector
+    as it was."""
+    from casi_pipeline import collector
+    from casi_pipeline.cli import Runner
+
+    frozen = gc.get_freeze_count()
+    Runner(settings)
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    try:
+        collector.off_while_loading()
+        assert not gc.isenabled()
+        Runner(settings)
+        assert gc.isenabled() and gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()  # the test process goes on collecting what it frees
+        gc.enable()

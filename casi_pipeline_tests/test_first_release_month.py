@@ -45,7 +45,7 @@ def test_a_drop_of_2024_11_runs_when_the_setting_says_2024_06(tmp_path):
     env = {**os.environ, "CASI_DATA_RAW": str(raw), "CASI_WAREHOUSE": str(tmp_path / "warehouse"),
            "DAGSTER_HOME": str(tmp_path / "dagster_home"), FIRST_RELEASE_MONTH_ENV: "2024-06"}
     # a new process: the partitions definition reads the setting when the code location is imported
-    done = subprocess.run([sys.executable, "-m", "casi_pipeline.cli", "run"], env=env, cwd=REPO,
+    done = subprocess.run([sys.executable, "-m", "casi_pipeline", "run"], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith(
