@@ -202,6 +202,20 @@ def test_unknown_benchmark_warns_and_is_left_out_of_the_composite(tmp_path):
     assert conflicts.isna().all()
 
 
+def test_a_model_with_benchmark_results_only_gets_a_row_with_its_identity(tmp_path):
+    table, conflicts, _ = normalised(tmp_path, {
+        "metrics.csv": "provider,model,casi\nOpenAI,GPT-5,82.34\n",
+        FILE: benchmarks_csv({"OpenAI gpt 5 mini": first(8, 70.0)}),
+    })
+    assert table[["model_id", "provider", "model", "labels", "registered", "casi", "performance_computed"]].to_dict(
+        "records") == [
+        {"model_id": "openai/gpt-5", "provider": "OpenAI", "model": "GPT-5", "labels": "OpenAI GPT-5",
+         "registered": True, "casi": 82.34, "performance_computed": pytest.approx(math.nan, nan_ok=True)},
+        {"model_id": "openai/gpt-5-mini", "provider": "OpenAI", "model": "GPT-5 Mini", "labels": "OpenAI gpt 5 mini",
+         "registered": True, "casi": pytest.approx(math.nan, nan_ok=True), "performance_computed": 70.0}]
+    assert conflicts.isna().all()
+
+
 def test_without_benchmarks_there_is_no_unknown_benchmark_warning(tmp_path):
     _, _, findings = normalised(tmp_path, {FILE: benchmarks_csv({"OpenAI GPT-5": first(8)})})
     assert findings.rows == {}

@@ -79,6 +79,36 @@ def test_a_restatement_within_a_drop_wins_over_the_file_it_restates_and_warns():
         (82.34, "data_raw/2025-09/metrics.csv:8"), (82.38, f"{second}:5")]
 
 
+def test_restatements_are_reported_per_model_and_metric_each_older_drop_once_oldest_first():
+    snapshot = "data_raw/{}/casi_rolling_12_months.csv"
+    _, conflicts, findings = normalise(
+        {"label": "OpenAI GPT-5 Mini", "casi": 80.5, "drop_month": "2025-10", "source_row": 7,
+         "source_file": snapshot.format("2025-10"), "source_column": "Sep"},
+        {"label": "OpenAI GPT-5 Mini", "casi": 80.0, "source_row": 9},
+        {"label": "OpenAI GPT-5", "casi": 82.40, "drop_month": "2026-02", "source_row": 5,
+         "source_file": snapshot.format("2026-02"), "source_column": "Sep"},
+        {"label": "OpenAI GPT-5", "casi": 82.40, "drop_month": "2025-11", "source_row": 6,  # as the newest: not restated
+         "source_file": snapshot.format("2025-11"), "source_column": "Sep"},
+        {"label": "OpenAI GPT-5", "casi": 82.36, "drop_month": "2025-10", "source_row": 6,
+         "source_file": snapshot.format("2025-10"), "source_column": "Sep"},
+        {"label": "OpenAI GPT-5", "casi": 82.34, "performance": 69.0, "source_row": 8},
+        # the drop's snapshot agrees with its metrics.csv: the drop is one older value, not two
+        {"label": "OpenAI GPT-5", "casi": 82.34, "source_row": 4, "source_file": snapshot.format("2025-09"),
+         "source_column": "Sep"},
+        {"label": "OpenAI GPT-5", "performance": 70.0, "drop_month": "2025-11", "source_row": 3,
+         "source_file": "data_raw/2025-11/metrics.csv"},
+    )
+    newest_casi = f"{snapshot.format('2026-02')}:5"
+    assert [(f["model_id"], f["metric"], f["old_value"], f["old_source"], f["new_value"], f["new_source"])
+            for f in findings.rows[RESTATED_VALUES]] == [
+        ("openai/gpt-5", "casi", 82.34, "data_raw/2025-09/metrics.csv:8", 82.40, newest_casi),
+        ("openai/gpt-5", "casi", 82.36, f"{snapshot.format('2025-10')}:6", 82.40, newest_casi),
+        ("openai/gpt-5", "performance", 69.0, "data_raw/2025-09/metrics.csv:8", 70.0, "data_raw/2025-11/metrics.csv:3"),
+        ("openai/gpt-5-mini", "casi", 80.0, "data_raw/2025-09/metrics.csv:9", 80.5, f"{snapshot.format('2025-10')}:7"),
+    ]
+    assert conflicts.isna().all()
+
+
 def test_values_of_other_months_in_a_whole_file_are_ignored():
     table, _, _ = normalise({"label": "OpenAI GPT-5", "casi": 82.34, "source_row": 2},
                             {"label": "OpenAI GPT-5.2", "casi": 93.37, "source_row": 3, "value_month": "2026-02"})
@@ -110,6 +140,27 @@ def test_one_model_under_two_labels_in_one_column_is_a_conflict():
         {"label": "Qwen Qwen3-30B-A3B", "casi": 64.26, "source_row": 3, "source_column": "Jul"},
     )
     assert conflicts.iloc[0].startswith("listed twice in one file")
+
+
+def test_conflicts_of_a_model_are_joined_in_order_and_a_model_without_any_has_none():
+    snapshot = {"source_file": "data_raw/2025-09/casi_rolling_12_months.csv", "source_column": "Sep"}
+    metrics = "data_raw/2025-09/metrics.csv"
+    table, conflicts, _ = normalise(
+        {"label": "OpenAI GPT-5", "casi": 82.34, "source_row": 4},
+        {"label": "Qwen Qwen3-30B-A3B", "casi": 64.26, "source_row": 3},  # metrics.csv has no column: one column
+        {"label": "Qwen Qwen3-30B", "casi": 64.26, "source_row": 2},
+        {"label": "Qwen Qwen3-30B", "casi": 64.3, "source_row": 5, **snapshot},
+        {"label": "OpenAI GPT-5", "casi": 82.34, "source_row": 6, **snapshot},
+        # a restatement may differ from the drop's other files: it is newer
+        {"label": "Qwen Qwen3-30B", "casi": 64.5, "source_row": 5, **snapshot,
+         "source_file": "data_raw/2025-09/casi_rolling_12_months.restated-20251003T060000Z.csv"},
+    )
+    by_model = pd.Series(conflicts.to_numpy(), index=table["model_id"])
+    assert pd.isna(by_model["openai/gpt-5"])
+    assert by_model["qwen/qwen3-30b-a3b"] == (
+        f"listed twice in one file: {metrics} row 2: casi=64.26 vs {metrics} row 3: casi=64.26; "
+        f"files of one drop disagree: {snapshot['source_file']} row 5: casi=64.3 vs {metrics} row 2: casi=64.26 vs "
+        f"{metrics} row 3: casi=64.26")
 
 
 def board(rows, previous=()):

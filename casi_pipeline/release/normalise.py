@@ -3,6 +3,9 @@ and the Average Performance computed from benchmarks.csv."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pandas as pd
 
 from casi_pipeline.identity import Findings, identify_labels
@@ -13,7 +16,11 @@ from casi_pipeline.release.tables import METRIC_SHA_SUFFIX, METRIC_SOURCE_SUFFIX
 
 RESTATED_VALUES = "restated_values"
 
+ROW_KEY = ["release_month", "model_id"]  # one row of the normalise table
+VALUE_KEY = [*ROW_KEY, "metric"]  # one metric value of a row
+
 Conflicts = dict[tuple[str, str], list[str]]  # (release_month, model_id) -> why the drop's files disagree
+Labels = dict[tuple[str, str], str]  # (release_month, model_id) -> every label seen for it, '; '-joined
 
 
 def normalise(
@@ -37,21 +44,24 @@ def normalise(
     labels = _labels_per_model(validated, identity)
     values = _metric_values(validated, identity, metric_names)
     conflicts = _conflicts(values)
-    records = _newest_values(values, labels, registry, findings)
+    newest = values.drop_duplicates(VALUE_KEY, keep="last")  # values are sorted oldest first
+    _report_restated(values, newest, findings)
+    records = _records(newest, labels, registry)
     scores = benchmark_scores(validated, identity, benchmarks, findings, conflicts)
     _add_computed_performance(records, scores, labels, registry, benchmarks, findings)
     table = NORMALISE.conform(pd.DataFrame([records[key] for key in sorted(records)]))
     return table, _conflict_column(table, conflicts), findings
 
 
-def _labels_per_model(validated: pd.DataFrame, identity: pd.DataFrame) -> pd.Series:
-    """Every label seen for a (release_month, model_id), '; '-joined."""
-    seen = validated[["release_month", "label"]].merge(identity, on="label", how="left")
-    return seen.groupby(["release_month", "model_id"])["label"].agg(lambda group: "; ".join(sorted(set(group))))
+def _labels_per_model(validated: pd.DataFrame, identity: pd.DataFrame) -> Labels:
+    """Every label seen for a (release_month, model_id), sorted and '; '-joined."""
+    seen = validated[["release_month", "label"]].drop_duplicates().merge(identity, on="label", how="left")
+    return seen.sort_values("label").groupby(ROW_KEY)["label"].agg("; ".join).to_dict()
 
 
 def _metric_values(validated: pd.DataFrame, identity: pd.DataFrame, metric_names: tuple[str, ...]) -> pd.DataFrame:
-    """One row per metric value with its model, oldest first per (release_month, model_id, metric)."""
+    """One row per metric value with its model and source (`<file>:<row>`), oldest first per (release_month,
+    model_id, metric)."""
     # benchmarks.csv rows carry no metric, so they drop out here.
     values = (
         validated.melt(
@@ -71,6 +81,7 @@ def _metric_values(validated: pd.DataFrame, identity: pd.DataFrame, metric_names
         .dropna(subset=["value"])
         .merge(identity, on="label", how="left")
     )
+    values["source"] = values["source_file"] + ":" + values["source_row"].astype("str")
     # A drop's restated snapshot is newer than the file it restates: (drop_month, revision) orders every value.
     values["revision"] = values["source_file"].map(layout.revision)
     return values.sort_values(
@@ -78,70 +89,86 @@ def _metric_values(validated: pd.DataFrame, identity: pd.DataFrame, metric_names
     )
 
 
+def _conflicts(values: pd.DataFrame) -> Conflicts:
+    """Why the files of a (release_month, model_id) disagree. Conflicts are rare: masks over all values find them,
+    and only the values found are described."""
+    conflicts: Conflicts = {}
+    # The same model twice in one file and column (under any of its labels) is an error, even with equal values.
+    one_column = [*VALUE_KEY, "source_file", "source_column"]
+    listed_twice = values[values.duplicated(one_column, keep=False)]
+    _add_conflicts(conflicts, "listed twice in one file", listed_twice, one_column)
+    # Within one drop, the rolling snapshot and metrics.csv must agree (a restatement may differ: it is newer).
+    one_revision = [*VALUE_KEY, "drop_month", "revision"]
+    per_revision = values.groupby(one_revision, sort=False)
+    disagree = values[
+        (per_revision["value"].transform("nunique") > 1) & (per_revision["source_file"].transform("nunique") > 1)
+    ]
+    _add_conflicts(conflicts, "files of one drop disagree", disagree, one_revision)
+    return conflicts
+
+
+def _add_conflicts(conflicts: Conflicts, reason: str, found: pd.DataFrame, by: list[str]) -> None:
+    """One conflict per group of the values found, naming each of its values, in the order they come."""
+    # metrics.csv values have no column: a missing key is a key like any other
+    for _, group in found.groupby(by, dropna=False, sort=False):
+        key = (group["release_month"].iloc[0], group["model_id"].iloc[0])
+        conflicts.setdefault(key, []).append(f"{reason}: " + " vs ".join(_describe(row) for _, row in group.iterrows()))
+
+
 def _describe(row: pd.Series) -> str:
     return f"{row['source_file']} row {row['source_row']}: {row['metric']}={row['value']:g}"
 
 
-def _conflicts(values: pd.DataFrame) -> Conflicts:
-    conflicts: Conflicts = {}
-    # The same model twice in one file and column (under any of its labels) is an error, even with equal values.
-    for _, group in values.groupby(
-        ["release_month", "model_id", "metric", "source_file", "source_column"], dropna=False, sort=False
+def _report_restated(values: pd.DataFrame, newest: pd.DataFrame, findings: Findings) -> None:
+    """Every older drop (or restated file) whose value of a metric differs from the newest one, oldest first."""
+    # An older (drop_month, revision) counts once, with the value of its last file and row.
+    per_revision = values.drop_duplicates([*VALUE_KEY, "drop_month", "revision"], keep="last")
+    older = per_revision[per_revision.duplicated(VALUE_KEY, keep="last")]  # every revision but the newest
+    compared = older[[*VALUE_KEY, "value", "source"]].merge(
+        newest[[*VALUE_KEY, "value", "source"]], on=VALUE_KEY, how="left", suffixes=("_old", "_new")
+    )
+    restated = compared[compared["value_old"] != compared["value_new"]].rename(
+        columns={
+            "value_old": "old_value",
+            "source_old": "old_source",
+            "value_new": "new_value",
+            "source_new": "new_source",
+        }
+    )
+    for row in restated.to_dict("records"):
+        findings.add(RESTATED_VALUES, row)
+
+
+def _records(newest: pd.DataFrame, labels: Labels, registry: Registry) -> dict[tuple[str, str], dict]:
+    """Per (release_month, model_id): its identity columns, and for each metric its newest value with source and
+    sha256."""
+    # The identity comes from the model's first metric (in name order): two unknown labels that derive one model id
+    # may spell its provider and name differently.
+    records = {
+        (row["release_month"], row["model_id"]): _model_record(row, labels, registry)
+        for row in newest.drop_duplicates(ROW_KEY).to_dict("records")
+    }
+    # numpy floats, not Python floats: reconcile rounds the published minus the computed performance, and numpy
+    # rounds some halves differently (round(3.0000045, 6) is 3.000005, numpy's 3.000004).
+    for release_month, model_id, metric, value, source, sha256 in zip(
+        newest["release_month"],
+        newest["model_id"],
+        newest["metric"],
+        newest["value"].to_numpy(),
+        newest["source"],
+        newest["source_sha256"],
+        strict=True,
     ):
-        if len(group) > 1:
-            conflicts.setdefault((group.iloc[0]["release_month"], group.iloc[0]["model_id"]), []).append(
-                "listed twice in one file: " + " vs ".join(_describe(row) for _, row in group.iterrows())
-            )
-    # Within one drop, the rolling snapshot and metrics.csv must agree (a restatement may differ: it is newer).
-    for _, group in values.groupby(["release_month", "model_id", "metric", "drop_month", "revision"], sort=False):
-        if group["value"].nunique() > 1 and group["source_file"].nunique() > 1:
-            conflicts.setdefault((group.iloc[0]["release_month"], group.iloc[0]["model_id"]), []).append(
-                "files of one drop disagree: " + " vs ".join(_describe(row) for _, row in group.iterrows())
-            )
-    return conflicts
-
-
-def _newest_values(
-    values: pd.DataFrame, labels: pd.Series, registry: Registry, findings: Findings
-) -> dict[tuple[str, str], dict]:
-    """Per (release_month, model_id) the newest value of each metric with its source; older values that differ are
-    reported as restated."""
-    records: dict[tuple[str, str], dict] = {}
-    for (release_month, model_id, metric), group in values.groupby(["release_month", "model_id", "metric"], sort=True):
-        newest = group.iloc[-1]
-        older = (
-            group[
-                (group["drop_month"] < newest["drop_month"])
-                | ((group["drop_month"] == newest["drop_month"]) & (group["revision"] < newest["revision"]))
-            ]
-            if len(group) > 1
-            else group.iloc[:0]  # most values were published once: nothing older to compare
+        records[(release_month, model_id)].update(
+            {metric: value, metric + METRIC_SOURCE_SUFFIX: source, metric + METRIC_SHA_SUFFIX: sha256}
         )
-        for _, old in older.drop_duplicates(["drop_month", "revision"], keep="last").iterrows():
-            if old["value"] != newest["value"]:
-                findings.add(
-                    RESTATED_VALUES,
-                    {
-                        "release_month": release_month,
-                        "model_id": model_id,
-                        "metric": metric,
-                        "old_value": old["value"],
-                        "old_source": f"{old['source_file']}:{old['source_row']}",
-                        "new_value": newest["value"],
-                        "new_source": f"{newest['source_file']}:{newest['source_row']}",
-                    },
-                )
-        record = records.setdefault((release_month, model_id), _model_record(newest, labels, registry))
-        record[metric] = newest["value"]
-        record[metric + METRIC_SOURCE_SUFFIX] = f"{newest['source_file']}:{newest['source_row']}"
-        record[metric + METRIC_SHA_SUFFIX] = newest["source_sha256"]
     return records
 
 
 def _add_computed_performance(
     records: dict[tuple[str, str], dict],
     scores: pd.DataFrame,
-    labels: pd.Series,
+    labels: Labels,
     registry: Registry,
     benchmarks: BenchmarkCatalogue,
     findings: Findings,
@@ -157,8 +184,8 @@ def _add_computed_performance(
         reconcile(records[key], benchmarks, findings)
 
 
-def _model_record(row: pd.Series, labels: pd.Series, registry: Registry) -> dict:
-    """A normalise row's identity columns, from one of its model's rows."""
+def _model_record(row: Mapping[str, Any], labels: Labels, registry: Registry) -> dict:
+    """A normalise row's identity columns, from one of its model's rows (a Series or a dict)."""
     return {
         "release_month": row["release_month"],
         "model_id": row["model_id"],
