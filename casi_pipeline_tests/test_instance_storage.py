@@ -1,6 +1,8 @@
 """The local instance's storage (casi_pipeline.instance_storage): Dagster's SQLite files, written with kept engines;
 other storages untouched."""
 
+import sqlite3
+
 import dagster as dg
 import pytest
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
@@ -62,6 +64,23 @@ def test_disposing_the_instance_closes_every_kept_connection(tmp_path):
         assert sum(engine.pool.checkedin() for engine in kept) >= 2  # the index and the run's own database
     assert sum(engine.pool.checkedin() for engine in kept) == 0
     assert instance.run_storage._engine.pool.checkedin() == 0
+
+
+def test_every_kept_connection_commits_without_waiting_for_the_disk_in_wal_mode(tmp_path):
+    """synchronous=NORMAL (1) on every database of the instance, which Dagster keeps in WAL mode; SQLite's default
+    in a plain connection is FULL (2)."""
+    home = prepare_dagster_home(tmp_path / "home")
+    with open_instance(home) as instance:
+        dg.materialize([counted], instance=instance, partition_key="a")
+        engines = [*instance.event_log_storage._engines._engines.values(), instance.run_storage._engine]
+        assert len(engines) >= 3  # the event index, the run's own database, the runs
+        for engine in engines:
+            with engine.connect() as connection:
+                assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1, engine.url
+                assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal", engine.url
+    with Engines().transaction(f"sqlite:///{tmp_path / 'plain.db'}") as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+    assert sqlite3.connect(tmp_path / "plain.db").execute("PRAGMA synchronous").fetchone()[0] == 2
 
 
 def test_a_statement_that_fails_rolls_back_and_the_engine_still_serves(tmp_path):
