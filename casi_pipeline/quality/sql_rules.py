@@ -117,6 +117,22 @@ def _rows_breaking_on_groups(connection, grouped: pa.Table, rule: RowRule) -> in
     )
 
 
+def _keys_breaking_on_groups(connection, grouped: pa.Table, rule: KeyRule, group: tuple[str, ...]) -> int:
+    """The keys breaking a key rule, from the groups first reduced to their distinct keys and determined columns
+    (pyarrow; 12,000 attacks rather than 720,000 groups): the rule's HAVING reads the same values, with the rows
+    and the bounds of the columns outside the group summed and bounded again."""
+    in_group = [c for c in rule.determines if c in group]
+    bounds = [_bound_columns(c) for c in rule.determines if c not in group]
+    aggregations = [(ROWS, "sum"), *((low, "min") for low, _ in bounds), *((high, "max") for _, high in bounds)]
+    reduced = grouped.group_by(list(dict.fromkeys((*rule.key, *in_group)))).aggregate(aggregations)
+    named = {f"{column}_{function}": column for column, function in aggregations}  # pyarrow's names -> the pass's
+    connection.register("distinct_keys", reduced.rename_columns([named.get(n, n) for n in reduced.column_names]))
+    return connection.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM distinct_keys GROUP BY {_names(rule.key)} "
+        f"HAVING {rule.having_on_groups(group)})"
+    ).fetchall()[0][0]
+
+
 @dataclass(frozen=True)
 class SqlSuite:
     """A named list of rules run on a SQL relation with `release_month`, `source_file` and `source_row` columns."""
@@ -165,7 +181,6 @@ class SqlSuite:
                     params=relation.params,
                 ).to_arrow_table()
                 counted.groups[scan.where] = grouped
-                connection.register("grouped", grouped)
                 counted.broken.update((rule, _rows_breaking_on_groups(connection, grouped, rule)) for rule in on_groups)
                 if on_rows:
                     any_broken = int(pc.sum(grouped.column(BROKEN_ROWS)).as_py() or 0)
@@ -184,10 +199,7 @@ class SqlSuite:
                     missing = set(rule.key) - set(scan.group)
                     if missing:
                         raise ValueError(f"{self.name}: the pass over {scan.where} is not grouped by {missing}")
-                    counted.broken[rule] = connection.execute(
-                        f"SELECT count(*) FROM (SELECT 1 FROM grouped GROUP BY {_names(rule.key)} "
-                        f"HAVING {rule.having_on_groups(scan.group)})"
-                    ).fetchall()[0][0]
+                    counted.broken[rule] = _keys_breaking_on_groups(connection, grouped, rule, scan.group)
         return counted
 
     def report(self, counted: Counted, relation: Query, locate: tuple[str, ...]) -> SuiteReport:
