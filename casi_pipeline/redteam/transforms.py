@@ -95,16 +95,15 @@ def units(counted: Counted, kind: RawKind) -> pa.Table:
 
 def label_counts(groups: list[pa.Table]) -> pd.DataFrame:
     """Raw rows per (month, kind, label), from the grouped rows of every kind."""
+    # sum on the raw columns first (few distinct values, cheap in pyarrow), build labels on the sums only
+    sums = pa.concat_tables(
+        table.group_by(["release_month", "kind", "provider", "model"]).aggregate([(ROWS, "sum")]) for table in groups
+    )
     with duckdb_connection() as connection:
-        parts = []
-        for index, table in enumerate(groups):
-            connection.register(f"units_{index}", table)
-            parts.append(f"SELECT release_month, kind, provider, model, {ROWS} FROM units_{index}")
-        # sum on the raw columns first (few distinct values, cheap), build labels on the sums only
+        connection.register("sums", sums)
         return connection.sql(
-            f"SELECT release_month, kind, {LABEL_SQL} AS label, sum(rows)::BIGINT AS rows FROM ("
-            f"SELECT release_month, kind, provider, model, sum({ROWS}) AS rows FROM ({' UNION ALL '.join(parts)}) "
-            f"GROUP BY ALL) GROUP BY ALL ORDER BY release_month, kind, label"
+            f"SELECT release_month, kind, {LABEL_SQL} AS label, sum({ROWS}_sum)::BIGINT AS rows FROM sums "
+            "GROUP BY ALL ORDER BY release_month, kind, label"
         ).df()
 
 
@@ -179,10 +178,12 @@ def _models(rows: pa.Table, label_to_model: dict[str, str]) -> _RowModels:
     x 12,000 attacks need 60 labels, and the rows need only integer codes."""
     providers, models = (pc.dictionary_encode(rows.column(name)).combine_chunks() for name in ("provider", "model"))
     per_provider = len(models.dictionary)
-    pairs, pair_index = np.unique(
-        providers.indices.to_numpy().astype(np.int64) * per_provider + models.indices.to_numpy(), return_inverse=True
+    pair_codes = providers.indices.to_numpy().astype(np.int64) * per_provider + models.indices.to_numpy()
+    pairs = pc.dictionary_encode(pa.array(pair_codes))  # hashing, not sorting, the 720,000 codes
+    distinct, pair_index = pairs.dictionary.to_numpy(), pairs.indices.to_numpy()
+    labels = _labels(
+        providers.dictionary.take(distinct // per_provider), models.dictionary.take(distinct % per_provider)
     )
-    labels = _labels(providers.dictionary.take(pairs // per_provider), models.dictionary.take(pairs % per_provider))
     model_ids, model_of_pair = np.unique([label_to_model[label] for label in labels], return_inverse=True)
     label_rank_of_pair = np.unique(labels, return_inverse=True)[1]
     return _RowModels(model_ids, model_of_pair[pair_index], label_rank_of_pair[pair_index])
