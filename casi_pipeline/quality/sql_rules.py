@@ -4,7 +4,8 @@ Great Expectations on pandas needs the rows in one frame and grows slow with mil
 datasource fails on DuckDB (IndexError in GX 1.24.1). So these suites are
 plain SQL aggregates in ONE streaming pass per scope (the rows a group of rules applies to): the rows are grouped
 by a key that holds every key rule's key, so the key rules, and the row rules that read only group columns, are
-decided on the (much smaller) groups; the other row rules share one combined count in the same GROUP BY. A stage
+decided on the (much smaller) groups, each after reducing them in pyarrow to the distinct values of the columns it
+reads; the other row rules share one combined count in the same GROUP BY. A stage
 may add its own aggregates to that pass (`Scan.measures`) and read the groups instead of the rows again (the
 red-team chain). Only a failure pays for more: a second query counting the row rules one by one, and a targeted
 query that fetches a few located samples (file, row, column).
