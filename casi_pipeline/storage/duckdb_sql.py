@@ -18,6 +18,7 @@ from casi_pipeline.storage import objects
 # Enough for the streaming aggregates; DuckDB spills to disk beyond it instead of growing (peak RSS target 1 GiB).
 MEMORY_LIMIT = "512MB"
 SPILL_DIRECTORY = Path(tempfile.gettempdir()) / "casi-pipeline-duckdb"
+RELEASE_FREED_ABOVE = "1MB"
 OBJECT_STORE_PROTOCOL = "s3"
 
 
@@ -64,6 +65,9 @@ def _cursor() -> duckdb.DuckDBPyConnection:
                         "memory_limit": MEMORY_LIMIT,
                         "preserve_insertion_order": False,
                         "temp_directory": str(SPILL_DIRECTORY),
+                        # the database outlives each use: hand what a query freed back to the system at once, or
+                        # the pass's hash tables stay resident under the next stage's arrays (+130 MiB peak at 10M)
+                        "allocator_bulk_deallocation_flush_threshold": RELEASE_FREED_ABOVE,
                     }
                 )
             )
