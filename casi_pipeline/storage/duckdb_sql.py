@@ -15,7 +15,8 @@ import duckdb
 
 from casi_pipeline.storage import objects
 
-# Enough for the streaming aggregates; DuckDB spills to disk beyond it instead of growing (peak RSS target 1 GiB).
+# Enough for the streaming aggregates, and shared by every cursor of the process's database; DuckDB spills to disk
+# beyond it instead of growing (peak RSS target 1 GiB).
 MEMORY_LIMIT = "512MB"
 SPILL_DIRECTORY = Path(tempfile.gettempdir()) / "casi-pipeline-duckdb"
 RELEASE_FREED_ABOVE = "1MB"
@@ -71,11 +72,12 @@ def _cursor() -> duckdb.DuckDBPyConnection:
                     }
                 )
             )
-        if objects.in_use() and database.object_store is not objects.filesystem():
+        store = objects.filesystem() if objects.in_use() else None
+        if store is not None and database.object_store is not store:
             if database.object_store is not None:  # the AWS_* settings changed since it was registered
                 database.connection.unregister_filesystem(OBJECT_STORE_PROTOCOL)
             register_object_store(database.connection)
-            database.object_store = objects.filesystem()
+            database.object_store = store
         return database.connection.cursor()
 
 
