@@ -95,16 +95,15 @@ def units(counted: Counted, kind: RawKind) -> pa.Table:
 
 def label_counts(groups: list[pa.Table]) -> pd.DataFrame:
     """Raw rows per (month, kind, label), from the grouped rows of every kind."""
+    # sum on the raw columns first (few distinct values, cheap in pyarrow), build labels on the sums only
+    sums = pa.concat_tables(
+        table.group_by(["release_month", "kind", "provider", "model"]).aggregate([(ROWS, "sum")]) for table in groups
+    )
     with duckdb_connection() as connection:
-        parts = []
-        for index, table in enumerate(groups):
-            connection.register(f"units_{index}", table)
-            parts.append(f"SELECT release_month, kind, provider, model, {ROWS} FROM units_{index}")
-        # sum on the raw columns first (few distinct values, cheap), build labels on the sums only
+        connection.register("sums", sums)
         return connection.sql(
-            f"SELECT release_month, kind, {LABEL_SQL} AS label, sum(rows)::BIGINT AS rows FROM ("
-            f"SELECT release_month, kind, provider, model, sum({ROWS}) AS rows FROM ({' UNION ALL '.join(parts)}) "
-            f"GROUP BY ALL) GROUP BY ALL ORDER BY release_month, kind, label"
+            f"SELECT release_month, kind, {LABEL_SQL} AS label, sum({ROWS}_sum)::BIGINT AS rows FROM sums "
+            "GROUP BY ALL ORDER BY release_month, kind, label"
         ).df()
 
 
@@ -121,24 +120,10 @@ def normalise(counts: pd.DataFrame, registry: Registry) -> tuple[pd.DataFrame, F
 # --- score ------------------------------------------------------------------------------------------------------
 
 
-def _unit_rows(grouped: pa.Table, month: str, kind: RawKind) -> pa.Table:
-    """Attacks: one row per (label, attack), runs summed, in no particular order (every later sum is exact or
-    per cell). Campaigns: one row each, ordered, since per-model means of fractions depend on the order."""
-    if kind is ATTACKS:
-        columns = "attack_id AS unit, severity, complexity, trials, successes"
-        order = ""
-    else:
-        columns = (
-            "campaign_id AS unit, breached, sophistication_at_breach, turns_survived, max_turns, "
-            "leaked_signals, attempts"
-        )
-        order = " ORDER BY label, unit"
-    with duckdb_connection() as connection:
-        connection.register("grouped", grouped)
-        return connection.sql(
-            f"SELECT {LABEL_SQL} AS label, {columns} FROM grouped WHERE release_month = $month{order}",
-            params={"month": month},
-        ).to_arrow_table()
+def _month_units(grouped: pa.Table, month: str) -> pa.Table:
+    """The units of one month: the pass's groups hold every month of the run (copied only when there are others)."""
+    in_month = pc.equal(grouped.column("release_month"), month)
+    return grouped if pc.all(in_month).as_py() else grouped.filter(in_month)
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:
@@ -170,15 +155,45 @@ class UnitMatrices:
     per_model: dict[str, np.ndarray]  # units, trials, breaches and the ARS dimensions
 
 
-def _models(rows: pa.Table, label_to_model: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
-    labels, label_index = _codes(rows, "label")
-    model_ids, model_of_label = np.unique([label_to_model[label] for label in labels], return_inverse=True)
-    return model_ids, model_of_label[label_index]
+def _labels(providers: pa.Array, models: pa.Array) -> list[str]:
+    """The label (`LABEL_SQL`) of each (provider, model) pair, in order."""
+    with duckdb_connection() as connection:
+        connection.register(
+            "pairs", pa.table({"pair": np.arange(len(providers)), "provider": providers, "model": models})
+        )
+        return [label for (label,) in connection.sql(f"SELECT {LABEL_SQL} FROM pairs ORDER BY pair").fetchall()]
+
+
+@dataclass
+class _RowModels:
+    """Which model and label each row is of, as integer codes."""
+
+    model_ids: np.ndarray  # sorted
+    model_index: np.ndarray  # per row, into model_ids
+    label_rank: np.ndarray  # per row, of its label among the sorted labels
+
+
+def _models(rows: pa.Table, label_to_model: dict[str, str]) -> _RowModels:
+    """Each row's model and label. Labels are built per distinct raw (provider, model) pair, not per row: 60 models
+    x 12,000 attacks need 60 labels, and the rows need only integer codes."""
+    providers, models = (pc.dictionary_encode(rows.column(name)).combine_chunks() for name in ("provider", "model"))
+    per_provider = len(models.dictionary)
+    pair_codes = providers.indices.to_numpy().astype(np.int64) * per_provider + models.indices.to_numpy()
+    pairs = pc.dictionary_encode(pa.array(pair_codes))  # hashing, not sorting, the 720,000 codes
+    distinct, pair_index = pairs.dictionary.to_numpy(), pairs.indices.to_numpy()
+    labels = _labels(
+        providers.dictionary.take(distinct // per_provider), models.dictionary.take(distinct % per_provider)
+    )
+    model_ids, model_of_pair = np.unique([label_to_model[label] for label in labels], return_inverse=True)
+    label_rank_of_pair = np.unique(labels, return_inverse=True)[1]
+    return _RowModels(model_ids, model_of_pair[pair_index], label_rank_of_pair[pair_index])
 
 
 def _attack_matrices(rows: pa.Table, label_to_model: dict[str, str], method: RedTeamMethodology) -> UnitMatrices:
-    model_ids, model_index = _models(rows, label_to_model)
-    units, unit_index = _codes(rows, "unit")
+    """Rows in no particular order: every sum here is of integers or per cell."""
+    models = _models(rows, label_to_model)
+    model_ids, model_index = models.model_ids, models.model_index
+    units, unit_index = _codes(rows, ATTACKS.unit)
     shape = (len(units), len(model_ids))
     trials = _sum_cells(unit_index, model_index, _column(rows, "trials"), shape)
     successes = _sum_cells(unit_index, model_index, _column(rows, "successes"), shape)
@@ -197,8 +212,12 @@ def _attack_matrices(rows: pa.Table, label_to_model: dict[str, str], method: Red
 
 
 def _campaign_matrices(rows: pa.Table, label_to_model: dict[str, str], method: RedTeamMethodology) -> UnitMatrices:
-    model_ids, model_index = _models(rows, label_to_model)
-    units, unit_index = _codes(rows, "unit")
+    """Rows ordered by label and campaign first: the per-model means of fractions depend on the order."""
+    models = _models(rows, label_to_model)
+    units, unit_index = _codes(rows, AGENTIC.unit)
+    order = np.lexsort((unit_index, models.label_rank))
+    rows, model_index, unit_index = rows.take(order), models.model_index[order], unit_index[order]
+    model_ids = models.model_ids
     dimensions = scoring.agentic_dimensions(
         _column(rows, "breached"),
         rows.column("sophistication_at_breach").to_numpy(zero_copy_only=False),
@@ -231,7 +250,7 @@ def score_board(
 ) -> pd.DataFrame:
     """The board of one month and kind, from its units (`unit_scans`): score, bootstrap interval, competition rank
     and rank interval."""
-    rows = _unit_rows(grouped, month, kind)
+    rows = _month_units(grouped, month)
     if rows.num_rows == 0:
         return SCORES.empty()
     names = identities[(identities["release_month"] == month) & (identities["kind"] == kind.name)]
