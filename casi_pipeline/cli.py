@@ -15,7 +15,7 @@ from datetime import date
 
 import dagster as dg
 
-from casi_pipeline import collector, months, staleness
+from casi_pipeline import command, months, staleness
 from casi_pipeline import refresh as upstream
 from casi_pipeline.automation.drop_sensor import PARTITION_RANGE_END, PARTITION_RANGE_START
 from casi_pipeline.automation.failure_alert import step_failure_lines
@@ -63,7 +63,7 @@ class Runner:
         self.instance = instance or open_instance(settings)
         self.settings = settings
         self.defs = build_definitions(settings)
-        collector.loaded()  # the command has loaded what its runs need
+        command.loaded()  # the command has loaded what its runs need
         self.progress = progress or Progress(quiet=True)
 
     def _execute(self, job_name: str, what: str, **options) -> list[str]:

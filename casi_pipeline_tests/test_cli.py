@@ -178,20 +178,23 @@ def test_run_with_no_drops_says_so(settings, capsys):
 
 
 def test_the_command_loads_without_collections_and_runs_with_them(settings):
-    """casi_pipeline.collector: off from the command's start until a Runner has loaded the definitions, then on,
-    with what was loaded frozen; a Runner made anywhere else (these tests, the code server) leaves the collector
-    as it was."""
-    from casi_pipeline import collector
+    """casi_pipeline.command: the collector is off from the command's start until a Runner has loaded the
+    definitions, then on, with what was loaded frozen, and the drawing workers are forked; a Runner made anywhere
+    else (these tests, the code server) changes neither."""
+    from casi_pipeline import command
     from casi_pipeline.cli import Runner
+    from casi_pipeline.reports import workers
 
     frozen = gc.get_freeze_count()
     Runner(settings)
-    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    assert gc.isenabled() and gc.get_freeze_count() == frozen and workers._early is None
     try:
-        collector.off_while_loading()
+        command.start()
         assert not gc.isenabled()
         Runner(settings)
         assert gc.isenabled() and gc.get_freeze_count() > frozen
+        assert workers._early is not None  # the drawing workers forked, importing matplotlib meanwhile
     finally:
         gc.unfreeze()  # the test process goes on collecting what it frees
         gc.enable()
+        workers.stop_early()

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from casi_pipeline import months
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DPI = 80
 SIZE = (8, 5)
@@ -52,6 +55,8 @@ class BoardView:
 
 def _figure(title: str, with_key: bool = False):
     """A figure with one chart; with a key column on the right when points are marked by rank."""
+    from matplotlib.figure import Figure  # imported where charts are drawn (reports.workers), not at start-up
+
     # Fixed margins: the constrained layout engine is a large share of each chart's drawing time.
     figure = Figure(figsize=SIZE, dpi=DPI)
     figure.subplots_adjust(left=0.09, right=0.98, top=0.91, bottom=0.11, wspace=0.05)

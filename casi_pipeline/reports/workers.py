@@ -13,16 +13,51 @@ from typing import TypeVar
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
+_early: ProcessPoolExecutor | None = None  # forked by fork_early, used by on_every_core until the process exits
+
+
+def _cores() -> int:
+    return os.cpu_count() or 1
+
+
+def _forked_pool() -> ProcessPoolExecutor:
+    """A pool of forked processes, one per core; they are forked at its first task, all at once."""
+    for stream in (sys.stdout, sys.stderr):  # a worker flushes the streams it inherits: nothing is printed twice
+        stream.flush()
+    return ProcessPoolExecutor(_cores(), mp_context=multiprocessing.get_context("fork"))
+
+
+def _ready() -> None:
+    """A worker's first task: import the drawing library (about 0.2 s), before there is anything to draw."""
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+
+
+def fork_early() -> None:
+    """Fork the workers now, each importing matplotlib while this process goes on with other work; on_every_core
+    then uses them. For a process that will draw after a while (the command, before its runs); they end with it."""
+    global _early
+    if _early is None and _cores() >= 2:
+        _early = _forked_pool()
+        for _ in range(_cores()):
+            _early.submit(_ready)
+
+
+def stop_early() -> None:
+    """Shut the early workers down (they also stop when the process exits)."""
+    global _early
+    if _early is not None:
+        _early.shutdown()
+        _early = None
+
 
 def on_every_core(function: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
     """`function` of each item, in order; with two items or more, by forked processes, one per core. A forked
-    worker starts with everything the run imported (matplotlib, jinja's templates), so the pool costs tens of
-    milliseconds, and it returns exactly what the same call returns here (the same PNG and HTML bytes).
-    `function` must be a module-level function: the pool sends it by name."""
-    workers = min(os.cpu_count() or 1, len(items))
-    if workers < 2:
+    worker starts with everything this process had imported, and returns exactly what the same call returns here
+    (the same PNG and HTML bytes). `function` must be a module-level function: the pool sends it by name."""
+    if min(_cores(), len(items)) < 2:
         return [function(item) for item in items]
-    for stream in (sys.stdout, sys.stderr):  # a worker flushes the streams it inherits: nothing is printed twice
-        stream.flush()
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    if _early is not None:
+        return list(_early.map(function, items))
+    with _forked_pool() as pool:
         return list(pool.map(function, items))
