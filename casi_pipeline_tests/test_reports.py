@@ -15,7 +15,7 @@ from casi_pipeline.published.assets import HISTORY, MODELS
 from casi_pipeline.reference import methodology, registry
 from casi_pipeline.reports import exports
 from casi_pipeline.reports.assets import board_views, chart_path, report_path
-from casi_pipeline.reports.charts import charts_for
+from casi_pipeline.reports.charts import draw, draw_task, drawable
 from casi_pipeline.reports.workers import on_every_core
 from casi_pipeline.storage.files import atomic_file, write_bytes_atomically
 
@@ -130,7 +130,9 @@ def test_charts_drawn_by_the_workers_are_the_bytes_drawn_here(real_data_run):
     history = HISTORY.conform(read_table(real_data_run.warehouse, HISTORY.name))
     views = board_views(history, MODELS.conform(read_table(real_data_run.warehouse, MODELS.name)), methodology())
     assert len(views) == len(MONTHS)
-    assert on_every_core(charts_for, views[-3:]) == [charts_for(view) for view in views[-3:]]
+    tasks = [(chart, view) for view in views[-3:] for chart in drawable(view)]
+    assert len(tasks) == 6
+    assert on_every_core(draw_task, tasks) == [draw(chart, view) for chart, view in tasks]
 
 
 def test_the_february_report_is_self_contained_and_says_what_changed(real_data_run):

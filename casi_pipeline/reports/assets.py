@@ -22,7 +22,7 @@ from casi_pipeline.release.assets import STAGES
 from casi_pipeline.release.tables import LEADERBOARD
 from casi_pipeline.reports import changes, charts, exports, quality, report_page
 from casi_pipeline.reports.changes import board_changes
-from casi_pipeline.reports.charts import TITLES, BoardView, charts_for, drawable
+from casi_pipeline.reports.charts import TITLES, BoardView, draw_task, drawable
 from casi_pipeline.reports.inputs import Manifest, code_version, digest
 from casi_pipeline.reports.workers import on_every_core
 from casi_pipeline.storage.files import write_bytes_atomically, write_text_atomically
@@ -181,9 +181,10 @@ def board_charts(
                 kept += len(paths)
             else:
                 stale.append((view, paths, inputs, manifest))
-        for (view, paths, inputs, manifest), pngs in zip(
-            stale, on_every_core(charts_for, [view for view, *_ in stale]), strict=True
-        ):
+        # one task per chart: a new month's two charts are drawn side by side
+        drawn = iter(on_every_core(draw_task, [(chart, view) for view, paths, *_ in stale for chart in paths]))
+        for view, paths, inputs, manifest in stale:
+            pngs = {chart: next(drawn) for chart in paths}
             for chart, png in pngs.items():
                 write_bytes_atomically(paths[chart], png)
             manifest.record(_charts_name(view.board), inputs)

@@ -253,6 +253,11 @@ def drawable(view: BoardView) -> list[str]:
     return [name for name in CHARTS if name not in NEEDS or view.current[NEEDS[name]].notna().any()]
 
 
-def charts_for(view: BoardView) -> dict[str, bytes]:
-    """Chart name -> PNG, for every drawable chart."""
-    return {name: RENDERERS[name](view) for name in drawable(view)}
+def draw(chart: str, view: BoardView) -> bytes:
+    """One chart of one board, as PNG."""
+    return RENDERERS[chart](view)
+
+
+def draw_task(task: tuple[str, BoardView]) -> bytes:
+    """draw() of a (chart, view) pair: one task of reports.workers."""
+    return draw(*task)

@@ -7,8 +7,8 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -51,13 +51,19 @@ def stop_early() -> None:
         _early = None
 
 
+def submit_early(function: Callable[..., Result], *args: Any) -> Future[Result] | None:
+    """`function(*args)` on one of the early workers, while this process goes on; None when there are none."""
+    return _early.submit(function, *args) if _early is not None else None
+
+
 def on_every_core(function: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
-    """`function` of each item, in order; with two items or more, by forked processes, one per core. A forked
-    worker starts with everything this process had imported, and returns exactly what the same call returns here
-    (the same PNG and HTML bytes). `function` must be a module-level function: the pool sends it by name."""
+    """`function` of each item, in order, by forked processes, one per core: by the early workers when they were
+    forked (even for one item: they have matplotlib imported), else by a pool forked now when there are two items
+    or more. A forked worker returns exactly what the same call returns here (the same PNG and HTML bytes).
+    `function` must be a module-level function: the pool sends it by name."""
+    if _early is not None and items:
+        return list(_early.map(function, items))
     if min(_cores(), len(items)) < 2:
         return [function(item) for item in items]
-    if _early is not None:
-        return list(_early.map(function, items))
     with _forked_pool() as pool:
         return list(pool.map(function, items))
