@@ -91,6 +91,17 @@ class Runner:
     def publish(self) -> list[str]:
         return self._execute(PUBLISH_JOB, "publish")
 
+    def finish(self) -> list[str]:
+        """Wait for what the runs left working beside them (their Data Docs, on the command's early workers);
+        one line if it failed. The published tables do not depend on it."""
+        from casi_pipeline.quality import docs
+
+        try:
+            docs.finish_builds()
+        except Exception as error:  # a page build that failed is reported like a failed run, in one line
+            return [f"Data Docs: {type(error).__name__}: {error}"]
+        return []
+
 
 def _say(line: str) -> None:
     """A line for the terminal: whatever a label holds, control characters arrive escaped, never raw."""
@@ -281,6 +292,7 @@ def run_plans(settings: Settings, progress: Progress, rebuild: bool = False) -> 
     failures, refusals = failures + release_failures + redteam_failures, refusals + redteam_refusals
     if landed or redteam_landed:
         failures += runner.publish()
+    failures += runner.finish()
     progress.done()
     return _report(
         failures,
@@ -314,7 +326,7 @@ def backfill(settings: Settings, first: str, last: str) -> int:
         runner.release_range(first, last)
         or (runner.redteam_range(redteam[0], redteam[-1]) if redteam else [])
         or runner.publish()
-    )
+    ) + runner.finish()
     return _report(failures, f"backfilled {first}..{last} -> {settings.warehouse}")
 
 

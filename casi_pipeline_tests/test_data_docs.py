@@ -1,14 +1,21 @@
 """Each run's validation results as Great Expectations Data Docs under warehouse/quality/: linked from every suite
 check in the instance and from the monthly report, failures included, and readable in headless Chromium."""
 
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import Future
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from casi_pipeline.cli import Runner
+from casi_pipeline.quality import docs
 from casi_pipeline.reports.assets import report_path
 
-from .conftest import add_drop, chromium_screenshot, copy_landed, run_cli, tree_hashes
+from .conftest import REPO, add_drop, add_sample, chromium_screenshot, copy_landed, run_cli, tree_hashes
 
 SUITE_CHECKS = ["ingest_suite", "validate_suite", "normalise_suite", "restatements_suite", "leaderboard_suite"]
 
@@ -66,3 +73,31 @@ def test_the_data_docs_open_in_headless_chromium(sample_run, tmp_path, page, nam
               Path(latest_evaluation(sample_run, "validate", "validate_suite").metadata["data_docs"].value))
     data = chromium_screenshot(target.as_uri(), name, 1400, 1000, tmp_path / "profile")
     assert len(data) > 20_000  # text and tables, not a blank page
+
+
+def test_the_command_builds_the_pages_beside_its_runs_and_waits_for_them(settings):
+    """`casi-pipeline run` builds each run's Data Docs on an early worker (quality.docs, reports.workers) while the
+    next run goes on; when the command ends, both runs' pages and log lines are there, in run order."""
+    add_sample(settings.data_raw)
+    env = {**os.environ, "CASI_DATA_RAW": str(settings.data_raw), "CASI_WAREHOUSE": str(settings.warehouse),
+           "DAGSTER_HOME": str(settings.dagster_home)}
+    done = subprocess.run([sys.executable, "-m", "casi_pipeline", "run", "--quiet"], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    quality = settings.warehouse / "quality"
+    logged = [json.loads(line) for line in (quality / "runs.jsonl").read_text().splitlines()]
+    assert [entry["suite"] for entry in logged] == [
+        "ingest", "validate", "normalise", "restatements", "leaderboard",  # the release run
+        "leaderboard_history", "models", "redteam_reconciliation"]  # the publish run
+    assert len({entry["run"] for entry in logged}) == 2
+    assert all((quality / entry["page"]).is_file() for entry in logged)
+    assert all(f'href="{entry["page"]}"' in (quality / "runs.html").read_text() for entry in logged)
+
+
+def test_a_data_docs_build_that_failed_is_one_failure_line(settings):
+    failed: Future[None] = Future()
+    failed.set_exception(OSError("No space left on device"))
+    docs._pending = failed  # what a build on an early worker leaves when it fails
+    runner = Runner(settings)
+    assert runner.finish() == ["Data Docs: OSError: No space left on device"]
+    assert runner.finish() == []  # reported once

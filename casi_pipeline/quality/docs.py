@@ -14,6 +14,7 @@ and are left out of the byte-identical re-run guarantee.
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,7 @@ from great_expectations.data_context.types.resource_identifiers import (
 )
 from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
 
+from casi_pipeline.reports import workers
 from casi_pipeline.safe_text import escape_html
 from casi_pipeline.storage.files import write_text_atomically
 from casi_pipeline.storage.warehouse import DATA_DOCS_FOLDER as FOLDER
@@ -161,12 +163,35 @@ class RunDocs:
         return page
 
     def build(self) -> None:
+        """The run's pages, the index and the log. In the command, on one of the early workers (reports.workers)
+        while the next run goes on; builds take turns (each rewrites the index and appends to the log), and the
+        command waits for the last one (`finish_builds`) before it reports."""
+        global _pending
         if not self.keys:
             return
-        _context(str(self.root)).build_data_docs(site_names=[SITE], resource_identifiers=self.keys)
-        with (self.root / RUNS_LOG).open("a", encoding="utf-8") as log:  # one short write per result: appends
-            log.writelines(json.dumps(entry) + "\n" for entry in self.entries)  # of two runs do not interleave
-        write_text_atomically(self.root / RUNS_PAGE, runs_page(self.root / RUNS_LOG))
+        finish_builds()
+        _pending = workers.submit_early(build_pages, self.root, self.keys, self.entries)
+        if _pending is None:
+            build_pages(self.root, self.keys, self.entries)
+
+
+_pending: Future[None] | None = None  # the build running on an early worker
+
+
+def finish_builds() -> None:
+    """Wait for the build running on an early worker, if any; its error is raised here."""
+    global _pending
+    pending, _pending = _pending, None
+    if pending is not None:
+        pending.result()
+
+
+def build_pages(root: Path, keys: list[ValidationResultIdentifier], entries: list[dict]) -> None:
+    """Data Docs pages of these stored results, the index, and their lines in the log and the runs page."""
+    _context(str(root)).build_data_docs(site_names=[SITE], resource_identifiers=keys)
+    with (root / RUNS_LOG).open("a", encoding="utf-8") as log:  # one short write per result: appends
+        log.writelines(json.dumps(entry) + "\n" for entry in entries)  # of two runs do not interleave
+    write_text_atomically(root / RUNS_PAGE, runs_page(root / RUNS_LOG))
 
 
 def runs_page(log: Path) -> str:
