@@ -6,7 +6,7 @@ Elsewhere (tests, `dagster dev`, the code server) `loaded` does nothing.
   time the long-lived objects grow by a quarter, walking all of them: 1.7 s of the 4.1-s import of the stack here
   (measured with the collector off, load 0.8). Once the code that runs stages is loaded, what is loaded is frozen,
   so no collection walks it again, and the collector is back on for the run's own garbage.
-- The workers that draw the charts and render the reports (reports.workers) are forked as soon as the code is
+- The workers that draw the charts and render the reports (casi_pipeline.workers) are forked as soon as the code is
   loaded, so that they import matplotlib on the other core while this one runs the stages.
 """
 
@@ -29,7 +29,7 @@ def loaded() -> None:
     fork the drawing workers. Only after `start`."""
     global _loading
     if _loading:
-        from casi_pipeline.reports import workers
+        from casi_pipeline import workers
 
         gc.freeze()
         gc.enable()

@@ -183,7 +183,7 @@ def test_the_command_loads_without_collections_and_runs_with_them(settings):
     else (these tests, the code server) changes neither."""
     from casi_pipeline import command
     from casi_pipeline.cli import Runner
-    from casi_pipeline.reports import workers
+    from casi_pipeline import workers
 
     frozen = gc.get_freeze_count()
     Runner(settings)

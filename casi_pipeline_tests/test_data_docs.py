@@ -76,8 +76,8 @@ def test_the_data_docs_open_in_headless_chromium(sample_run, tmp_path, page, nam
 
 
 def test_the_command_builds_the_pages_beside_its_runs_and_waits_for_them(settings):
-    """`casi-pipeline run` builds each run's Data Docs on an early worker (quality.docs, reports.workers) while the
-    next run goes on; when the command ends, both runs' pages and log lines are there, in run order."""
+    """`casi-pipeline run` builds each run's Data Docs on an early worker (quality.docs, casi_pipeline.workers)
+    while the next run goes on; when the command ends, both runs' pages and log lines are there, in run order."""
     add_sample(settings.data_raw)
     env = {**os.environ, "CASI_DATA_RAW": str(settings.data_raw), "CASI_WAREHOUSE": str(settings.warehouse),
            "DAGSTER_HOME": str(settings.dagster_home)}

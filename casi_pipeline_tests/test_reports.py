@@ -16,7 +16,7 @@ from casi_pipeline.reference import methodology, registry
 from casi_pipeline.reports import exports
 from casi_pipeline.reports.assets import board_views, chart_path, report_path
 from casi_pipeline.reports.charts import draw, draw_task, drawable
-from casi_pipeline.reports.workers import on_every_core
+from casi_pipeline.workers import on_every_core
 from casi_pipeline.storage.files import atomic_file, write_bytes_atomically
 
 from .conftest import REAL_ROLLING, add_drop, chromium_screenshot, png_size, read_table, run_cli, settings_under

@@ -29,7 +29,7 @@ from great_expectations.data_context.types.resource_identifiers import (
 )
 from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
 
-from casi_pipeline.reports import workers
+from casi_pipeline import workers
 from casi_pipeline.safe_text import escape_html
 from casi_pipeline.storage.files import write_text_atomically
 from casi_pipeline.storage.warehouse import DATA_DOCS_FOLDER as FOLDER
@@ -163,7 +163,7 @@ class RunDocs:
         return page
 
     def build(self) -> None:
-        """The run's pages, the index and the log. In the command, on one of the early workers (reports.workers)
+        """The run's pages, the index and the log. In the command, on one of the early workers (casi_pipeline.workers)
         while the next run goes on; builds take turns (each rewrites the index and appends to the log), and the
         command waits for the last one (`finish_builds`) before it reports."""
         global _pending

@@ -24,9 +24,9 @@ from casi_pipeline.reports import changes, charts, exports, quality, report_page
 from casi_pipeline.reports.changes import board_changes
 from casi_pipeline.reports.charts import TITLES, BoardView, draw_task, drawable
 from casi_pipeline.reports.inputs import Manifest, code_version, digest
-from casi_pipeline.reports.workers import on_every_core
 from casi_pipeline.storage.files import write_bytes_atomically, write_text_atomically
 from casi_pipeline.storage.warehouse import PUBLISHED_LOCK
+from casi_pipeline.workers import on_every_core
 
 GROUP = "reports"
 EXPORTS = "exports"  # warehouse/exports/

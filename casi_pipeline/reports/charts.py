@@ -55,7 +55,7 @@ class BoardView:
 
 def _figure(title: str, with_key: bool = False):
     """A figure with one chart; with a key column on the right when points are marked by rank."""
-    from matplotlib.figure import Figure  # imported where charts are drawn (reports.workers), not at start-up
+    from matplotlib.figure import Figure  # imported where charts are drawn (casi_pipeline.workers), not at start-up
 
     # Fixed margins: the constrained layout engine is a large share of each chart's drawing time.
     figure = Figure(figsize=SIZE, dpi=DPI)
@@ -259,5 +259,5 @@ def draw(chart: str, view: BoardView) -> bytes:
 
 
 def draw_task(task: tuple[str, BoardView]) -> bytes:
-    """draw() of a (chart, view) pair: one task of reports.workers."""
+    """draw() of a (chart, view) pair: one task of casi_pipeline.workers."""
     return draw(*task)

@@ -1,5 +1,6 @@
-"""Drawing charts and rendering report pages on every core: CPU-bound Python in a run that otherwise keeps one
-core busy."""
+"""Work on the other core: a run keeps one core busy, and drawing charts, rendering report pages and building the
+Data Docs are CPU-bound Python that need nothing from the run but their inputs. Forked worker processes, one per
+core: made per call, or once by the command as soon as its code is loaded (`fork_early`)."""
 
 from __future__ import annotations
 
