@@ -248,6 +248,30 @@ def test_a_report_without_its_charts_fails_and_keeps_the_old_page(hostile_run, t
     assert report_path(settings.warehouse, "2025-09").read_bytes() == before
 
 
+def test_a_report_embeds_the_charts_as_published_when_another_run_redrew_them(hostile_run, tmp_path):
+    """Two publishing runs take turns step by step: between this run's board_charts and its board_reports, another
+    run may redraw a chart. The page must then be rendered again with the chart as it is on disk."""
+    import base64
+
+    from casi_pipeline.definitions import build_definitions
+    from casi_pipeline.job_names import PUBLISH_JOB
+    from casi_pipeline.settings import Settings
+
+    settings = Settings(data_raw=hostile_run.data_raw, warehouse=tmp_path / "warehouse",
+                        dagster_home=tmp_path / "home")
+    shutil.copytree(hostile_run.warehouse, settings.warehouse)
+    shutil.copytree(hostile_run.dagster_home, settings.dagster_home)  # the same check outcomes: the page is current
+    redrawn = chart_path(settings.warehouse, "2025-09", "CASI", "rank_movements")
+    other = chart_path(settings.warehouse, "2025-09", "CASI", "security_over_time").read_bytes()
+    write_bytes_atomically(redrawn, other)  # what the other run drew, with the same rows as this run read
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        result = build_definitions(settings).resolve_job_def(PUBLISH_JOB).execute_in_process(
+            asset_selection=[dg.AssetKey("board_reports")], instance=instance, raise_on_error=False)
+    assert result.success
+    page = report_path(settings.warehouse, "2025-09").read_text()
+    assert page.count(base64.b64encode(other).decode()) == 2  # embedded where both charts are shown
+
+
 def test_changes_of_a_board_that_shares_no_model_with_the_month_before():
     from casi_pipeline.reports.changes import board_changes
 

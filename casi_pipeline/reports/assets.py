@@ -4,6 +4,7 @@ Files, not tables: each asset writes its files atomically under the warehouse ro
 MaterializeResult (no IO manager output). Charts are also shown in the Dagster UI as Markdown images.
 """
 
+import hashlib
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,16 +249,20 @@ def board_reports(
             )
             outcomes = landed.of(month) + published
             path, manifest = report_path(warehouse, month), Manifest(warehouse / REPORTS / month)
+            # The charts as they are on disk, by their bytes: another publishing run may redraw them between this
+            # run's board_charts and board_reports (each step takes the lock on its own), and a page must embed
+            # the charts that are published, not those its own run drew.
+            charts = [_drawn_charts(warehouse, view) for view in views]
             inputs = digest(
                 REPORT_CODE,
                 method.version,
                 month,
                 sources,
                 outcomes,
-                *(part for view in views for part in (charts_digest(view), view.current, view.previous)),
+                *(hashlib.sha256(png).hexdigest() for drawn in charts for png in drawn.values()),
+                *(part for view in views for part in (view.current, view.previous)),
             )
             if not manifest.current(REPORT_FILE, inputs, [path]):
-                charts = [_drawn_charts(warehouse, view) for view in views]
                 stale.append((path, manifest, inputs, ReportInputs(month, views, charts, outcomes, sources, method)))
             metadata[month] = dg.MetadataValue.path(str(path))
         for (path, manifest, inputs, _), page in zip(
