@@ -2,6 +2,8 @@
 
 import csv
 import gc
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -198,3 +200,57 @@ def test_the_command_loads_without_collections_and_runs_with_them(settings):
         gc.unfreeze()  # the test process goes on collecting what it frees
         gc.enable()
         workers.stop_early()
+
+
+COMMAND_ENDING = """
+import atexit, sys
+from casi_pipeline import command
+command.start()
+class Teardown:
+    def __del__(self, open=open):  # `open` kept: late in the teardown the builtins are gone
+        open({torn!r}, "w").write("torn down")  # the interpreter's teardown frees module globals
+kept = Teardown()
+atexit.register(lambda: open({handled!r}, "w").write("ran"))
+sys.stdout.write("a line not yet flushed")
+{end}
+"""
+
+
+@pytest.mark.parametrize("end, status, torn_down", [
+    ("sys.exit(command.returned(5))", 5, False),  # the command returned: no teardown
+    ("raise RuntimeError('boom')", 1, True),  # the command raised: the usual ending, with its traceback
+])
+def test_the_command_ends_after_its_atexit_handlers_with_its_status_and_output(tmp_path, end, status, torn_down):
+    """casi_pipeline.command: once the command has returned, the process ends after every atexit handler, with the
+    command's status and its output flushed, and without the interpreter's teardown (a second or so of freeing the
+    heap); a command that raised ends the usual way."""
+    torn, handled = tmp_path / "torn", tmp_path / "handled"
+    program = COMMAND_ENDING.format(torn=str(torn), handled=str(handled), end=end)
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (status, "a line not yet flushed")
+    assert handled.read_text() == "ran"
+    assert torn.exists() is torn_down
+    assert ("RuntimeError: boom" in done.stderr) is torn_down
+
+
+def test_the_command_imports_what_great_expectations_needs_only_for_expectations_it_never_runs_on_first_use():
+    """casi_pipeline.command.DEFERRED_IMPORTS: scipy.stats and altair stand deferred through Great Expectations'
+    import and a scan of sys.modules, and work as themselves on first use (a submodule import too)."""
+    program = """
+import inspect, sys
+from casi_pipeline import command
+command.start()
+import great_expectations
+loaded = lambda: {"scipy.stats._stats_py", "altair.vegalite"} & set(sys.modules)
+assert not loaded(), loaded()
+inspect.getmodule(print)  # reads the `__file__` of every module in sys.modules
+assert not loaded(), loaded()
+from scipy import stats
+import altair
+import scipy.stats.distributions
+assert abs(stats.entropy([0.5, 0.5], [0.9, 0.1]) - 0.5108256) < 1e-6
+assert altair.Chart.__name__ == "Chart" and scipy.stats.distributions.norm.cdf(0) == 0.5
+assert loaded() == {"scipy.stats._stats_py", "altair.vegalite"}
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
