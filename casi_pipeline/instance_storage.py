@@ -27,7 +27,7 @@ from typing import Any
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from dagster._core.instance.ref import InstanceRef
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
@@ -120,6 +120,7 @@ class LocalScheduleStorage(_KeptEngine, SqliteScheduleStorage):
 class LocalEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self._engines = Engines(timeout=SQLITE_BUSY_TIMEOUT_SECONDS)  # before Dagster's set-up, which may connect
+        self._tables_found: set[str] = set()
         super().__init__(base_dir, inst_data)
 
     @contextmanager
@@ -133,8 +134,20 @@ class LocalEventLogStorage(SqliteEventLogStorage):
             with self._engines.transaction(conn_string) as connection:
                 yield connection
 
+    def has_table(self, table_name: str) -> bool:
+        """Dagster's check, asked again at every asset event (and building an engine each time), on the index
+        database's kept engine. A table found is remembered: migrations only add tables."""
+        if table_name in self._tables_found:
+            return True
+        with self._engines.get(self.conn_string_for_shard(INDEX_SHARD_NAME)).connect() as connection:
+            found = bool(connection.dialect.has_table(connection, table_name))
+        if found:
+            self._tables_found.add(table_name)
+        return found
+
     def wipe(self) -> None:
         self._engines.dispose()  # no connection left open on the run databases wipe deletes
+        self._tables_found.clear()
         super().wipe()
 
     def dispose(self) -> None:

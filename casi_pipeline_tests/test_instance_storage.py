@@ -83,6 +83,26 @@ def test_every_kept_connection_commits_without_waiting_for_the_disk_in_wal_mode(
     assert sqlite3.connect(tmp_path / "plain.db").execute("PRAGMA synchronous").fetchone()[0] == 2
 
 
+def test_a_table_found_is_remembered_and_a_missing_one_asked_again(tmp_path):
+    """Dagster asks has_table at every asset event; the answer comes from the index database, and only a table that
+    exists is remembered (a migration may add one later; none removes one)."""
+    home = prepare_dagster_home(tmp_path / "home")
+    with open_instance(home) as instance:
+        storage = instance.event_log_storage
+        assert storage.has_table("asset_event_tags") and storage.supports_asset_checks
+        assert not storage.has_table("added_later")
+        index = storage._engines.get(storage.conn_string_for_shard("index"))
+        with index.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE added_later (n INTEGER)")
+        assert storage.has_table("added_later")
+        assert storage._tables_found >= {"asset_event_tags", "asset_check_executions", "added_later"}
+        with index.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE added_later")
+        assert storage.has_table("added_later")  # remembered: no query
+        storage.wipe()
+        assert not storage.has_table("added_later")
+
+
 def test_a_statement_that_fails_rolls_back_and_the_engine_still_serves(tmp_path):
     engines = Engines()
     url = f"sqlite:///{tmp_path / 'x.db'}"
