@@ -153,16 +153,7 @@ def _leaderboard(release_months: list[str], tables, context) -> StageResult:
                 f"normalise table; materialise it first (casi-pipeline backfill)"
             ]
         )
-    available = pd.concat([stored, normalised], ignore_index=True)
-    boards = [
-        score(
-            normalised[normalised["release_month"] == month],
-            available[available["release_month"] == previous_month(month)],
-            methodology(),
-        )
-        for month in release_months
-    ]
-    return StageResult(pd.concat(boards, ignore_index=True))
+    return StageResult(score(normalised, pd.concat([stored, normalised], ignore_index=True), methodology()))
 
 
 STAGES = [

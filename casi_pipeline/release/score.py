@@ -15,12 +15,15 @@ def _split_source(source: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def score(current: pd.DataFrame, previous: pd.DataFrame, methodology: Methodology) -> pd.DataFrame:
-    """Both boards for one release month: competition rank, tie flag, RTP, CoS and change since the month before.
+    """Both boards of every release month in `current`: competition rank, tie flag, RTP, CoS and change since the
+    month before, whose rows are looked up in `previous` (normalise rows of any months; the others are not read).
 
     Performance is the published value when the drop gives one (it is what was published), else the computed one;
-    `performance_basis` says which, and RTP follows from it.
+    `performance_basis` says which, and RTP follows from it. All months at once: a range run scores them in one
+    pass of each column operation, not one per month.
     """
     current = _performance_used(current)
+    month_before = {month: previous_month(month) for month in current["release_month"].unique()}
     boards = []
     for board, metric in methodology.boards.items():
         on_board = current[current[metric].notna()].copy()
@@ -28,8 +31,9 @@ def score(current: pd.DataFrame, previous: pd.DataFrame, methodology: Methodolog
             continue
         on_board["board"] = board
         on_board["security"] = on_board[metric]
-        on_board["rank"] = on_board["security"].rank(method="min", ascending=False).astype("int64")
-        on_board["tied"] = on_board["security"].duplicated(keep=False)
+        by_month = on_board.groupby("release_month", sort=False)["security"]
+        on_board["rank"] = by_month.rank(method="min", ascending=False).astype("int64")
+        on_board["tied"] = on_board.duplicated(["release_month", "security"], keep=False)
         on_board["rtp"] = (
             methodology.security_weight * on_board["security"] / 100
             + methodology.performance_weight * on_board["performance"] / 100
@@ -38,8 +42,11 @@ def score(current: pd.DataFrame, previous: pd.DataFrame, methodology: Methodolog
         on_board["cos_usd"] = (on_board["input_usd_per_mtok"] + on_board["output_usd_per_mtok"]) / (
             on_board["security"] / 100
         )
-        before = previous.loc[previous[metric].notna()].set_index("model_id")[metric]
-        on_board["security_change"] = on_board["security"] - on_board["model_id"].map(before)
+        before = previous.loc[previous[metric].notna(), ["release_month", "model_id", metric]].set_index(
+            ["release_month", "model_id"]
+        )[metric]
+        wanted = pd.MultiIndex.from_arrays([on_board["release_month"].map(month_before), on_board["model_id"]])
+        on_board["security_change"] = on_board["security"] - before.reindex(wanted).to_numpy()
         on_board["source_file"], on_board["source_row"] = _split_source(on_board[metric + METRIC_SOURCE_SUFFIX])
         on_board["source_sha256"] = on_board[metric + METRIC_SHA_SUFFIX]
         on_board["methodology_version"] = methodology.version
