@@ -24,6 +24,7 @@ from typing import cast
 
 import dagster as dg
 import great_expectations as gx
+import numpy as np
 import pandas as pd
 
 from casi_pipeline import versions
@@ -201,8 +202,12 @@ def build_and_check(
     yield stage.table.conform(result.frame)
 
 
-def _table_metadata(frame: pd.DataFrame) -> dict:
-    return {"dagster/row_count": len(frame), "preview": dg.MetadataValue.md(markdown_preview(frame))}
+def _table_metadata(frame: pd.DataFrame, row_count: int | None = None) -> dict:
+    """Row count and preview; with `row_count`, `frame` may hold only the rows the preview shows."""
+    return {
+        "dagster/row_count": len(frame) if row_count is None else row_count,
+        "preview": dg.MetadataValue.md(markdown_preview(frame)),
+    }
 
 
 def _output(stage: GatedTable, frame: pd.DataFrame, **options) -> dg.Output:
@@ -232,10 +237,16 @@ def _month_checks(checks: list[dg.AssetCheckResult], month: str) -> dg.MetadataV
 def _month_metadata(context, stage: GatedTable, frame: pd.DataFrame, checks: list[dg.AssetCheckResult]) -> None:
     """Each month of a range run gets its own row count, preview and check outcomes: Dagster copies an output's
     metadata to every partition it materialises, so the figures of the whole range would show on each month."""
+    month_of_row = frame["release_month"].to_numpy() if "release_month" in frame else None
     for month in context.partition_keys:
-        part = frame[frame["release_month"] == month] if "release_month" in frame else frame
+        # the month's row positions: only the rows its preview shows are copied out of the frame
+        rows = np.arange(len(frame)) if month_of_row is None else np.flatnonzero(month_of_row == month)
         context.add_asset_metadata(
-            {**_table_metadata(part), "dagster/partition_row_count": len(part), "checks": _month_checks(checks, month)},
+            {
+                **_table_metadata(frame.take(rows[:PREVIEW_ROWS]), len(rows)),
+                "dagster/partition_row_count": len(rows),
+                "checks": _month_checks(checks, month),
+            },
             asset_key=stage.key,
             partition_key=month,
         )

@@ -100,6 +100,28 @@ def test_parquet_writes_are_atomic_and_leave_no_temporary_files(tmp_path):
     assert pd.read_parquet(path)["a"].tolist() == [1, 2]
 
 
+def test_partitions_read_back_in_order_with_their_month_also_across_a_changed_column(tmp_path):
+    for month, frame in {
+        "2025-01": pd.DataFrame({"model": ["a", "b"], "score": [1.5, 2.0]}),
+        "2025-02": pd.DataFrame({"model": ["c"], "score": [3.0]}),
+        "2025-03": pd.DataFrame({"model": ["d"], "score": [4.0], "added": [True]}),  # stored after a column came
+    }.items():
+        parquet_io.write_atomically(frame, parquet_io.partition_path(tmp_path, "t", month))
+
+    same = parquet_io.read_partitions(tmp_path, "t", ["2025-02", "2025-01", "2024-12"])  # 2024-12: never stored
+    assert same.to_dict("list") == {
+        "release_month": ["2025-02", "2025-01", "2025-01"],
+        "model": ["c", "a", "b"],
+        "score": [3.0, 1.5, 2.0],
+    }
+    assert same.dtypes.astype(str).tolist() == ["str", "str", "float64"]
+
+    changed = parquet_io.read_partitions(tmp_path, "t", ["2025-01", "2025-03"])
+    assert changed["release_month"].tolist() == ["2025-01", "2025-01", "2025-03"]
+    assert changed["added"].isna().tolist() == [True, True, False] and changed["added"].iloc[2]
+    assert parquet_io.read_partitions(tmp_path, "t", ["2024-12"]).empty
+
+
 @pytest.mark.parametrize("month", ["../x", "2025-13", "2025-9", "latest"])
 def test_partition_paths_accept_only_release_months(tmp_path, month):
     with pytest.raises(ValueError, match="is not a release month"):

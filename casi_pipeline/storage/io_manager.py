@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
 
 from casi_pipeline.storage import commits
 from casi_pipeline.storage.parquet_io import PARTITION_COLUMN, partition_path, table_path, write_atomically
@@ -28,8 +29,11 @@ class HiveParquetIOManager(dg.IOManager):
         if not context.has_asset_partitions:
             write_atomically(obj, table_path(root, table))
             return
+        # converted to Arrow once and split there: a pandas selection per month copies every column (the same bytes)
+        rows = pa.Table.from_pandas(obj.drop(columns=PARTITION_COLUMN), preserve_index=False)
+        month_of_row = obj[PARTITION_COLUMN].to_numpy()
         for release_month in context.asset_partition_keys:
-            part = obj[obj[PARTITION_COLUMN] == release_month].drop(columns=PARTITION_COLUMN)
+            part = rows.filter(pa.array(month_of_row == release_month))
             write_atomically(part, commits.staged_path(partition_path(root, table, release_month), context.run_id))
 
     def commit_months(self, release_months: list[str], tables: list[str], run_id: str) -> None:

@@ -52,11 +52,19 @@ def read_parquet_bytes(data: bytes) -> pd.DataFrame:
     return pq.read_table(pa.BufferReader(data)).to_pandas()
 
 
-def read_partition(root: Path | ObjectPath, table: str, release_month: str) -> pd.DataFrame | None:
-    """A month of a table as its last commit has it (or as stored, for a month committed before commit records)."""
-    data = commits.read_committed(root, table, release_month, partition_path(root, table, release_month))
-    if data is None:
-        return None
-    frame = read_parquet_bytes(data)
-    frame.insert(0, PARTITION_COLUMN, pd.Series(release_month, index=frame.index, dtype="str"))
-    return frame
+def read_partitions(root: Path | ObjectPath, table: str, release_months: list[str]) -> pd.DataFrame:
+    """The months of a table as their last commits have them (or as stored, for a month committed before commit
+    records), with their `release_month`, in the order given; months never committed are absent (no error).
+    Concatenated in Arrow and converted to pandas once: a conversion per month costs more than the reads."""
+    parts = []
+    for release_month in release_months:
+        data = commits.read_committed(root, table, release_month, partition_path(root, table, release_month))
+        if data is not None:
+            part = pq.read_table(pa.BufferReader(data))
+            month = pa.array([release_month] * part.num_rows, pa.large_string())
+            parts.append(part.add_column(0, PARTITION_COLUMN, month))
+    if not parts:
+        return pd.DataFrame()
+    if len({part.schema.remove_metadata() for part in parts}) > 1:  # months stored before a column changed
+        return pd.concat([part.to_pandas() for part in parts], ignore_index=True)
+    return pa.concat_tables(parts).to_pandas()

@@ -19,7 +19,7 @@ from pydantic import PrivateAttr
 
 from casi_pipeline import months
 from casi_pipeline.storage.objects import ObjectPath, open_root
-from casi_pipeline.storage.parquet_io import read_parquet_bytes, read_partition, table_path
+from casi_pipeline.storage.parquet_io import read_parquet_bytes, read_partitions, table_path
 
 if TYPE_CHECKING:
     from casi_pipeline.quality.docs import RunDocs
@@ -95,5 +95,4 @@ class Warehouse(dg.ConfigurableResource):
 
     def read_partitions(self, table: str, release_months: list[str]) -> pd.DataFrame:
         """The committed partitions of a table, concatenated; months never materialised are absent (no error)."""
-        frames = [frame for month in release_months if (frame := read_partition(self.path, table, month)) is not None]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return read_partitions(self.path, table, release_months)
