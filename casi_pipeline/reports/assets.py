@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from casi_pipeline import months, reference
@@ -53,25 +54,26 @@ def report_path(warehouse: Path, release_month: str) -> Path:
 def board_views(history: pd.DataFrame, models: pd.DataFrame, method: Methodology) -> list[BoardView]:
     """One view per (release month, board) on record, oldest first, each with the months before it."""
     labelled = history.assign(label=history["model_id"].map(exports.labels(models)))
+    every_month = sorted(labelled["release_month"].unique())
     views = []
-    for (month, board), current in labelled.groupby(["release_month", "board"], sort=True):
-        on_board = labelled[labelled["board"] == board]
-        window = exports.window(sorted(labelled["release_month"].unique()), last=month)
-        views.append(
-            BoardView(
-                board=board,
-                release_month=month,
-                current=current.sort_values(["rank", "model_id"]),
-                previous=on_board[on_board["release_month"] == months.shift(month, -1)].sort_values(
-                    ["rank", "model_id"]
-                ),
-                history=on_board[on_board["release_month"].isin(window)],
-                window=window,
-                security_weight=method.security_weight,
-                performance_weight=method.performance_weight,
+    for board, on_board in labelled.groupby("board", sort=True):  # each board's rows split by month once
+        by_month = {month: rows for month, rows in on_board.groupby("release_month", sort=True)}
+        month_of_row = on_board["release_month"].to_numpy()
+        for month, current in by_month.items():
+            window = exports.window(every_month, last=month)
+            views.append(
+                BoardView(
+                    board=board,
+                    release_month=month,
+                    current=current.sort_values(["rank", "model_id"]),
+                    previous=by_month.get(months.shift(month, -1), on_board.iloc[:0]).sort_values(["rank", "model_id"]),
+                    history=on_board[np.isin(month_of_row, window)],
+                    window=window,
+                    security_weight=method.security_weight,
+                    performance_weight=method.performance_weight,
+                )
             )
-        )
-    return views
+    return sorted(views, key=lambda view: (view.release_month, view.board))
 
 
 # What each output is drawn from, besides its rows: the drawing code and the reference data it formats with.
