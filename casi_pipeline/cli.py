@@ -257,7 +257,11 @@ def run(settings: Settings, rebuild: bool = False, quiet: bool = False) -> int:
 
 
 def run_plans(settings: Settings, progress: Progress, rebuild: bool = False) -> int:
-    instance = open_instance(settings)
+    with open_instance(settings) as instance:  # its connections closed before the command ends
+        return _run_plans(settings, progress, instance, rebuild)
+
+
+def _run_plans(settings: Settings, progress: Progress, instance: dg.DagsterInstance, rebuild: bool) -> int:
     plans = [
         staleness.plan(instance, settings.data_raw, chain, rebuild=rebuild)
         for chain in (staleness.RELEASE, staleness.REDTEAM)
@@ -317,16 +321,17 @@ def backfill(settings: Settings, first: str, last: str) -> int:
     edits, stopped = refused_edits(settings)
     if stopped & set(months.span(first, last)):  # the range lands whole or not at all
         return _report(edits, "")
-    runner = Runner(settings)
-    for chain in (staleness.RELEASE, staleness.REDTEAM):  # record the drops' versions the run reads
-        staleness.plan(runner.instance, settings.data_raw, chain)
-    # the red-team stages only over the months in range that have red-team results (one run, first to last)
-    redteam = [month for month in redteam_raw.redteam_months(settings.data_raw) if first <= month <= last]
-    failures = (
-        runner.release_range(first, last)
-        or (runner.redteam_range(redteam[0], redteam[-1]) if redteam else [])
-        or runner.publish()
-    ) + runner.finish()
+    with open_instance(settings) as instance:
+        runner = Runner(settings, instance=instance)
+        for chain in (staleness.RELEASE, staleness.REDTEAM):  # record the drops' versions the run reads
+            staleness.plan(instance, settings.data_raw, chain)
+        # the red-team stages only over the months in range that have red-team results (one run, first to last)
+        redteam = [month for month in redteam_raw.redteam_months(settings.data_raw) if first <= month <= last]
+        failures = (
+            runner.release_range(first, last)
+            or (runner.redteam_range(redteam[0], redteam[-1]) if redteam else [])
+            or runner.publish()
+        ) + runner.finish()
     return _report(failures, f"backfilled {first}..{last} -> {settings.warehouse}")
 
 
