@@ -5,7 +5,9 @@
 
 Figures, each the median of `--repeat` runs of `casi-pipeline run` as a subprocess with its own DAGSTER_HOME,
 CASI_DATA_RAW and CASI_WAREHOUSE in a temporary folder:
-- import floor: `python -c "import dagster, great_expectations, pandas, pyarrow"`;
+- import floor: `python -c "import dagster, great_expectations, pandas, pyarrow"`, run once just before each timed
+  run and taken as the median of all of them (its range is printed): the floor moves by 10-20% over minutes on
+  this machine, and a floor taken only at the start compares figures with a machine of a few minutes before;
 - the real 9-month history fresh: ../shared's rolling CSV copied in as data_raw/2026-02/ at run time (CC BY-NC:
   never into the repository);
 - 23 monthly drops fresh: 2025-01..2026-11, one rolling snapshot a month (up to 12 columns), generated here,
@@ -112,8 +114,13 @@ def warehouse_hashes(root: Path) -> dict[str, str]:
             if p.is_file() and not {".locks", DATA_DOCS} & set(p.relative_to(root).parts)}
 
 
-def measure(args: argparse.Namespace, work: Path) -> tuple[float, dict[str, float], bool]:
-    floor = statistics.median(run_seconds([sys.executable, "-c", IMPORT_FLOOR]) for _ in range(args.repeat))
+def measure(args: argparse.Namespace, work: Path) -> tuple[list[float], dict[str, float], bool]:
+    floors: list[float] = []
+
+    def timed(roots: Roots) -> float:
+        floors.append(run_seconds([sys.executable, "-c", IMPORT_FLOOR]))  # the floor, on the machine of this run
+        return roots.run()
+
     figures: dict[str, list[float]] = {name: [] for name in TARGETS}
     months = month_span(FIRST, LAST)
     values = boards(months, args.seed)
@@ -121,12 +128,12 @@ def measure(args: argparse.Namespace, work: Path) -> tuple[float, dict[str, floa
         real = Roots(work / f"real-{attempt}")
         (real.raw / "2026-02").mkdir()
         shutil.copyfile(REAL_ROLLING, real.raw / "2026-02" / "casi_rolling_12_months.csv")
-        figures["real 9 months, fresh"].append(real.run())
+        figures["real 9 months, fresh"].append(timed(real))
 
         fresh = Roots(work / f"fresh-{attempt}")
         write_drops(fresh.raw, months, values)
-        figures["23 months, fresh"].append(fresh.run())
-        figures["23 months, unchanged re-run"].append(fresh.run())
+        figures["23 months, fresh"].append(timed(fresh))
+        figures["23 months, unchanged re-run"].append(timed(fresh))
 
     processed = Roots(work / "processed-22")
     write_drops(processed.raw, months[:-1], values)
@@ -135,14 +142,14 @@ def measure(args: argparse.Namespace, work: Path) -> tuple[float, dict[str, floa
     for attempt in range(args.repeat):
         added = processed.copy_to(work / f"added-{attempt}")
         write_drops(added.raw, months[-1:], values)
-        figures["add 1 month to 22 processed"].append(added.run())
+        figures["add 1 month to 22 processed"].append(timed(added))
         added_files, fresh_files = warehouse_hashes(added.warehouse), warehouse_hashes(work / "fresh-0" / "warehouse")
         different = sorted(name for name in {*added_files, *fresh_files}
                            if added_files.get(name) != fresh_files.get(name))
         if different:
             print(f"differ from the fresh run: {', '.join(different[:10])}{' ...' if len(different) > 10 else ''}")
         identical &= not different
-    return floor, {name: statistics.median(seconds) for name, seconds in figures.items()}, identical
+    return floors, {name: statistics.median(seconds) for name, seconds in figures.items()}, identical
 
 
 def main() -> None:
@@ -155,11 +162,13 @@ def main() -> None:
         sys.exit(f"bench_incremental: the real data is missing: {REAL_ROLLING}")
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=False)
-        floor, figures, identical = measure(args, args.keep)
+        floors, figures, identical = measure(args, args.keep)
     else:
         with tempfile.TemporaryDirectory(prefix="casi-bench-incremental-") as work:
-            floor, figures, identical = measure(args, Path(work))
-    print(f"import floor ({IMPORT_FLOOR}): {floor:.2f} s; median of {args.repeat} run(s) per figure")
+            floors, figures, identical = measure(args, Path(work))
+    floor = statistics.median(floors)
+    print(f"import floor ({IMPORT_FLOOR}): {floor:.2f} s, the median of {len(floors)} runs, one before each timed "
+          f"run ({min(floors):.2f}-{max(floors):.2f} s); median of {args.repeat} run(s) per figure")
     print(f"{'figure':<32} {'seconds':>8} {'ratio':>6} {'target':>7}")
     for name, seconds in figures.items():
         ratio = seconds / floor
