@@ -13,7 +13,7 @@ Elsewhere (tests, `dagster dev`, the code server) `loaded` does nothing.
   loaded, so that they import matplotlib on the other core while this one runs the stages.
 - Once the command has returned, the process ends as usual (threads joined, the workers stopped, every atexit
   handler run, output flushed) but skips the interpreter's teardown, which frees the whole heap of Dagster, Great
-  Expectations and pandas object by object only for the process to end: 0.3 s of a 1.7-s run with nothing stale.
+  Expectations and pandas object by object only for the process to end: 0.1-0.3 s of every command here.
   Everything the command writes is closed, and fsynced where it is published, before it returns.
 """
 
