@@ -2,17 +2,22 @@
 
     python benchmarks/bench_scoring.py --rows 10000000            # 60 models x 12,000 attacks x 14 runs
     python benchmarks/bench_scoring.py --rows 50000000 --workdir /tmp/casi-bench-50m
+    python benchmarks/bench_scoring.py --repeat 1                 # one round (a quick check that it works)
 
 It writes a synthetic drop with `casi-pipeline synth` in a child process (so the generator's memory is not
 counted), then, in this process: the baseline (one DuckDB query computing the same per-model weighted sums from
 the same Parquet files), the four gated stages exactly as the pipeline runs them (build, checks, suite), and the
 bootstrap alone for 60 models x 1,000 resamples. Peak RSS is this process's maximum resident set size.
+The baseline and the chain are measured `--repeat` times, one after the other in each round (the same machine
+for both), and their medians compared; each round's own ratio is printed too, since the machine's speed moves by a
+third within minutes here.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import os
 import resource
 import subprocess
@@ -119,6 +124,7 @@ def main() -> None:
     parser.add_argument("--attacks", type=int, default=12_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/casi-bench"))
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of the baseline and the chain (medians shown)")
     args = parser.parse_args()
     root = args.workdir / "data_raw"
     runs = max(1, math.ceil(args.rows / (args.models * args.attacks)))
@@ -127,21 +133,30 @@ def main() -> None:
           f"cores: {os.cpu_count()}; RSS after imports: {peak_rss_mib():.0f} MiB")
 
     simple_seconds = simple_baseline(root)
-    base_seconds, base_scores = baseline(root)
-    seconds, board = gated_stages(root)
+    baselines, chains, stage_seconds = [], [], []
+    for _ in range(args.repeat):
+        base_seconds, base_scores = baseline(root)
+        seconds, board = gated_stages(root)
+        baselines.append(base_seconds)
+        chains.append(sum(seconds.values()))
+        stage_seconds.append(seconds)
     casi = board[board["board"] == "CASI"]
     worst_gap = max(abs(base_scores[f"{r.provider} {r.model}"] - r.score) for r in casi.itertuples()
                     if f"{r.provider} {r.model}" in base_scores)
-    chain = sum(seconds.values())
-    score = seconds["redteam_scores"]
-    print(f"baseline DuckDB query: {base_seconds:.2f} s ({rows / base_seconds / 1e6:.1f} M rows/s); "
-          f"same scores to {worst_gap:.1e}")
+    base_seconds, chain = statistics.median(baselines), statistics.median(chains)
+    per_stage = {name: statistics.median(round_[name] for round_ in stage_seconds) for name in stage_seconds[0]}
+    score = per_stage["redteam_scores"]
+    print(f"median of {args.repeat} round(s), each the baseline then the chain")
+    print(f"baseline DuckDB query: {base_seconds:.2f} s ({rows / base_seconds / 1e6:.1f} M rows/s; rounds "
+          f"{', '.join(f'{value:.2f}' for value in baselines)}); same scores to {worst_gap:.1e}")
     print(f"(reference: one-level per-row weighted sums per model, not the same score: {simple_seconds:.2f} s)")
-    for name, value in seconds.items():
+    for name, value in per_stage.items():
         print(f"  {name:<18} {value:6.2f} s")
-    print(f"score stage (gated): {score:.2f} s, {rows / score / 1e6:.1f} M rows/s, ratio to baseline {score / base_seconds:.1f}")
+    print(f"score stage (gated): {score:.2f} s, {rows / score / 1e6:.1f} M rows/s, "
+          f"ratio to baseline {score / base_seconds:.1f}")
     print(f"whole chain (4 gated stages): {chain:.2f} s, {rows / chain / 1e6:.1f} M rows/s, "
-          f"ratio to baseline {chain / base_seconds:.1f}")
+          f"ratio to baseline {chain / base_seconds:.1f} (rounds "
+          f"{', '.join(f'{c / b:.1f}' for c, b in zip(chains, baselines, strict=True))})")
     print(f"bootstrap {args.models} models x {redteam_methodology().resamples} resamples x {args.attacks:,} attacks: "
           f"{bootstrap_seconds(args.models, args.attacks):.2f} s")
     print(f"peak RSS: {peak_rss_mib():.0f} MiB")
